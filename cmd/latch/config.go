@@ -1,0 +1,273 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is latch's configuration, read from LATCH_* variables and the
+// flags of `latch serve` (flags win).
+type config struct {
+	Env             string
+	Addr            string
+	PublicURL       string
+	DatabaseURL     string
+	RedisURL        string
+	SMTPURL         string
+	MailFrom        string
+	ConfirmEmail    bool
+	AccessTTL       time.Duration
+	AdminKey        string
+	Secret          string
+	Audience        string
+	RefreshGrace    time.Duration
+	SessionIdle     time.Duration
+	SessionMax      time.Duration
+	ResetTTL        time.Duration
+	ConfirmTTL      time.Duration
+	PasswordMin     int
+	RateLimits      bool
+	LoginAfterReset bool
+	TrustedProxies  []netip.Prefix
+	CORSOrigins     []string
+	KeyAlg          string
+	LogFormat       string
+	LogLevel        string
+}
+
+// loadConfig reads the environment, then the flags in args.
+func loadConfig(args []string, getenv func(string) string) (*config, error) {
+	c := &config{}
+	var errs []error
+	str := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 15m, 24h)", name, v))
+			return def
+		}
+		return d
+	}
+	boolean := func(name string, def bool) bool {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+			return def
+		}
+		return b
+	}
+	c.Env = str("LATCH_ENV", "development")
+	c.Addr = str("LATCH_ADDR", "127.0.0.1:8080")
+	c.PublicURL = str("LATCH_PUBLIC_URL", "http://localhost:8080")
+	c.DatabaseURL = str("LATCH_DATABASE_URL", "sqlite:latch.db")
+	c.RedisURL = getenv("LATCH_REDIS_URL")
+	c.SMTPURL = getenv("LATCH_SMTP_URL")
+	c.MailFrom = str("LATCH_MAIL_FROM", "latch@localhost")
+	c.ConfirmEmail = boolean("LATCH_CONFIRM_EMAIL", true)
+	c.AccessTTL = dur("LATCH_ACCESS_TTL", 15*time.Minute)
+	c.AdminKey = getenv("LATCH_ADMIN_KEY")
+	c.Secret = getenv("LATCH_SECRET")
+	c.Audience = getenv("LATCH_AUDIENCE")
+	c.RefreshGrace = dur("LATCH_REFRESH_GRACE", 5*time.Second)
+	c.SessionIdle = dur("LATCH_SESSION_IDLE", 168*time.Hour)
+	c.SessionMax = dur("LATCH_SESSION_MAX", 720*time.Hour)
+	c.ResetTTL = dur("LATCH_RESET_TTL", 60*time.Minute)
+	c.ConfirmTTL = dur("LATCH_CONFIRM_TTL", 24*time.Hour)
+	c.RateLimits = boolean("LATCH_RATE_LIMITS", true)
+	c.LoginAfterReset = boolean("LATCH_LOGIN_AFTER_RESET", true)
+	c.KeyAlg = str("LATCH_KEY_ALG", "EdDSA")
+	c.LogFormat = getenv("LATCH_LOG_FORMAT")
+	c.LogLevel = str("LATCH_LOG_LEVEL", "info")
+	c.PasswordMin = 8
+	if v := getenv("LATCH_PASSWORD_MIN"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 256 {
+			errs = append(errs, fmt.Errorf("LATCH_PASSWORD_MIN: %q is not a number from 1 to 256", v))
+		} else {
+			c.PasswordMin = n
+		}
+	}
+	proxies := getenv("LATCH_TRUSTED_PROXIES")
+	origins := getenv("LATCH_CORS_ORIGINS")
+
+	fs := flag.NewFlagSet("latch serve", flag.ContinueOnError)
+	fs.SetOutput(new(strings.Builder))
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (LATCH_ADDR)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public base URL (LATCH_PUBLIC_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "sqlite:PATH or postgres://... (LATCH_DATABASE_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "smtp://user:pass@host:port (LATCH_SMTP_URL)")
+	fs.StringVar(&c.Env, "env", c.Env, "development or production (LATCH_ENV)")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "CIDRs whose X-Forwarded-For is believed (LATCH_TRUSTED_PROXIES)")
+	fs.StringVar(&origins, "cors-origins", origins, "allowed browser origins (LATCH_CORS_ORIGINS)")
+	if err := fs.Parse(args); err != nil {
+		return nil, fmt.Errorf("%w\nflags of latch serve:\n%s", err, flagUsage(fs))
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	for _, p := range splitList(proxies) {
+		if !strings.Contains(p, "/") {
+			if a, err := netip.ParseAddr(p); err == nil {
+				c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a, a.BitLen()))
+				continue
+			}
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LATCH_TRUSTED_PROXIES: %q is not a CIDR", p))
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+	}
+	for _, o := range splitList(origins) {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("LATCH_CORS_ORIGINS: %q is not an origin like https://app.example.com", o))
+			continue
+		}
+		c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
+	}
+	pu, err := url.Parse(c.PublicURL)
+	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+		errs = append(errs, fmt.Errorf("LATCH_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Audience == "" {
+		c.Audience = c.PublicURL
+	}
+	switch c.KeyAlg {
+	case "EdDSA", "ES256", "RS256":
+	default:
+		errs = append(errs, fmt.Errorf("LATCH_KEY_ALG: %q is not EdDSA, ES256 or RS256", c.KeyAlg))
+	}
+	switch c.Env {
+	case "development":
+	case "production":
+		if c.Secret == "" {
+			errs = append(errs, errors.New("production needs LATCH_SECRET (at least 32 characters)"))
+		}
+		if pu != nil && pu.Scheme != "https" {
+			errs = append(errs, errors.New("production needs LATCH_PUBLIC_URL on https"))
+		}
+		if c.SMTPURL == "" {
+			errs = append(errs, errors.New("production needs LATCH_SMTP_URL: mails cannot only be logged"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("LATCH_ENV: %q is not development or production", c.Env))
+	}
+	if c.Secret != "" && len(c.Secret) < 32 {
+		errs = append(errs, errors.New("LATCH_SECRET must be at least 32 characters"))
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+		if c.Env == "production" {
+			c.LogFormat = "json"
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LATCH_LOG_FORMAT: %q is not text or json", c.LogFormat))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+func flagUsage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// sqlitePath returns the file of a sqlite database URL, or "".
+func sqlitePath(dbURL string) string {
+	switch {
+	case strings.HasPrefix(dbURL, "sqlite://"):
+		return strings.TrimPrefix(dbURL, "sqlite://")
+	case strings.HasPrefix(dbURL, "sqlite:"):
+		return strings.TrimPrefix(dbURL, "sqlite:")
+	case strings.HasPrefix(dbURL, "file:"):
+		return strings.TrimPrefix(dbURL, "file:")
+	case strings.HasSuffix(dbURL, ".db"):
+		return dbURL
+	}
+	return ""
+}
+
+// developmentSecret reads, or creates, the secret file used in development
+// when LATCH_SECRET is unset: beside the SQLite database, or latch.secret
+// in the working directory.
+func developmentSecret(dbURL string) (secret []byte, path string, created bool, err error) {
+	path = "latch.secret"
+	if p := sqlitePath(dbURL); p != "" {
+		if i := strings.IndexByte(p, '?'); i >= 0 {
+			p = p[:i]
+		}
+		path = p + ".secret"
+	}
+	path = filepath.Clean(path)
+	if b, err := os.ReadFile(path); err == nil {
+		s := strings.TrimSpace(string(b))
+		if len(s) < 32 {
+			return nil, path, false, fmt.Errorf("secret file %s is shorter than 32 characters", path)
+		}
+		return []byte(s), path, false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, path, false, err
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, path, false, err
+	}
+	s := hex.EncodeToString(raw[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return developmentSecret(dbURL)
+		}
+		return nil, path, false, err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return nil, path, false, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, path, false, err
+	}
+	return []byte(s), path, true, nil
+}

@@ -1,0 +1,267 @@
+// Package auth holds latch's domain: users, sessions, tokens, the interfaces
+// of the adapters it needs (Store, Limiter, Composer) and Service, which
+// carries every rule of the account and token lifecycle.
+//
+// Adapters (internal/sqlstore, internal/limit, internal/mail) import this
+// package; it imports none of them.
+package auth
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// User is an account.
+type User struct {
+	ID             string
+	Email          string // as given by the user
+	EmailNorm      string // lower-cased, trimmed; unique
+	PasswordHash   string // PHC string (argon2id) or bcrypt
+	EmailConfirmed bool
+	Roles          []string
+	Disabled       bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	// TokensValidAfter is a user-wide cut-off: access tokens issued before it
+	// are refused (force logout, role change, disable, password reset).
+	// Zero means no cut-off.
+	TokensValidAfter time.Time
+}
+
+// Session is one login on one device.
+type Session struct {
+	ID         string
+	UserID     string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// ExpiresAt is the absolute end of the session; rotation never extends it.
+	ExpiresAt time.Time
+	IP        string
+	UserAgent string
+	// RevokedAt is set when the session ended (logout, theft, reset...).
+	RevokedAt time.Time
+}
+
+// Active reports whether the session is usable at now given the idle lifetime.
+func (s *Session) Active(now time.Time, idle time.Duration) bool {
+	if !s.RevokedAt.IsZero() {
+		return false
+	}
+	if !now.Before(s.ExpiresAt) {
+		return false
+	}
+	if idle > 0 && !now.Before(s.LastUsedAt.Add(idle)) {
+		return false
+	}
+	return true
+}
+
+// RefreshToken is the stored form of an opaque refresh token: only its hash.
+type RefreshToken struct {
+	Hash      []byte // SHA-256 of the token
+	SessionID string
+	UserID    string
+	CreatedAt time.Time
+	// UsedAt is set when the token was rotated.
+	UsedAt time.Time
+	// SuccessorHash is the hash of the token that replaced this one.
+	SuccessorHash []byte
+	// SuccessorSealed is the successor's plaintext sealed with a key derived
+	// from this token's plaintext, so that a retry within the grace window
+	// gets the same successor back while nothing readable is at rest.
+	SuccessorSealed []byte
+}
+
+// TokenKind names what a single-use emailed token is for.
+type TokenKind string
+
+const (
+	KindConfirm     TokenKind = "confirm"
+	KindReset       TokenKind = "reset"
+	KindEmailChange TokenKind = "email_change"
+)
+
+// OneTimeToken is a single-use emailed token (confirmation, reset, email
+// change), stored only as its SHA-256 hash.
+type OneTimeToken struct {
+	Hash      []byte
+	Kind      TokenKind
+	UserID    string
+	NewEmail  string // for KindEmailChange: the address being confirmed
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+}
+
+// Message is one mail to send.
+type Message struct {
+	To      string
+	Subject string
+	Text    string
+	HTML    string // optional
+}
+
+// OutboxMessage is a Message waiting in the outbox.
+type OutboxMessage struct {
+	ID            int64
+	Kind          string
+	Message       Message
+	CreatedAt     time.Time
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+}
+
+// SigningKey is a token-signing key as stored: the private key sealed with
+// LATCH_SECRET.
+type SigningKey struct {
+	KID        string
+	Alg        string
+	PrivateEnc []byte // sealed private key
+	PublicJWK  []byte // public key as a JWK (JSON)
+	CreatedAt  time.Time
+	// ActiveAt is when the key starts signing (it is published before).
+	ActiveAt time.Time
+	// RetiredAt is when it stopped signing (zero while current or next).
+	RetiredAt time.Time
+	// ExpiresAt is when it is no longer published (zero: not yet decided).
+	ExpiresAt time.Time
+}
+
+// Store errors. Stores return these (possibly wrapped) so the service can
+// tell them apart with errors.Is.
+var (
+	ErrNotFound  = errors.New("auth: not found")
+	ErrConflict  = errors.New("auth: conflict") // unique constraint
+	ErrStoreDown = errors.New("auth: store unavailable")
+)
+
+// Store is latch's persistence. Every method is plain data access; the rules
+// live in Service. Implementations must pass internal/storetest.
+type Store interface {
+	// Tx runs fn in one write transaction: all of fn's changes are applied,
+	// or none. fn may be retried by the store on serialization failures and
+	// must therefore be free of side effects outside tx.
+	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// Reads outside a transaction.
+	Reader
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Reader is the read side, shared by Store and Tx.
+type Reader interface {
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByEmail(ctx context.Context, emailNorm string) (*User, error)
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	// SessionsByUser lists a user's sessions that are not revoked and not past
+	// their absolute expiry at now, newest first.
+	SessionsByUser(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	RefreshTokenByHash(ctx context.Context, hash []byte) (*RefreshToken, error)
+	OneTimeTokenByHash(ctx context.Context, hash []byte) (*OneTimeToken, error)
+	// CountOneTimeTokens counts tokens of kind issued to userID since since.
+	CountOneTimeTokens(ctx context.Context, userID string, kind TokenKind, since time.Time) (int, error)
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+}
+
+// Tx is the write side, used inside Store.Tx.
+type Tx interface {
+	Reader
+	// CreateUser inserts u; ErrConflict when the email is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser writes every field of u except ID and CreatedAt;
+	// ErrConflict when the new email is taken, ErrNotFound when u is gone.
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser deletes the user and every session, refresh token and
+	// one-time token of theirs.
+	DeleteUser(ctx context.Context, id string) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	// TouchSession sets last_used_at.
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// RevokeSession marks a session ended (no-op if already revoked);
+	// reports whether this call revoked it.
+	RevokeSession(ctx context.Context, id string, at time.Time) (bool, error)
+	// RevokeUserSessions ends every live session of userID except exceptID
+	// (may be empty), returning the ids it ended.
+	RevokeUserSessions(ctx context.Context, userID, exceptID string, at time.Time) ([]string, error)
+
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+	// MarkRefreshTokenUsed sets used_at, successor_hash and successor_sealed
+	// on the token with hash, only if it is unused. It reports whether it
+	// did: of many concurrent callers, exactly one gets true.
+	MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Time, successorHash, successorSealed []byte) (bool, error)
+
+	CreateOneTimeToken(ctx context.Context, t *OneTimeToken) error
+	// ConsumeOneTimeToken sets used_at on the token with hash if it is of
+	// kind, unused and not expired at at. Exactly one concurrent caller
+	// gets true.
+	ConsumeOneTimeToken(ctx context.Context, hash []byte, kind TokenKind, at time.Time) (bool, error)
+	// VoidOneTimeTokens marks every unused token of kind for userID used.
+	VoidOneTimeTokens(ctx context.Context, userID string, kind TokenKind, at time.Time) error
+
+	// EnqueueMail adds a message to the outbox.
+	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	UpdateSigningKey(ctx context.Context, k *SigningKey) error
+}
+
+// Outbox is what the mail worker needs from the store.
+type Outbox interface {
+	// ClaimMail returns up to n messages due at now and leases them until
+	// now+lease so that other workers skip them.
+	ClaimMail(ctx context.Context, now time.Time, n int, lease time.Duration) ([]*OutboxMessage, error)
+	// MailSent removes a delivered message.
+	MailSent(ctx context.Context, id int64) error
+	// MailFailed records a failed attempt and when to try again.
+	MailFailed(ctx context.Context, id int64, next time.Time, errText string) error
+	// OutboxDepth counts messages not yet delivered.
+	OutboxDepth(ctx context.Context) (int, error)
+}
+
+// Composer turns a mail kind and its data into a Message.
+type Composer interface {
+	Compose(kind string, data MailData) (Message, error)
+}
+
+// Mail kinds.
+const (
+	MailConfirm         = "confirm"
+	MailDuplicateSignup = "duplicate_signup"
+	MailReset           = "reset"
+	MailPasswordChanged = "password_changed"
+	MailPasswordReset   = "password_reset"
+	MailEmailChange     = "email_change"
+	MailEmailChanged    = "email_changed"
+	MailAccountDeleted  = "account_deleted"
+)
+
+// MailData is what templates may use.
+type MailData struct {
+	To        string
+	Link      string // full URL with token, when the mail carries one
+	PublicURL string
+	Product   string
+	NewEmail  string
+	ExpiresIn time.Duration
+}
+
+// Rate is a limit of N events per Per.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Limiter enforces rate limits and login throttling.
+type Limiter interface {
+	// Allow counts one event against key under rate. When refused it
+	// returns the time until the next event would be allowed.
+	Allow(ctx context.Context, key string, rate Rate) (ok bool, retryAfter time.Duration, err error)
+	// LoginAttempt counts one login attempt for an account key before the
+	// password is checked; when throttled it returns ok=false and the wait.
+	LoginAttempt(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
+	// LoginSucceeded clears the account key's failures.
+	LoginSucceeded(ctx context.Context, key string) error
+}

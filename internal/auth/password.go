@@ -1,0 +1,195 @@
+package auth
+
+import (
+	"context"
+
+	"github.com/latchauth/latch/internal/token"
+)
+
+// ForgotPassword mails a reset link when the address has an account. It
+// answers the same, in the same time, whether or not it has: the lookup and
+// the mail happen off the request path.
+func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string) error {
+	if err := s.limitIP(ctx, "forgot", c, s.cfg.MailPerIP); err != nil {
+		return err
+	}
+	norm := NormalizeEmail(email)
+	s.background("forgot", func(ctx context.Context) error {
+		queued := false
+		var userID string
+		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+			queued = false
+			u, err := tx.UserByEmail(ctx, norm)
+			if notFound(err) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			n, err := tx.CountOneTimeTokens(ctx, u.ID, KindReset, s.now().Add(-s.cfg.ForgotCap.Per))
+			if err != nil || n >= s.cfg.ForgotCap.N {
+				return err
+			}
+			tok, err := s.newOneTimeToken(ctx, tx, u, KindReset, s.cfg.ResetTTL, "")
+			if err != nil {
+				return err
+			}
+			queued, userID = true, u.ID
+			return s.enqueue(ctx, tx, MailReset, u.Email, MailData{Link: s.link("/reset-password", tok), ExpiresIn: s.cfg.ResetTTL})
+		})
+		if queued && err == nil {
+			s.mailQueued()
+			s.log.Info("password reset requested", "event", "reset_requested", "user_id", userID, "ip", c.IP)
+		}
+		return err
+	})
+	return nil
+}
+
+// ResetPassword redeems a reset token: the password changes, every earlier
+// session ends, the owner is notified, and (LoginAfterReset) a new session
+// starts. A policy error leaves the token usable.
+func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password string) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "reset", c, s.cfg.MailPerIP); err != nil {
+		return nil, err
+	}
+	h, ok := token.HashOpaque(tok)
+	if !ok {
+		return nil, errBadLink()
+	}
+	t, err := s.deps.Store.OneTimeTokenByHash(ctx, h)
+	if notFound(err) {
+		return nil, errBadLink()
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if t.Kind != KindReset || !t.UsedAt.IsZero() || !now.Before(t.ExpiresAt) {
+		return nil, errBadLink()
+	}
+	u, err := s.deps.Store.UserByID(ctx, t.UserID)
+	if notFound(err) {
+		return nil, errBadLink()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
+	}
+	if err := s.checkPassword(password, u.Email); err != nil {
+		return nil, err
+	}
+	hash, err := s.deps.Hasher.Hash(ctx, password)
+	if err != nil {
+		return nil, s.hashErr(err)
+	}
+	var (
+		sess    *Session
+		refresh string
+	)
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
+		sess, refresh = nil, ""
+		now := s.now()
+		won, err := tx.ConsumeOneTimeToken(ctx, h, KindReset, now)
+		if err != nil {
+			return err
+		}
+		if !won {
+			return errBadLink()
+		}
+		fresh, err := tx.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fresh.PasswordHash = hash
+		// The link reached the mailbox: that proves the address too.
+		fresh.EmailConfirmed = true
+		fresh.TokensValidAfter = now
+		fresh.UpdatedAt = now
+		if err := tx.UpdateUser(ctx, fresh); err != nil {
+			return err
+		}
+		if _, err := tx.RevokeUserSessions(ctx, u.ID, "", now); err != nil {
+			return err
+		}
+		if err := tx.VoidOneTimeTokens(ctx, u.ID, KindReset, now); err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, tx, MailPasswordReset, fresh.Email, MailData{}); err != nil {
+			return err
+		}
+		u = fresh
+		if !s.cfg.LoginAfterReset {
+			return nil
+		}
+		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mailQueued()
+	if s.cfg.RateLimits {
+		_ = s.deps.Limiter.LoginSucceeded(ctx, "login:account:"+u.EmailNorm)
+	}
+	s.log.Info("password reset", "event", "reset_completed", "user_id", u.ID, "ip", c.IP)
+	if sess == nil {
+		return nil, nil
+	}
+	return s.pair(u, sess.ID, refresh)
+}
+
+// ChangePassword changes the caller's password after checking the current
+// one. Every other session ends; the caller's own goes on as a new session
+// with a new pair (its old refresh token stops working). The owner is
+// notified.
+func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next string) (*TokenPair, error) {
+	u, err := s.verifyPrincipalPassword(ctx, p, current)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkPassword(next, u.Email); err != nil {
+		return nil, err
+	}
+	hash, err := s.deps.Hasher.Hash(ctx, next)
+	if err != nil {
+		return nil, s.hashErr(err)
+	}
+	var (
+		sess    *Session
+		refresh string
+	)
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
+		now := s.now()
+		fresh, err := tx.UserByID(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		fresh.PasswordHash = hash
+		fresh.TokensValidAfter = now
+		fresh.UpdatedAt = now
+		if err := tx.UpdateUser(ctx, fresh); err != nil {
+			return err
+		}
+		if _, err := tx.RevokeUserSessions(ctx, u.ID, "", now); err != nil {
+			return err
+		}
+		if err := tx.VoidOneTimeTokens(ctx, u.ID, KindReset, now); err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, tx, MailPasswordChanged, fresh.Email, MailData{}); err != nil {
+			return err
+		}
+		u = fresh
+		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mailQueued()
+	s.log.Info("password changed", "event", "password_changed", "user_id", u.ID, "ip", c.IP)
+	return s.pair(u, sess.ID, refresh)
+}

@@ -1,0 +1,206 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config holds the service's settings. Zero values take the defaults noted
+// beside each field (api.md's configuration table).
+type Config struct {
+	PublicURL string // default "http://localhost:8080"; iss is it without a trailing slash
+	Audience  string // default PublicURL
+	Product   string // default "latch"; used in mails
+
+	AccessTTL    time.Duration // default 15m
+	RefreshGrace time.Duration // default 5s; negative disables the grace window
+	SessionIdle  time.Duration // default 168h
+	SessionMax   time.Duration // default 720h
+	ResetTTL     time.Duration // default 60m
+	ConfirmTTL   time.Duration // default 24h
+
+	// RequireConfirmation: login needs a confirmed email (LATCH_CONFIRM_EMAIL).
+	RequireConfirmation bool
+	// LoginAfterReset: a completed reset answers a token pair.
+	LoginAfterReset bool
+	// RateLimits turns on the per-IP limits and login throttling. The
+	// per-account mail caps apply regardless.
+	RateLimits bool
+
+	// Secret seals signing keys at rest (at least 32 bytes).
+	Secret []byte
+	// KeyAlg is the algorithm of newly generated signing keys: "EdDSA"
+	// (default), "ES256" or "RS256".
+	KeyAlg string
+
+	// Limits; zero values take api.md's defaults.
+	LoginPerIP  Rate // 20/min
+	SignupPerIP Rate // 10/min
+	MailPerIP   Rate // 10/min, for forgot, resend, confirm and reset
+	ForgotCap   Rate // 5/h per email
+	ResendCap   Rate // 5/24h per account
+}
+
+// Hasher hashes and verifies passwords (internal/password.Hasher).
+type Hasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+	// Verify reports whether pw matches encoded, and whether encoded should
+	// be replaced by a fresh Hash.
+	Verify(ctx context.Context, pw, encoded string) (ok, needsRehash bool, err error)
+	// VerifyDummy spends the time of a Verify for an unknown account.
+	VerifyDummy(ctx context.Context, pw string)
+}
+
+// Policy checks a new password; its error's message is shown to the user.
+type Policy interface {
+	Check(pw, email string) error
+}
+
+// Deps are the service's collaborators.
+type Deps struct {
+	Store    Store
+	Limiter  Limiter
+	Composer Composer
+	Hasher   Hasher
+	Policy   Policy
+	Logger   *slog.Logger     // default: discard
+	Now      func() time.Time // default time.Now
+	// MailNotify, when set, is called after mail was enqueued (wakes the
+	// outbox worker).
+	MailNotify func()
+	// IsBusy reports whether err means the hashing queue is full (the
+	// answer is then 503 unavailable).
+	IsBusy func(err error) bool
+}
+
+// Service carries every rule of latch's account and token lifecycle.
+type Service struct {
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	now  func() time.Time
+	iss  string
+
+	keysMu sync.RWMutex
+	keys   *keyRing
+
+	bg    sync.WaitGroup // per-user work done off the request path
+	bgSem chan struct{}
+}
+
+// New builds the service and loads (or, on first start, creates) the
+// signing keys.
+func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Secret) < 32 {
+		return nil, fmt.Errorf("auth: the secret must be at least 32 bytes")
+	}
+	if deps.Store == nil || deps.Hasher == nil || deps.Policy == nil || deps.Composer == nil || deps.Limiter == nil {
+		return nil, fmt.Errorf("auth: Store, Hasher, Policy, Composer and Limiter are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.IsBusy == nil {
+		deps.IsBusy = func(error) bool { return false }
+	}
+	s := &Service{
+		cfg:   cfg,
+		deps:  deps,
+		log:   deps.Logger,
+		now:   func() time.Time { return deps.Now().UTC() },
+		iss:   strings.TrimRight(cfg.PublicURL, "/"),
+		bgSem: make(chan struct{}, 64),
+	}
+	if err := s.loadKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://localhost:8080"
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Audience == "" {
+		c.Audience = c.PublicURL
+	}
+	if c.Product == "" {
+		c.Product = "latch"
+	}
+	if c.KeyAlg == "" {
+		c.KeyAlg = "EdDSA"
+	}
+	def(&c.AccessTTL, 15*time.Minute)
+	def(&c.RefreshGrace, 5*time.Second)
+	def(&c.SessionIdle, 168*time.Hour)
+	def(&c.SessionMax, 720*time.Hour)
+	def(&c.ResetTTL, 60*time.Minute)
+	def(&c.ConfirmTTL, 24*time.Hour)
+	rate := func(r *Rate, n int, per time.Duration) {
+		if r.N == 0 || r.Per == 0 {
+			*r = Rate{N: n, Per: per}
+		}
+	}
+	rate(&c.LoginPerIP, 20, time.Minute)
+	rate(&c.SignupPerIP, 10, time.Minute)
+	rate(&c.MailPerIP, 10, time.Minute)
+	rate(&c.ForgotCap, 5, time.Hour)
+	rate(&c.ResendCap, 5, 24*time.Hour)
+	return c
+}
+
+// Issuer is the iss of access tokens and the discovery documents.
+func (s *Service) Issuer() string { return s.iss }
+
+// Config returns the effective configuration (defaults applied).
+func (s *Service) Config() Config { return s.cfg }
+
+// Ready reports whether the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.deps.Store.Ping(ctx); err != nil {
+		return &Error{Code: CodeUnavailable, Message: "the database is not reachable", RetryAfter: 5 * time.Second, Cause: err}
+	}
+	return nil
+}
+
+// Close waits for work started off the request path (mails of forgot and
+// resend) to finish.
+func (s *Service) Close() { s.bg.Wait() }
+
+// background runs fn off the request path with its own deadline. When too
+// many such jobs are running it is dropped with a warning: the caller's
+// answer never depends on it.
+func (s *Service) background(name string, fn func(ctx context.Context) error) {
+	select {
+	case s.bgSem <- struct{}{}:
+	default:
+		s.log.Warn("background work dropped: too many in flight", "job", name)
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer func() { <-s.bgSem }()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			s.log.Error("background work failed", "job", name, "err", err)
+		}
+	}()
+}

@@ -1,0 +1,365 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"github.com/latchauth/latch/internal/token"
+)
+
+// Login checks an email and password and starts a session. An unknown email
+// and a wrong password answer alike and cost the same hashing time.
+func (s *Service) Login(ctx context.Context, c ClientInfo, email, password string) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "login", c, s.cfg.LoginPerIP); err != nil {
+		return nil, err
+	}
+	norm := NormalizeEmail(email)
+	throttleKey := "login:account:" + norm
+	if s.cfg.RateLimits {
+		ok, wait, err := s.deps.Limiter.LoginAttempt(ctx, throttleKey)
+		if err != nil {
+			s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		} else if !ok {
+			s.log.Info("login throttled", "event", "login_throttled", "ip", c.IP)
+			return nil, &Error{Code: CodeRateLimited, Message: "too many failed logins for this account; try again later", RetryAfter: wait}
+		}
+	}
+	u, err := s.deps.Store.UserByEmail(ctx, norm)
+	if notFound(err) {
+		s.deps.Hasher.VerifyDummy(ctx, password)
+		s.log.Info("login failed", "event", "login_failed", "reason", "unknown_email", "ip", c.IP)
+		return nil, errBadCredentials()
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, rehash, err := s.deps.Hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return nil, s.hashErr(err)
+	}
+	if !ok {
+		s.log.Info("login failed", "event", "login_failed", "reason", "wrong_password", "user_id", u.ID, "ip", c.IP)
+		return nil, errBadCredentials()
+	}
+	if s.cfg.RateLimits {
+		if err := s.deps.Limiter.LoginSucceeded(ctx, throttleKey); err != nil {
+			s.log.Warn("rate limiter unavailable", "err", err)
+		}
+	}
+	if u.Disabled {
+		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
+	}
+	if s.cfg.RequireConfirmation && !u.EmailConfirmed {
+		return nil, Errorf(CodeEmailNotConfirmed, "confirm your email address first; we can send the link again")
+	}
+	var newHash string
+	if rehash {
+		// Upgrade old (bcrypt or weaker argon2id) hashes on a successful
+		// login; a failure here must not fail the login.
+		if h, err := s.deps.Hasher.Hash(ctx, password); err == nil {
+			newHash = h
+		}
+	}
+	var (
+		sess    *Session
+		refresh string
+	)
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
+		if newHash != "" {
+			fresh, err := tx.UserByID(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			if fresh.PasswordHash == u.PasswordHash {
+				fresh.PasswordHash = newHash
+				fresh.UpdatedAt = s.now()
+				if err := tx.UpdateUser(ctx, fresh); err != nil {
+					return err
+				}
+			}
+		}
+		var err error
+		sess, refresh, err = s.newSession(ctx, tx, u, c)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("login", "event", "login", "user_id", u.ID, "session_id", sess.ID, "ip", c.IP)
+	return s.pair(u, sess.ID, refresh)
+}
+
+func errBadCredentials() error {
+	return Errorf(CodeInvalidCredentials, "the email or password is wrong")
+}
+
+// Refresh rotates a refresh token. A token already rotated is theft and ends
+// the session, unless it is presented again within the grace window while its
+// successor is unused: then the same successor is answered again.
+func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*TokenPair, error) {
+	h, ok := token.HashOpaque(refresh)
+	if !ok {
+		return nil, errInvalidBearer("the refresh token is invalid")
+	}
+	var (
+		u     *User
+		sid   string
+		next  string
+		theft *RefreshToken
+	)
+	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+		theft, next = nil, ""
+		now := s.now()
+		rt, err := tx.RefreshTokenByHash(ctx, h)
+		if notFound(err) {
+			return errInvalidBearer("the refresh token is invalid")
+		}
+		if err != nil {
+			return err
+		}
+		sess, err := tx.SessionByID(ctx, rt.SessionID)
+		if notFound(err) {
+			return errInvalidBearer("the refresh token is invalid")
+		}
+		if err != nil {
+			return err
+		}
+		if !sess.Active(now, s.cfg.SessionIdle) {
+			return errInvalidBearer("the session has ended; log in again")
+		}
+		if u, err = tx.UserByID(ctx, rt.UserID); err != nil {
+			if notFound(err) {
+				return errInvalidBearer("the refresh token is invalid")
+			}
+			return err
+		}
+		if u.Disabled {
+			return Errorf(CodeAccountDisabled, "this account is disabled")
+		}
+		sid = sess.ID
+		if rt.UsedAt.IsZero() {
+			cand, err := token.NewOpaque()
+			if err != nil {
+				return err
+			}
+			nh, _ := token.HashOpaque(cand)
+			sealed, err := token.SealSuccessor(refresh, cand)
+			if err != nil {
+				return err
+			}
+			won, err := tx.MarkRefreshTokenUsed(ctx, h, now, nh, sealed)
+			if err != nil {
+				return err
+			}
+			if won {
+				if err := tx.CreateRefreshToken(ctx, &RefreshToken{Hash: nh, SessionID: sess.ID, UserID: u.ID, CreatedAt: now}); err != nil {
+					return err
+				}
+				next = cand
+				return tx.TouchSession(ctx, sess.ID, now)
+			}
+			// Another request rotated it first: judge it as a reuse.
+			if rt, err = tx.RefreshTokenByHash(ctx, h); err != nil {
+				return err
+			}
+		}
+		if next, err = s.graceSuccessor(ctx, tx, rt, refresh, now); err != nil {
+			return err
+		}
+		if next != "" {
+			return tx.TouchSession(ctx, sess.ID, now)
+		}
+		theft = rt
+		_, err = tx.RevokeSession(ctx, sess.ID, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if theft != nil {
+		s.log.Warn("refresh token reuse detected; session revoked", "event", "refresh_reuse_detected",
+			"user_id", theft.UserID, "session_id", theft.SessionID, "ip", c.IP)
+		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
+	}
+	return s.pair(u, sid, next)
+}
+
+// graceSuccessor returns rt's successor when rt was rotated within the grace
+// window and the successor is still unused; "" otherwise.
+func (s *Service) graceSuccessor(ctx context.Context, tx Tx, rt *RefreshToken, presented string, now time.Time) (string, error) {
+	if s.cfg.RefreshGrace <= 0 || now.Sub(rt.UsedAt) > s.cfg.RefreshGrace || len(rt.SuccessorHash) == 0 {
+		return "", nil
+	}
+	succ, err := tx.RefreshTokenByHash(ctx, rt.SuccessorHash)
+	if notFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if !succ.UsedAt.IsZero() {
+		return "", nil
+	}
+	next, err := token.OpenSuccessor(presented, rt.SuccessorSealed)
+	if err != nil {
+		return "", nil
+	}
+	if nh, ok := token.HashOpaque(next); !ok || subtle.ConstantTimeCompare(nh, rt.SuccessorHash) != 1 {
+		return "", nil
+	}
+	return next, nil
+}
+
+// Authenticate checks a bearer access token: signature and claims, then that
+// its session is live and its user enabled and not cut off.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
+	v := token.Verifier{
+		Keys:     s.keyByKID,
+		Issuer:   s.iss,
+		Audience: s.cfg.Audience,
+		Now:      s.now,
+	}
+	cl, err := v.Verify(bearer)
+	if errors.Is(err, token.ErrExpired) {
+		return nil, Errorf(CodeTokenExpired, "the access token has expired")
+	}
+	if err != nil {
+		return nil, errInvalidBearer("the access token is invalid")
+	}
+	if cl.SessionID == "" {
+		return nil, errInvalidBearer("the access token is invalid")
+	}
+	sess, err := s.deps.Store.SessionByID(ctx, cl.SessionID)
+	if notFound(err) {
+		return nil, errInvalidBearer("the session has ended")
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if sess.UserID != cl.Subject || !sess.RevokedAt.IsZero() || !now.Before(sess.ExpiresAt) {
+		return nil, errInvalidBearer("the session has ended")
+	}
+	u, err := s.deps.Store.UserByID(ctx, cl.Subject)
+	if notFound(err) {
+		return nil, errInvalidBearer("the account no longer exists")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, errInvalidBearer("the account is disabled")
+	}
+	if !u.TokensValidAfter.IsZero() && cl.IssuedAt.Before(u.TokensValidAfter.Truncate(time.Second)) {
+		return nil, errInvalidBearer("the access token was revoked")
+	}
+	return &Principal{User: u, SessionID: sess.ID, TokenID: cl.ID, IssuedAt: cl.IssuedAt, Roles: cl.Roles}, nil
+}
+
+// Logout ends the caller's session and, when a refresh token of the caller
+// is given, that token's session too.
+func (s *Service) Logout(ctx context.Context, p *Principal, refresh string) error {
+	now := s.now()
+	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+		if _, err := tx.RevokeSession(ctx, p.SessionID, now); err != nil {
+			return err
+		}
+		if refresh == "" {
+			return nil
+		}
+		h, ok := token.HashOpaque(refresh)
+		if !ok {
+			return nil
+		}
+		rt, err := tx.RefreshTokenByHash(ctx, h)
+		if notFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rt.UserID == p.User.ID && rt.SessionID != p.SessionID {
+			_, err = tx.RevokeSession(ctx, rt.SessionID, now)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("logout", "event", "logout", "user_id", p.User.ID, "session_id", p.SessionID)
+	return nil
+}
+
+// LogoutAll ends every session of the caller and cuts off every access token
+// issued so far.
+func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
+	if err := s.endAllSessions(ctx, p.User.ID, ""); err != nil {
+		return err
+	}
+	s.log.Info("logout of every session", "event", "logout_all", "user_id", p.User.ID)
+	return nil
+}
+
+// endAllSessions revokes every session of userID but except, and sets the
+// user-wide cut-off.
+func (s *Service) endAllSessions(ctx context.Context, userID, except string) error {
+	now := s.now()
+	return s.deps.Store.Tx(ctx, func(tx Tx) error {
+		if _, err := tx.RevokeUserSessions(ctx, userID, except, now); err != nil {
+			return err
+		}
+		if except != "" {
+			return nil
+		}
+		u, err := tx.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		u.TokensValidAfter = now
+		u.UpdatedAt = now
+		return tx.UpdateUser(ctx, u)
+	})
+}
+
+// Sessions lists the caller's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, p *Principal) ([]*Session, error) {
+	now := s.now()
+	all, err := s.deps.Store.SessionsByUser(ctx, p.User.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	live := all[:0]
+	for _, sess := range all {
+		if sess.Active(now, s.cfg.SessionIdle) {
+			live = append(live, sess)
+		}
+	}
+	return live, nil
+}
+
+// EndSession ends one of the caller's sessions; another user's session, or
+// one already ended, is not found.
+func (s *Service) EndSession(ctx context.Context, p *Principal, id string) error {
+	notFoundErr := Errorf(CodeNotFound, "no such session")
+	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+		sess, err := tx.SessionByID(ctx, id)
+		if notFound(err) {
+			return notFoundErr
+		}
+		if err != nil {
+			return err
+		}
+		if sess.UserID != p.User.ID || !sess.Active(s.now(), s.cfg.SessionIdle) {
+			return notFoundErr
+		}
+		_, err = tx.RevokeSession(ctx, id, s.now())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("session ended", "event", "session_ended", "user_id", p.User.ID, "session_id", id)
+	return nil
+}

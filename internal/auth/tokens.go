@@ -1,0 +1,211 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/latchauth/latch/internal/token"
+)
+
+// newID returns a random identifier (128 bits, URL-safe).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// NormalizeEmail is the form emails are matched on: trimmed and lower-cased.
+func NormalizeEmail(email string) string {
+	return strings.ToLower(strings.TrimSpace(email))
+}
+
+// validEmail checks that email is one bare address (no display name, no
+// comments), at most 254 bytes, with a dotted domain.
+func validEmail(email string) error {
+	email = strings.TrimSpace(email)
+	if email == "" || len(email) > 254 || !utf8.ValidString(email) {
+		return Errorf(CodeInvalidEmail, "email is not a valid address")
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Name != "" || a.Address != email {
+		return Errorf(CodeInvalidEmail, "email is not a valid address")
+	}
+	at := strings.LastIndexByte(email, '@')
+	local, domain := email[:at], email[at+1:]
+	if local == "" || len(local) > 64 || !strings.Contains(domain, ".") ||
+		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(domain, "[] ") {
+		return Errorf(CodeInvalidEmail, "email is not a valid address")
+	}
+	return nil
+}
+
+// newSession creates a session and its first refresh token inside tx and
+// returns the refresh token's plaintext.
+func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) (*Session, string, error) {
+	now := s.now()
+	sess := &Session{
+		ID:         newID(),
+		UserID:     u.ID,
+		CreatedAt:  now,
+		LastUsedAt: now,
+		ExpiresAt:  now.Add(s.cfg.SessionMax),
+		IP:         c.IP,
+		UserAgent:  c.UserAgent,
+	}
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return nil, "", err
+	}
+	rt, err := token.NewOpaque()
+	if err != nil {
+		return nil, "", err
+	}
+	h, _ := token.HashOpaque(rt)
+	err = tx.CreateRefreshToken(ctx, &RefreshToken{Hash: h, SessionID: sess.ID, UserID: u.ID, CreatedAt: now})
+	if err != nil {
+		return nil, "", err
+	}
+	return sess, rt, nil
+}
+
+// pair signs an access token for u in session sid and builds the answer.
+func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
+	now := s.now()
+	ring := s.ring()
+	c := &token.Claims{
+		Issuer:        s.iss,
+		Subject:       u.ID,
+		Audience:      []string{s.cfg.Audience},
+		IssuedAt:      now,
+		NotBefore:     now,
+		ExpiresAt:     now.Add(s.cfg.AccessTTL),
+		ID:            newID(),
+		SessionID:     sid,
+		Roles:         rolesOf(u),
+		Email:         u.Email,
+		EmailVerified: u.EmailConfirmed,
+	}
+	at, err := token.Sign(ring.current, c)
+	if err != nil {
+		return nil, fmt.Errorf("auth: signing access token: %w", err)
+	}
+	return &TokenPair{
+		AccessToken:  at,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(s.cfg.AccessTTL / time.Second),
+		RefreshToken: refresh,
+		User:         u,
+	}, nil
+}
+
+func rolesOf(u *User) []string {
+	if len(u.Roles) == 0 {
+		return []string{}
+	}
+	return u.Roles
+}
+
+// newOneTimeToken voids older tokens of kind for u, stores a new one and
+// returns its plaintext.
+func (s *Service) newOneTimeToken(ctx context.Context, tx Tx, u *User, kind TokenKind, ttl time.Duration, newEmail string) (string, error) {
+	now := s.now()
+	if err := tx.VoidOneTimeTokens(ctx, u.ID, kind, now); err != nil {
+		return "", err
+	}
+	plain, err := token.NewOpaque()
+	if err != nil {
+		return "", err
+	}
+	h, _ := token.HashOpaque(plain)
+	t := &OneTimeToken{Hash: h, Kind: kind, UserID: u.ID, NewEmail: newEmail, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := tx.CreateOneTimeToken(ctx, t); err != nil {
+		return "", err
+	}
+	return plain, nil
+}
+
+// enqueue composes a mail and writes it to the outbox in tx.
+func (s *Service) enqueue(ctx context.Context, tx Tx, kind, to string, d MailData) error {
+	d.To = to
+	d.PublicURL = s.cfg.PublicURL
+	d.Product = s.cfg.Product
+	m, err := s.deps.Composer.Compose(kind, d)
+	if err != nil {
+		return fmt.Errorf("auth: composing %s mail: %w", kind, err)
+	}
+	m.To = to
+	return tx.EnqueueMail(ctx, &OutboxMessage{Kind: kind, Message: m, CreatedAt: s.now(), NextAttemptAt: s.now()})
+}
+
+// mailQueued wakes the outbox worker after a transaction that enqueued mail
+// committed.
+func (s *Service) mailQueued() {
+	if s.deps.MailNotify != nil {
+		s.deps.MailNotify()
+	}
+}
+
+func (s *Service) link(path, tok string) string {
+	return s.cfg.PublicURL + path + "?token=" + tok
+}
+
+// limitIP applies a per-IP rate when rate limits are on.
+func (s *Service) limitIP(ctx context.Context, what string, c ClientInfo, r Rate) error {
+	if !s.cfg.RateLimits || c.IP == "" {
+		return nil
+	}
+	return s.allow(ctx, what+":ip:"+c.IP, r)
+}
+
+func (s *Service) allow(ctx context.Context, key string, r Rate) error {
+	ok, wait, err := s.deps.Limiter.Allow(ctx, key, r)
+	if err != nil {
+		// A limiter that is down fails open: availability over limits.
+		s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		return nil
+	}
+	if !ok {
+		return &Error{Code: CodeRateLimited, Message: "too many requests; try again later", RetryAfter: wait}
+	}
+	return nil
+}
+
+// hashErr maps a hashing failure: a full queue is 503, the rest internal.
+func (s *Service) hashErr(err error) error {
+	if s.deps.IsBusy(err) {
+		return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: time.Second, Cause: err}
+	}
+	return err
+}
+
+// checkPassword applies the password policy.
+func (s *Service) checkPassword(pw, email string) error {
+	if err := s.deps.Policy.Check(pw, email); err != nil {
+		return &Error{Code: CodeWeakPassword, Message: err.Error()}
+	}
+	return nil
+}
+
+// errInvalidBearer is the answer for a bad access or refresh token.
+func errInvalidBearer(msg string) error { return Errorf(CodeInvalidBearer, "%s", msg) }
+
+// notFound reports whether err is the store's not-found.
+func notFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// newUUID returns a random (version 4) UUID, the form of user ids.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// trimmed is an email as stored: as given, without surrounding space.
+func trimmed(email string) string { return strings.TrimSpace(email) }

@@ -1,0 +1,62 @@
+// Package httpapi is the HTTP transport of latch's JSON API (api.md):
+// routing, JSON decoding and encoding, RFC 9457 problems, bearer
+// authentication, CORS, security headers, client addresses, request ids and
+// the access log. Every rule lives in auth.Service; handlers only translate.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+// Config holds the server's dependencies and settings.
+type Config struct {
+	// Service carries every rule; required.
+	Service *auth.Service
+	// Logger receives the access log and errors; nil discards them.
+	Logger *slog.Logger
+	// TrustedProxies are the peers whose X-Forwarded-For is believed; the
+	// client is the rightmost hop that is not one of them. Empty: the
+	// socket peer is always the client.
+	TrustedProxies []netip.Prefix
+	// CORSOrigins are the exact browser origins (scheme://host[:port]) that
+	// may call the API. Empty: no cross-origin access.
+	CORSOrigins []string
+}
+
+// server is the state the handlers share.
+type server struct {
+	svc     *auth.Service
+	log     *slog.Logger
+	proxies []netip.Prefix
+	origins map[string]struct{}
+}
+
+// NewServer returns the handler of latch's JSON API, operational endpoints
+// and JWKS.
+func NewServer(cfg Config) http.Handler {
+	s := &server{
+		svc:     cfg.Service,
+		log:     cfg.Logger,
+		proxies: cfg.TrustedProxies,
+		origins: make(map[string]struct{}, len(cfg.CORSOrigins)),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, o := range cfg.CORSOrigins {
+		if o != "" && o != "*" && o != "null" {
+			s.origins[o] = struct{}{}
+		}
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, s)
+	var h http.Handler = s.problems(mux)
+	h = s.cors(h)
+	h = securityHeaders(h)
+	h = s.observe(h)
+	return h
+}

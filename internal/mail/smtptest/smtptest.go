@@ -1,0 +1,343 @@
+// Package smtptest runs a real SMTP server (github.com/emersion/go-smtp) on
+// 127.0.0.1 for tests: it accepts mail with or without AUTH PLAIN, records
+// every message it receives and can be stopped and restarted on the same
+// port to simulate an outage.
+//
+// The server offers no TLS, so clients must be willing to speak plain SMTP
+// (go-mail does so on localhost with its opportunistic TLS policy).
+package smtptest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// Credentials the server accepts for AUTH PLAIN; URL embeds them.
+const (
+	Username = "latch-user"
+	Password = "s3cret pass/word"
+)
+
+// Received is one message as the server got it.
+type Received struct {
+	// Envelope.
+	From string
+	To   []string
+	// Username and Password are the AUTH PLAIN credentials the client
+	// presented; both are empty when it did not authenticate.
+	Username string
+	Password string
+	// Raw is the message data as received (headers and body).
+	Raw []byte
+	// Header is the parsed top-level header; Subject is decoded.
+	Header  mail.Header
+	Subject string
+	// Text and HTML are the decoded text/plain and text/html parts (Text
+	// is the whole body when the message is not multipart).
+	Text string
+	HTML string
+	// ParseErr is set when Raw could not be parsed as a MIME message.
+	ParseErr error
+}
+
+// Server is a running test SMTP server.
+type Server struct {
+	addr string
+
+	mu       sync.Mutex
+	srv      *smtp.Server
+	msgs     []Received
+	changed  chan struct{} // closed and replaced whenever msgs grows
+	stopped  bool
+	serveErr chan error
+}
+
+// Start starts a server on 127.0.0.1 with a free port; it is stopped when
+// the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("smtptest: listen: %v", err)
+	}
+	s := &Server{addr: l.Addr().String(), changed: make(chan struct{})}
+	s.serve(l)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return s.addr }
+
+// URL is smtp://Username:Password@Addr, ready for mail.NewSMTPSender.
+func (s *Server) URL() string {
+	u := url.URL{Scheme: "smtp", User: url.UserPassword(Username, Password), Host: s.addr}
+	return u.String()
+}
+
+// URLNoAuth is smtp://Addr: a client given it does not authenticate.
+func (s *Server) URLNoAuth() string { return "smtp://" + s.addr }
+
+// Messages returns a copy of every message received so far, oldest first.
+func (s *Server) Messages() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Received, len(s.msgs))
+	copy(out, s.msgs)
+	return out
+}
+
+// WaitFor waits until at least n messages were received and returns them;
+// it fails the test when timeout passes first.
+func (s *Server) WaitFor(t testing.TB, n int, timeout time.Duration) []Received {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		if len(s.msgs) >= n {
+			out := make([]Received, len(s.msgs))
+			copy(out, s.msgs)
+			s.mu.Unlock()
+			return out
+		}
+		ch := s.changed
+		got := len(s.msgs)
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			t.Fatalf("smtptest: got %d messages after %v, want %d", got, timeout, n)
+			return nil
+		}
+	}
+}
+
+// Stop closes the listener and every connection. Messages stay available.
+// Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	s.stopped = true
+	srv, done := s.srv, s.serveErr
+	s.mu.Unlock()
+	srv.Close()
+	<-done
+}
+
+// Restart starts a stopped server again on the same address.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if !stopped {
+		t.Fatalf("smtptest: Restart of a running server")
+	}
+	var l net.Listener
+	var err error
+	// The port was just released; another process could in theory grab
+	// it, and some systems need a moment before it can be bound again.
+	for i := 0; i < 50; i++ {
+		l, err = net.Listen("tcp", s.addr)
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("smtptest: listen again on %s: %v", s.addr, err)
+	}
+	s.serve(l)
+}
+
+func (s *Server) serve(l net.Listener) {
+	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
+		return &session{srv: s}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 10 * time.Second
+	srv.MaxMessageBytes = 10 << 20
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	done := make(chan error, 1)
+	s.mu.Lock()
+	s.srv = srv
+	s.stopped = false
+	s.serveErr = done
+	s.mu.Unlock()
+	go func() { done <- srv.Serve(l) }()
+}
+
+func (s *Server) add(r Received) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgs = append(s.msgs, r)
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// session is one SMTP connection's state.
+type session struct {
+	srv                *Server
+	username, password string
+	from               string
+	to                 []string
+}
+
+var _ smtp.AuthSession = (*session)(nil)
+
+func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if mech != sasl.Plain {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if username != Username || password != Password {
+			return smtp.ErrAuthFailed
+		}
+		ss.username, ss.password = username, password
+		return nil
+	}), nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	rec := Received{
+		From:     ss.from,
+		To:       append([]string(nil), ss.to...),
+		Username: ss.username,
+		Password: ss.password,
+		Raw:      raw,
+	}
+	rec.ParseErr = parse(&rec)
+	ss.srv.add(rec)
+	return nil
+}
+
+func (ss *session) Reset() {
+	ss.from = ""
+	ss.to = nil
+}
+
+func (ss *session) Logout() error { return nil }
+
+// parse fills Header, Subject, Text and HTML from Raw.
+func parse(r *Received) error {
+	msg, err := mail.ReadMessage(bytes.NewReader(r.Raw))
+	if err != nil {
+		return fmt.Errorf("smtptest: read message: %w", err)
+	}
+	r.Header = msg.Header
+	dec := new(mime.WordDecoder)
+	if r.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject")); err != nil {
+		return fmt.Errorf("smtptest: decode subject: %w", err)
+	}
+	return readPart(r, msg.Header, msg.Body)
+}
+
+// getter is mail.Header or textproto.MIMEHeader.
+type getter interface{ Get(string) string }
+
+func readPart(r *Received, h getter, body io.Reader) error {
+	ct := h.Get("Content-Type")
+	if ct == "" {
+		ct = "text/plain"
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return fmt.Errorf("smtptest: content type %q: %w", ct, err)
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextRawPart()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("smtptest: multipart: %w", err)
+			}
+			if err := readPart(r, p.Header, p); err != nil {
+				return err
+			}
+		}
+	}
+	var rd io.Reader = body
+	switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+	case "quoted-printable":
+		rd = quotedprintable.NewReader(body)
+	case "base64":
+		rd = base64.NewDecoder(base64.StdEncoding, stripNewlines{body})
+	}
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return fmt.Errorf("smtptest: decode %s body: %w", mt, err)
+	}
+	text := strings.ReplaceAll(string(b), "\r\n", "\n")
+	switch mt {
+	case "text/plain":
+		if r.Text == "" {
+			r.Text = text
+		}
+	case "text/html":
+		if r.HTML == "" {
+			r.HTML = text
+		}
+	}
+	return nil
+}
+
+// stripNewlines drops CR and LF so that line-wrapped base64 decodes.
+type stripNewlines struct{ r io.Reader }
+
+func (s stripNewlines) Read(p []byte) (int, error) {
+	for {
+		n, err := s.r.Read(p)
+		j := 0
+		for _, c := range p[:n] {
+			if c != '\r' && c != '\n' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}

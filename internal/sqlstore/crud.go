@@ -1,0 +1,493 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// reader implements auth.Reader on the pool or on a transaction.
+type reader struct {
+	db *DB
+	q  querier
+}
+
+// tx implements auth.Tx.
+type tx struct {
+	reader
+}
+
+var _ auth.Tx = (*tx)(nil)
+
+func (r reader) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
+	res, err := r.q.ExecContext(ctx, r.db.q(query), args...)
+	if err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	return res, nil
+}
+
+// execOne runs an update or delete that must match a row.
+func (r reader) execOne(ctx context.Context, op, query string, args ...any) error {
+	n, err := r.execCount(ctx, op, query, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(op)
+	}
+	return nil
+}
+
+// execCount runs a statement and returns how many rows it changed.
+func (r reader) execCount(ctx context.Context, op, query string, args ...any) (int64, error) {
+	res, err := r.exec(ctx, op, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, r.db.mapErr(op, err)
+	}
+	return n, nil
+}
+
+// Times are unix microseconds in UTC; the zero time is NULL.
+
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func timeCol(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(n.Int64).UTC()
+}
+
+// bytesArg stores an empty byte slice as NULL.
+func bytesArg(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func rolesArg(roles []string) (string, error) {
+	if len(roles) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(roles)
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: encode roles: %w", err)
+	}
+	return string(b), nil
+}
+
+func rolesCol(s string) ([]string, error) {
+	var roles []string
+	if err := json.Unmarshal([]byte(s), &roles); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode roles: %w", err)
+	}
+	if len(roles) == 0 {
+		return nil, nil
+	}
+	return roles, nil
+}
+
+// Reads outside a transaction, on the pool.
+
+func (db *DB) reader() reader { return reader{db: db, q: db.db} }
+
+// UserByID returns the user with id, or auth.ErrNotFound.
+func (db *DB) UserByID(ctx context.Context, id string) (*auth.User, error) {
+	return db.reader().UserByID(ctx, id)
+}
+
+// UserByEmail returns the user whose normalised email is emailNorm, or
+// auth.ErrNotFound.
+func (db *DB) UserByEmail(ctx context.Context, emailNorm string) (*auth.User, error) {
+	return db.reader().UserByEmail(ctx, emailNorm)
+}
+
+// SessionByID returns the session with id, or auth.ErrNotFound.
+func (db *DB) SessionByID(ctx context.Context, id string) (*auth.Session, error) {
+	return db.reader().SessionByID(ctx, id)
+}
+
+// SessionsByUser lists userID's sessions that are not revoked and end after
+// now, newest first.
+func (db *DB) SessionsByUser(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
+	return db.reader().SessionsByUser(ctx, userID, now)
+}
+
+// RefreshTokenByHash returns the refresh token with hash, or
+// auth.ErrNotFound.
+func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, error) {
+	return db.reader().RefreshTokenByHash(ctx, hash)
+}
+
+// OneTimeTokenByHash returns the one-time token with hash, or
+// auth.ErrNotFound.
+func (db *DB) OneTimeTokenByHash(ctx context.Context, hash []byte) (*auth.OneTimeToken, error) {
+	return db.reader().OneTimeTokenByHash(ctx, hash)
+}
+
+// CountOneTimeTokens counts the tokens of kind issued to userID at or after
+// since.
+func (db *DB) CountOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, since time.Time) (int, error) {
+	return db.reader().CountOneTimeTokens(ctx, userID, kind, since)
+}
+
+// SigningKeys lists every stored signing key, oldest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
+	return db.reader().SigningKeys(ctx)
+}
+
+// Users.
+
+const userCols = `id, email, email_norm, password_hash, email_confirmed, roles, disabled,
+	created_at, updated_at, tokens_valid_after`
+
+func scanUser(s scanner) (*auth.User, error) {
+	var (
+		u                        auth.User
+		roles                    string
+		created, updated, cutoff sql.NullInt64
+	)
+	if err := s.Scan(&u.ID, &u.Email, &u.EmailNorm, &u.PasswordHash, &u.EmailConfirmed, &roles,
+		&u.Disabled, &created, &updated, &cutoff); err != nil {
+		return nil, err
+	}
+	var err error
+	if u.Roles, err = rolesCol(roles); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt, u.TokensValidAfter = timeCol(created), timeCol(updated), timeCol(cutoff)
+	return &u, nil
+}
+
+func (r reader) user(ctx context.Context, op, where string, arg any) (*auth.User, error) {
+	row := r.q.QueryRowContext(ctx, r.db.q(`SELECT `+userCols+` FROM users WHERE `+where), arg)
+	u, err := scanUser(row)
+	if err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user with id, or auth.ErrNotFound.
+func (r reader) UserByID(ctx context.Context, id string) (*auth.User, error) {
+	return r.user(ctx, "user by id", `id = $1`, id)
+}
+
+// UserByEmail returns the user whose normalised email is emailNorm, or
+// auth.ErrNotFound.
+func (r reader) UserByEmail(ctx context.Context, emailNorm string) (*auth.User, error) {
+	return r.user(ctx, "user by email", `email_norm = $1`, emailNorm)
+}
+
+func (t *tx) CreateUser(ctx context.Context, u *auth.User) error {
+	roles, err := rolesArg(u.Roles)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "create user", `INSERT INTO users (`+userCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
+	return err
+}
+
+func (t *tx) UpdateUser(ctx context.Context, u *auth.User) error {
+	roles, err := rolesArg(u.Roles)
+	if err != nil {
+		return err
+	}
+	return t.execOne(ctx, "update user", `UPDATE users SET email = $2, email_norm = $3,
+		password_hash = $4, email_confirmed = $5, roles = $6, disabled = $7, updated_at = $8,
+		tokens_valid_after = $9 WHERE id = $1`,
+		u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
+		timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
+}
+
+func (t *tx) DeleteUser(ctx context.Context, id string) error {
+	// Sessions, refresh tokens and one-time tokens go by ON DELETE CASCADE.
+	return t.execOne(ctx, "delete user", `DELETE FROM users WHERE id = $1`, id)
+}
+
+// Sessions.
+
+const sessionCols = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at`
+
+func scanSession(s scanner) (*auth.Session, error) {
+	var (
+		x                               auth.Session
+		created, used, expires, revoked sql.NullInt64
+	)
+	if err := s.Scan(&x.ID, &x.UserID, &created, &used, &expires, &x.IP, &x.UserAgent, &revoked); err != nil {
+		return nil, err
+	}
+	x.CreatedAt, x.LastUsedAt, x.ExpiresAt, x.RevokedAt = timeCol(created), timeCol(used), timeCol(expires), timeCol(revoked)
+	return &x, nil
+}
+
+// SessionByID returns the session with id, or auth.ErrNotFound.
+func (r reader) SessionByID(ctx context.Context, id string) (*auth.Session, error) {
+	row := r.q.QueryRowContext(ctx, r.db.q(`SELECT `+sessionCols+` FROM sessions WHERE id = $1`), id)
+	s, err := scanSession(row)
+	if err != nil {
+		return nil, r.db.mapErr("session by id", err)
+	}
+	return s, nil
+}
+
+// SessionsByUser lists userID's sessions that are not revoked and end after
+// now, newest first.
+func (r reader) SessionsByUser(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
+	const op = "sessions by user"
+	rows, err := r.q.QueryContext(ctx, r.db.q(`SELECT `+sessionCols+` FROM sessions
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		ORDER BY created_at DESC, id DESC`), userID, now.UnixMicro())
+	if err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []*auth.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, r.db.mapErr(op, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	return out, nil
+}
+
+func (t *tx) CreateSession(ctx context.Context, s *auth.Session) error {
+	_, err := t.exec(ctx, "create session", `INSERT INTO sessions (`+sessionCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt), timeArg(s.ExpiresAt),
+		s.IP, s.UserAgent, timeArg(s.RevokedAt))
+	return err
+}
+
+func (t *tx) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return t.execOne(ctx, "touch session", `UPDATE sessions SET last_used_at = $2 WHERE id = $1`,
+		id, timeArg(at))
+}
+
+func (t *tx) RevokeSession(ctx context.Context, id string, at time.Time) (bool, error) {
+	n, err := t.execCount(ctx, "revoke session",
+		`UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`, id, timeArg(at))
+	return n == 1, err
+}
+
+func (t *tx) RevokeUserSessions(ctx context.Context, userID, exceptID string, at time.Time) ([]string, error) {
+	const op = "revoke user sessions"
+	rows, err := t.q.QueryContext(ctx, t.db.q(`UPDATE sessions SET revoked_at = $3
+		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id`),
+		userID, exceptID, timeArg(at))
+	if err != nil {
+		return nil, t.db.mapErr(op, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, t.db.mapErr(op, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, t.db.mapErr(op, err)
+	}
+	return ids, nil
+}
+
+// Refresh tokens.
+
+// RefreshTokenByHash returns the refresh token with hash, or
+// auth.ErrNotFound.
+func (r reader) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, error) {
+	var (
+		x             auth.RefreshToken
+		created, used sql.NullInt64
+	)
+	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT hash, session_id, user_id, created_at, used_at,
+		successor_hash, successor_sealed FROM refresh_tokens WHERE hash = $1`), hash).
+		Scan(&x.Hash, &x.SessionID, &x.UserID, &created, &used, &x.SuccessorHash, &x.SuccessorSealed)
+	if err != nil {
+		return nil, r.db.mapErr("refresh token by hash", err)
+	}
+	x.CreatedAt, x.UsedAt = timeCol(created), timeCol(used)
+	return &x, nil
+}
+
+func (t *tx) CreateRefreshToken(ctx context.Context, x *auth.RefreshToken) error {
+	_, err := t.exec(ctx, "create refresh token", `INSERT INTO refresh_tokens (hash, session_id,
+		user_id, created_at, used_at, successor_hash, successor_sealed)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		x.Hash, x.SessionID, x.UserID, timeArg(x.CreatedAt), timeArg(x.UsedAt),
+		bytesArg(x.SuccessorHash), bytesArg(x.SuccessorSealed))
+	return err
+}
+
+func (t *tx) MarkRefreshTokenUsed(ctx context.Context, hash []byte, at time.Time, successorHash, successorSealed []byte) (bool, error) {
+	n, err := t.execCount(ctx, "mark refresh token used", `UPDATE refresh_tokens
+		SET used_at = $2, successor_hash = $3, successor_sealed = $4
+		WHERE hash = $1 AND used_at IS NULL`,
+		hash, timeArg(at), bytesArg(successorHash), bytesArg(successorSealed))
+	return n == 1, err
+}
+
+// One-time tokens.
+
+// OneTimeTokenByHash returns the one-time token with hash, or
+// auth.ErrNotFound.
+func (r reader) OneTimeTokenByHash(ctx context.Context, hash []byte) (*auth.OneTimeToken, error) {
+	var (
+		x                      auth.OneTimeToken
+		kind                   string
+		created, expires, used sql.NullInt64
+	)
+	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT hash, kind, user_id, new_email, created_at,
+		expires_at, used_at FROM one_time_tokens WHERE hash = $1`), hash).
+		Scan(&x.Hash, &kind, &x.UserID, &x.NewEmail, &created, &expires, &used)
+	if err != nil {
+		return nil, r.db.mapErr("one-time token by hash", err)
+	}
+	x.Kind = auth.TokenKind(kind)
+	x.CreatedAt, x.ExpiresAt, x.UsedAt = timeCol(created), timeCol(expires), timeCol(used)
+	return &x, nil
+}
+
+// CountOneTimeTokens counts the tokens of kind issued to userID at or after
+// since.
+func (r reader) CountOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, since time.Time) (int, error) {
+	var n int
+	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT COUNT(*) FROM one_time_tokens
+		WHERE user_id = $1 AND kind = $2 AND created_at >= $3`),
+		userID, string(kind), since.UnixMicro()).Scan(&n)
+	if err != nil {
+		return 0, r.db.mapErr("count one-time tokens", err)
+	}
+	return n, nil
+}
+
+func (t *tx) CreateOneTimeToken(ctx context.Context, x *auth.OneTimeToken) error {
+	_, err := t.exec(ctx, "create one-time token", `INSERT INTO one_time_tokens (hash, kind, user_id,
+		new_email, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		x.Hash, string(x.Kind), x.UserID, x.NewEmail, timeArg(x.CreatedAt), timeArg(x.ExpiresAt),
+		timeArg(x.UsedAt))
+	return err
+}
+
+func (t *tx) ConsumeOneTimeToken(ctx context.Context, hash []byte, kind auth.TokenKind, at time.Time) (bool, error) {
+	n, err := t.execCount(ctx, "consume one-time token", `UPDATE one_time_tokens SET used_at = $3
+		WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3`,
+		hash, string(kind), at.UnixMicro())
+	return n == 1, err
+}
+
+func (t *tx) VoidOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, at time.Time) error {
+	_, err := t.exec(ctx, "void one-time tokens", `UPDATE one_time_tokens SET used_at = $3
+		WHERE user_id = $1 AND kind = $2 AND used_at IS NULL`, userID, string(kind), timeArg(at))
+	return err
+}
+
+// Signing keys.
+
+// SigningKeys lists every stored signing key, oldest first.
+func (r reader) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
+	const op = "signing keys"
+	rows, err := r.q.QueryContext(ctx, r.db.q(`SELECT kid, alg, private_enc, public_jwk, created_at,
+		active_at, retired_at, expires_at FROM signing_keys ORDER BY created_at, kid`))
+	if err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []*auth.SigningKey
+	for rows.Next() {
+		var (
+			k                                 auth.SigningKey
+			jwk                               string
+			created, active, retired, expires sql.NullInt64
+		)
+		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivateEnc, &jwk, &created, &active, &retired, &expires); err != nil {
+			return nil, r.db.mapErr(op, err)
+		}
+		k.PublicJWK = []byte(jwk)
+		k.CreatedAt, k.ActiveAt, k.RetiredAt, k.ExpiresAt = timeCol(created), timeCol(active), timeCol(retired), timeCol(expires)
+		out = append(out, &k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	return out, nil
+}
+
+func (t *tx) CreateSigningKey(ctx context.Context, k *auth.SigningKey) error {
+	_, err := t.exec(ctx, "create signing key", `INSERT INTO signing_keys (kid, alg, private_enc,
+		public_jwk, created_at, active_at, retired_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.KID, k.Alg, k.PrivateEnc, string(k.PublicJWK), timeArg(k.CreatedAt), timeArg(k.ActiveAt),
+		timeArg(k.RetiredAt), timeArg(k.ExpiresAt))
+	return err
+}
+
+// UpdateSigningKey writes every field of k except KID and CreatedAt.
+func (t *tx) UpdateSigningKey(ctx context.Context, k *auth.SigningKey) error {
+	return t.execOne(ctx, "update signing key", `UPDATE signing_keys SET alg = $2, private_enc = $3,
+		public_jwk = $4, active_at = $5, retired_at = $6, expires_at = $7 WHERE kid = $1`,
+		k.KID, k.Alg, k.PrivateEnc, string(k.PublicJWK), timeArg(k.ActiveAt), timeArg(k.RetiredAt),
+		timeArg(k.ExpiresAt))
+}
+
+// Mail.
+
+func (t *tx) EnqueueMail(ctx context.Context, m *auth.OutboxMessage) error {
+	next := m.NextAttemptAt
+	if next.IsZero() {
+		next = m.CreatedAt
+	}
+	var nextArg int64 // zero time: due at once
+	if !next.IsZero() {
+		nextArg = next.UnixMicro()
+	}
+	var id int64
+	err := t.q.QueryRowContext(ctx, t.db.q(`INSERT INTO outbox (kind, recipient, subject, body_text,
+		body_html, created_at, attempts, next_attempt_at, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`),
+		m.Kind, m.Message.To, m.Message.Subject, m.Message.Text, m.Message.HTML,
+		timeArg(m.CreatedAt), m.Attempts, nextArg, m.LastError).Scan(&id)
+	if err != nil {
+		return t.db.mapErr("enqueue mail", err)
+	}
+	m.ID = id
+	m.NextAttemptAt = next
+	return nil
+}
