@@ -51,8 +51,9 @@ type Hasher interface {
 	// Verify reports whether pw matches encoded, and whether encoded should
 	// be replaced by a fresh Hash.
 	Verify(ctx context.Context, pw, encoded string) (ok, needsRehash bool, err error)
-	// VerifyDummy spends the time of a Verify for an unknown account.
-	VerifyDummy(ctx context.Context, pw string)
+	// VerifyDummy spends the time of a Verify for an unknown account and
+	// fails as Verify would (a full queue).
+	VerifyDummy(ctx context.Context, pw string) error
 }
 
 // Policy checks a new password; its error's message is shown to the user.

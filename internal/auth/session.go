@@ -28,7 +28,9 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
 	if notFound(err) {
-		s.deps.Hasher.VerifyDummy(ctx, password)
+		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && s.deps.IsBusy(err) {
+			return nil, s.hashErr(err)
+		}
 		s.log.Info("login failed", "event", "login_failed", "reason", "unknown_email", "ip", c.IP)
 		return nil, errBadCredentials()
 	}

@@ -66,8 +66,8 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) 
 
 // authed protects h: the request must carry a valid bearer access token of a
 // live session. Otherwise it answers 401 invalid_token with a
-// WWW-Authenticate challenge (RFC 6750 §3.1): a bare one when no token was
-// sent, error="invalid_token" when one was.
+// WWW-Authenticate challenge carrying error="invalid_token" (api.md), with
+// the realm when no token was sent.
 func (s *server) authed(h authedFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		tok, err := parseBearer(r.Header.Values("Authorization"))

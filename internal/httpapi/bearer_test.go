@@ -53,8 +53,8 @@ func TestBearerChallenges(t *testing.T) {
 		header    http.Header
 		challenge string
 	}{
-		{"no header", "/v1/me", nil, `Bearer realm="latch"`},
-		{"token in query string only", "/v1/me?access_token=abc", nil, `Bearer realm="latch"`},
+		{"no header", "/v1/me", nil, `Bearer realm="latch", error="invalid_token"`},
+		{"token in query string only", "/v1/me?access_token=abc", nil, `Bearer realm="latch", error="invalid_token"`},
 		{"basic", "/v1/me", http.Header{"Authorization": {"Basic dXNlcjpwYXNz"}}, `Bearer error="invalid_token"`},
 		{"empty token", "/v1/sessions", http.Header{"Authorization": {"Bearer "}}, `Bearer error="invalid_token"`},
 		{"two tokens", "/v1/logout/all", http.Header{"Authorization": {"Bearer a b"}}, `Bearer error="invalid_token"`},

@@ -19,7 +19,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add(`{}`, "text/plain")
 	f.Add(`{}`, "application/json; charset=utf-8")
 	f.Fuzz(func(t *testing.T, body, contentType string) {
-		decoders := []func(*testing.T, string, string) error{
+		decoders := []func(string, string) error{
 			fuzzOne[signupRequest](false), fuzzOne[loginRequest](false), fuzzOne[tokenRequest](false),
 			fuzzOne[emailRequest](false), fuzzOne[refreshRequest](false), fuzzOne[resetRequest](false),
 			fuzzOne[changePasswordRequest](false), fuzzOne[changeEmailRequest](false),
@@ -27,7 +27,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		}
 		// Every JSON endpoint's decoder, as its handler calls it.
 		for _, d := range decoders {
-			if err := d(t, body, contentType); err != nil {
+			if err := d(body, contentType); err != nil {
 				e := toAPIError(err)
 				if e.status < 400 || e.status >= 500 {
 					t.Fatalf("body %q, type %q: answer %d %s", body, contentType, e.status, e.code)
@@ -38,8 +38,8 @@ func FuzzDecodeJSON(f *testing.F) {
 }
 
 // fuzzOne decodes one request body as a T.
-func fuzzOne[T any](optional bool) func(*testing.T, string, string) error {
-	return func(t *testing.T, body, contentType string) error {
+func fuzzOne[T any](optional bool) func(string, string) error {
+	return func(body, contentType string) error {
 		r := httptest.NewRequest("POST", "/v1/x", strings.NewReader(body))
 		if contentType != "" {
 			r.Header.Set("Content-Type", contentType)

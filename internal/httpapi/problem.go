@@ -62,7 +62,9 @@ func badRequest(detail string) *apiError {
 
 // Bearer challenges (RFC 6750 §3).
 const (
-	challengeNoToken = `Bearer realm="latch"`
+	// api.md: every 401 of a protected route carries error="invalid_token",
+	// also when no token was sent.
+	challengeNoToken = `Bearer realm="latch", error="invalid_token"`
 	challengeInvalid = `Bearer error="invalid_token"`
 	challengeExpired = `Bearer error="invalid_token", error_description="token expired"`
 )

@@ -236,12 +236,13 @@ func bcryptMatch(encoded []byte, pw string) bool {
 func (h *Hasher) DummyHash() string { return h.dummy }
 
 // VerifyDummy spends the time of a Verify against an argon2id hash with the
-// current parameters, for a login to an unknown account; the result is
-// discarded. It passes through the concurrency limit like Verify; a caller
-// that needs to tell ErrBusy (to answer an unknown account exactly like a
-// known one under load) calls Verify with DummyHash instead.
-func (h *Hasher) VerifyDummy(ctx context.Context, pw string) {
-	_, _, _ = h.Verify(ctx, pw, h.dummy)
+// current parameters, for a login to an unknown account; the match result is
+// discarded. It passes through the concurrency limit like Verify and returns
+// its error (ErrBusy when the queue is full), so that an unknown account is
+// answered exactly like a known one under load.
+func (h *Hasher) VerifyDummy(ctx context.Context, pw string) error {
+	_, _, err := h.Verify(ctx, pw, h.dummy)
+	return err
 }
 
 // QueueDepth returns the number of callers waiting for a hashing slot plus

@@ -1,0 +1,381 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/limit"
+	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/sqlstore"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	svc   *auth.Service
+	db    *sqlstore.DB
+	clock *clock
+}
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+func newFixture(t *testing.T, mod func(*auth.Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	cfg := auth.Config{
+		PublicURL:           "https://auth.example.com",
+		RequireConfirmation: true,
+		LoginAfterReset:     true,
+		Secret:              testSecret,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := auth.New(ctx, cfg, auth.Deps{
+		Store:    db,
+		Limiter:  limit.NewWithClock(clk.Now),
+		Composer: mail.NewComposer(),
+		Hasher:   password.NewHasher(password.Config{}),
+		Policy:   password.Policy{},
+		Now:      clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return &fixture{svc: svc, db: db, clock: clk}
+}
+
+var linkToken = regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`)
+
+// lastMailToken returns the token in the newest outbox mail to addr.
+func (f *fixture) lastMailToken(t *testing.T, addr string) string {
+	t.Helper()
+	msgs, err := f.db.ClaimMail(context.Background(), f.clock.Now().Add(time.Hour), 1000, time.Nanosecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := ""
+	for _, m := range msgs {
+		if m.Message.To == addr {
+			if sm := linkToken.FindStringSubmatch(m.Message.Text); sm != nil {
+				tok = sm[1]
+			}
+		}
+	}
+	if tok == "" {
+		t.Fatalf("no mail with a token to %s", addr)
+	}
+	return tok
+}
+
+const pw = "correct horse battery staple"
+
+var client = auth.ClientInfo{IP: "192.0.2.1", UserAgent: "test"}
+
+// confirmed signs up and confirms addr.
+func (f *fixture) confirmed(t *testing.T, addr string) *auth.TokenPair {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := f.svc.Signup(ctx, client, addr, pw); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.svc.Confirm(ctx, client, f.lastMailToken(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func wantCode(t *testing.T, err error, code auth.Code) {
+	t.Helper()
+	if got := auth.ErrorCode(err); err == nil || got != code {
+		t.Fatalf("got %v (code %q), want code %q", err, got, code)
+	}
+}
+
+func TestAccessTokenExpiry(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	p := f.confirmed(t, "exp@example.com")
+	if _, err := f.svc.Authenticate(ctx, p.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(15*time.Minute + time.Second)
+	_, err := f.svc.Authenticate(ctx, p.AccessToken)
+	wantCode(t, err, auth.CodeTokenExpired)
+	// The refresh token still works and gives a fresh access token.
+	q, err := f.svc.Refresh(ctx, client, p.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Authenticate(ctx, q.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSessionIdleLifetime(t *testing.T) {
+	f := newFixture(t, func(c *auth.Config) { c.SessionIdle = time.Hour; c.SessionMax = 10 * time.Hour })
+	ctx := context.Background()
+	p := f.confirmed(t, "idle@example.com")
+	// Refreshing within the idle lifetime keeps the session going.
+	for range 3 {
+		f.clock.Advance(50 * time.Minute)
+		var err error
+		if p, err = f.svc.Refresh(ctx, client, p.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.Advance(61 * time.Minute)
+	_, err := f.svc.Refresh(ctx, client, p.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+}
+
+func TestSessionAbsoluteLifetime(t *testing.T) {
+	f := newFixture(t, func(c *auth.Config) { c.SessionIdle = time.Hour; c.SessionMax = 3 * time.Hour })
+	ctx := context.Background()
+	p := f.confirmed(t, "abs@example.com")
+	var err error
+	for range 5 { // 2.5 h of steady refreshing
+		f.clock.Advance(30 * time.Minute)
+		if p, err = f.svc.Refresh(ctx, client, p.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clock.Advance(31 * time.Minute) // past 3 h since login: rotation never extends it
+	_, err = f.svc.Refresh(ctx, client, p.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+	// The session's access tokens are refused too.
+	_, err = f.svc.Authenticate(ctx, p.AccessToken)
+	if err == nil {
+		t.Fatal("access token of an expired session accepted")
+	}
+}
+
+func TestRefreshGraceWindow(t *testing.T) {
+	f := newFixture(t, nil) // grace 5 s
+	ctx := context.Background()
+	p0 := f.confirmed(t, "grace@example.com")
+	p1, err := f.svc.Refresh(ctx, client, p0.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A retry 4 s later gets the same successor.
+	f.clock.Advance(4 * time.Second)
+	again, err := f.svc.Refresh(ctx, client, p0.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.RefreshToken != p1.RefreshToken {
+		t.Fatal("retry within the grace window got a different successor")
+	}
+	// 6 s after the rotation, the old token is theft: the session ends.
+	f.clock.Advance(2 * time.Second)
+	_, err = f.svc.Refresh(ctx, client, p0.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+	_, err = f.svc.Refresh(ctx, client, p1.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+}
+
+func TestRefreshTwoStepsBackIsTheft(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	p0 := f.confirmed(t, "steps@example.com")
+	p1, err := f.svc.Refresh(ctx, client, p0.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := f.svc.Refresh(ctx, client, p1.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Within the grace window in time, but p1 (p0's successor) was used.
+	_, err = f.svc.Refresh(ctx, client, p0.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+	_, err = f.svc.Refresh(ctx, client, p2.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+}
+
+func TestConfirmAndResetTokensExpire(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if _, err := f.svc.Signup(ctx, client, "late@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.lastMailToken(t, "late@example.com")
+	f.clock.Advance(24*time.Hour + time.Second)
+	_, err := f.svc.Confirm(ctx, client, tok)
+	wantCode(t, err, auth.CodeInvalidToken)
+
+	f.confirmed(t, "reset-late@example.com")
+	if err := f.svc.ForgotPassword(ctx, client, "reset-late@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Close() // wait for the off-path work
+	tok = f.lastMailToken(t, "reset-late@example.com")
+	f.clock.Advance(61 * time.Minute)
+	_, err = f.svc.ResetPassword(ctx, client, tok, "a fresh passphrase")
+	wantCode(t, err, auth.CodeInvalidToken)
+}
+
+func TestForgotCapPerEmail(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	addr := "cap@example.com"
+	f.confirmed(t, addr)
+	for range 8 {
+		if err := f.svc.ForgotPassword(ctx, auth.ClientInfo{}, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.svc.Close()
+	msgs, err := f.db.ClaimMail(ctx, f.clock.Now().Add(time.Hour), 1000, time.Nanosecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resets := 0
+	for _, m := range msgs {
+		if m.Kind == auth.MailReset {
+			resets++
+		}
+	}
+	if resets != 5 {
+		t.Fatalf("%d reset mails within an hour, want 5", resets)
+	}
+}
+
+func TestDisabledUser(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	addr := "off@example.com"
+	p := f.confirmed(t, addr)
+	err := f.db.Tx(ctx, func(tx auth.Tx) error {
+		u, err := tx.UserByEmail(ctx, auth.NormalizeEmail(addr))
+		if err != nil {
+			return err
+		}
+		u.Disabled = true
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.Login(ctx, client, addr, "wrong password!")
+	wantCode(t, err, auth.CodeInvalidCredentials)
+	_, err = f.svc.Login(ctx, client, addr, pw)
+	wantCode(t, err, auth.CodeAccountDisabled)
+	_, err = f.svc.Refresh(ctx, client, p.RefreshToken)
+	wantCode(t, err, auth.CodeAccountDisabled)
+	_, err = f.svc.Authenticate(ctx, p.AccessToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+}
+
+func TestBcryptUpgradedOnLogin(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	addr := "devise@example.com"
+	f.confirmed(t, addr)
+	hasher := password.NewHasher(password.Config{})
+	// A bcrypt hash of pw with the $2a$ prefix Devise writes.
+	raw, err := bcrypt.GenerateFromPassword([]byte(pw), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := "$2a$" + string(raw[4:])
+	setHash := func(hash string) {
+		err := f.db.Tx(ctx, func(tx auth.Tx) error {
+			u, err := tx.UserByEmail(ctx, auth.NormalizeEmail(addr))
+			if err != nil {
+				return err
+			}
+			u.PasswordHash = hash
+			return tx.UpdateUser(ctx, u)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setHash(h)
+	if _, err := f.svc.Login(ctx, client, addr, pw); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.db.UserByEmail(ctx, auth.NormalizeEmail(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PasswordHash == h || !regexp.MustCompile(`^\$argon2id\$`).MatchString(u.PasswordHash) {
+		t.Fatalf("hash not upgraded: %.12s", u.PasswordHash)
+	}
+	if ok, _, err := hasher.Verify(ctx, pw, u.PasswordHash); !ok || err != nil {
+		t.Fatalf("upgraded hash does not verify: %v", err)
+	}
+	if _, err := f.svc.Login(ctx, client, addr, pw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentConfirmExactlyOneWins(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if _, err := f.svc.Signup(ctx, client, "race@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	tok := f.lastMailToken(t, "race@example.com")
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.svc.Confirm(ctx, client, tok)
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		var ae *auth.Error
+		switch {
+		case err == nil:
+			wins++
+		case errors.As(err, &ae) && ae.Code == auth.CodeInvalidToken:
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d confirmations won, want 1", wins)
+	}
+}
