@@ -27,6 +27,16 @@ const (
 // flavor is everything that differs between the SQL databases latch runs on.
 // Queries are written once, in PostgreSQL's placeholder style ($1, $2, ...),
 // and rebind turns them into the flavour's own.
+//
+// A PostgreSQL flavour (github.com/jackc/pgx/v5/stdlib, driver "pgx") needs:
+// migrations/postgres/0001_init.sql (BYTEA for BLOB, BIGINT for the
+// microsecond times, BOOLEAN for the flags, BIGINT GENERATED ALWAYS AS
+// IDENTITY for outbox.id), rebind that returns the query unchanged,
+// skipLocked " FOR UPDATE SKIP LOCKED", lockMigrations
+// "SELECT pg_advisory_xact_lock(<constant>)", singleWriter false, and a
+// classify that reads *pgconn.PgError codes: 23505 conflict, 23503 missing
+// reference, 40001 and 40P01 busy, class 08 and 57P0x down. parseURL then
+// returns it for postgres:// URLs.
 type flavor struct {
 	name   string // "sqlite", "postgres"
 	driver string // database/sql driver name
