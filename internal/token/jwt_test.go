@@ -300,7 +300,7 @@ func TestVerifyAttacks(t *testing.T) {
 		{name: "valid nbf within leeway", v: withLeeway, tok: forge(t, ed, hdr(ed, nil), pay(func(p map[string]any) { p["nbf"] = testNow.Add(30 * time.Second).Unix() }))},
 
 		// Algorithm confusion.
-		{name: "alg none, empty signature", tok: rawSeg(`{"alg":"none","kid":"` + ed.KID + `","typ":"at+jwt"}`) + "." + rawSeg(validPay) + ".", want: ErrInvalid},
+		{name: "alg none, empty signature", tok: rawSeg(`{"alg":"none","kid":"`+ed.KID+`","typ":"at+jwt"}`) + "." + rawSeg(validPay) + ".", want: ErrInvalid},
 		{name: "alg none, signature kept", tok: withSeg(valid, 0, rawSeg(`{"alg":"none","kid":"`+ed.KID+`","typ":"at+jwt"}`)), want: ErrInvalid},
 		{name: "alg None", tok: forge(t, ed, hdr(ed, func(h map[string]any) { h["alg"] = "None" }), validPay), want: ErrInvalid},
 		{name: "alg missing", tok: forge(t, ed, hdr(ed, func(h map[string]any) { delete(h, "alg") }), validPay), want: ErrInvalid},

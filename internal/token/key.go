@@ -315,6 +315,9 @@ func ParsePublicJWK(b []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := m["alg"]; ok && alg == "" {
+		return nil, errors.New("token: JWK: empty \"alg\"")
+	}
 	kid, err := str("kid", false)
 	if err != nil {
 		return nil, err

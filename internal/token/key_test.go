@@ -261,6 +261,7 @@ func TestParsePublicJWKRefuses(t *testing.T) {
 		{"kty not a string", edit(f.ed, func(m map[string]any) { m["kty"] = 1 })},
 		{"use enc", edit(f.ed, func(m map[string]any) { m["use"] = "enc" })},
 		{"use empty", edit(f.ed, func(m map[string]any) { m["use"] = "" })},
+		{"alg empty", edit(f.ed, func(m map[string]any) { m["alg"] = "" })},
 		{"alg none", edit(f.ed, func(m map[string]any) { m["alg"] = "none" })},
 		{"alg HS256", edit(f.ed, func(m map[string]any) { m["alg"] = "HS256" })},
 		{"alg RS256 on OKP", edit(f.ed, func(m map[string]any) { m["alg"] = RS256 })},

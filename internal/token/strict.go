@@ -1,12 +1,10 @@
 package token
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"unicode/utf8"
 )
 
@@ -42,83 +40,278 @@ func decodeB64(s string) ([]byte, error) {
 	return b, nil
 }
 
-// maxJSONDepth bounds nesting of objects and arrays in a header or payload.
+// maxJSONDepth bounds the nesting of objects and arrays in a header,
+// payload or JWK (the top-level object counts as one).
 const maxJSONDepth = 32
 
-// strictObject checks that b is exactly one JSON object in valid UTF-8,
-// with no duplicate member names at any depth and nothing after it, and
-// returns its top-level members.
+// strictObject checks that b is exactly one JSON object (RFC 8259) in
+// valid UTF-8, with no duplicate member names at any depth (names compared
+// after unescaping) and nothing but whitespace after it, and returns its
+// top-level members as raw values.
+//
+// It is a single-pass scanner rather than json.Decoder.Token plus
+// json.Unmarshal because it runs on every verified token; FuzzStrictObject
+// checks it against encoding/json.
 func strictObject(b []byte) (map[string]json.RawMessage, error) {
 	if !utf8.Valid(b) {
 		return nil, errors.New("invalid UTF-8")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := checkValue(dec, 0, true); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after JSON")
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+	p := jsonParser{b: b}
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	return m, nil
+	top := make(map[string]json.RawMessage, 16)
+	if err := p.object(1, top); err != nil {
+		return nil, err
+	}
+	p.ws()
+	if p.i != len(p.b) {
+		return nil, errors.New("trailing data after JSON")
+	}
+	return top, nil
 }
 
-// checkValue consumes one JSON value from dec, refusing duplicate object
-// member names and nesting deeper than maxJSONDepth. If mustObject is set
-// the value has to be an object.
-func checkValue(dec *json.Decoder, depth int, mustObject bool) error {
+var errMalformed = errors.New("malformed JSON")
+
+// jsonParser scans JSON text already known to be valid UTF-8.
+type jsonParser struct {
+	b []byte
+	i int
+}
+
+func (p *jsonParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value scans one value at p.i (after whitespace) at nesting depth.
+func (p *jsonParser) value(depth int) error {
+	if p.i >= len(p.b) {
+		return errMalformed
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth+1, nil)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == '"':
+		_, err := p.str()
+		return err
+	case c == '-' || ('0' <= c && c <= '9'):
+		return p.number()
+	case c == 't':
+		return p.lit("true")
+	case c == 'f':
+		return p.lit("false")
+	case c == 'n':
+		return p.lit("null")
+	}
+	return errMalformed
+}
+
+func (p *jsonParser) lit(s string) error {
+	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+		return errMalformed
+	}
+	p.i += len(s)
+	return nil
+}
+
+// object scans an object at p.i. If members is not nil, it receives each
+// member's raw value.
+func (p *jsonParser) object(depth int, members map[string]json.RawMessage) error {
 	if depth > maxJSONDepth {
 		return errors.New("JSON nested too deeply")
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("malformed JSON")
-	}
-	d, isDelim := tok.(json.Delim)
-	if mustObject && (!isDelim || d != '{') {
-		return errors.New("not a JSON object")
-	}
-	if !isDelim {
+	p.i++ // '{'
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
 		return nil
 	}
-	switch d {
-	case '{':
-		seen := make(map[string]struct{})
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return errors.New("malformed JSON")
-			}
-			k, ok := kt.(string)
-			if !ok {
-				return errors.New("malformed JSON")
-			}
-			if _, dup := seen[k]; dup {
-				return fmt.Errorf("duplicate JSON member %q", k)
-			}
-			seen[k] = struct{}{}
-			if err := checkValue(dec, depth+1, false); err != nil {
-				return err
-			}
+	var seen map[string]struct{}
+	if members == nil {
+		seen = make(map[string]struct{})
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return errMalformed
 		}
-		if _, err := dec.Token(); err != nil { // '}'
-			return errors.New("malformed JSON")
+		name, err := p.str()
+		if err != nil {
+			return err
 		}
-	case '[':
-		for dec.More() {
-			if err := checkValue(dec, depth+1, false); err != nil {
-				return err
+		if members != nil {
+			if _, dup := members[name]; dup {
+				return fmt.Errorf("duplicate JSON member %q", name)
 			}
+		} else {
+			if _, dup := seen[name]; dup {
+				return fmt.Errorf("duplicate JSON member %q", name)
+			}
+			seen[name] = struct{}{}
 		}
-		if _, err := dec.Token(); err != nil { // ']'
-			return errors.New("malformed JSON")
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return errMalformed
 		}
-	default:
-		return errors.New("malformed JSON")
+		p.i++
+		p.ws()
+		start := p.i
+		if err := p.value(depth); err != nil {
+			return err
+		}
+		if members != nil {
+			members[name] = p.b[start:p.i:p.i]
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return errMalformed
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case '}':
+			p.i++
+			return nil
+		default:
+			return errMalformed
+		}
+	}
+}
+
+// array scans an array at p.i.
+func (p *jsonParser) array(depth int) error {
+	_, err := p.elements(depth, false)
+	return err
+}
+
+// elements scans an array at p.i, returning the raw elements if keep.
+func (p *jsonParser) elements(depth int, keep bool) ([]json.RawMessage, error) {
+	if depth > maxJSONDepth {
+		return nil, errors.New("JSON nested too deeply")
+	}
+	p.i++ // '['
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return nil, nil
+	}
+	var out []json.RawMessage
+	for {
+		p.ws()
+		start := p.i
+		if err := p.value(depth); err != nil {
+			return nil, err
+		}
+		if keep {
+			out = append(out, p.b[start:p.i:p.i])
+		}
+		p.ws()
+		if p.i >= len(p.b) {
+			return nil, errMalformed
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return out, nil
+		default:
+			return nil, errMalformed
+		}
+	}
+}
+
+// str scans a string at p.i and returns its decoded value.
+func (p *jsonParser) str() (string, error) {
+	start := p.i
+	p.i++ // '"'
+	escaped := false
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			if !escaped {
+				return string(p.b[start+1 : p.i-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+				return "", errMalformed
+			}
+			return s, nil
+		case c < 0x20:
+			return "", errMalformed
+		case c == '\\':
+			escaped = true
+			p.i++
+			if p.i >= len(p.b) {
+				return "", errMalformed
+			}
+			switch p.b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i++
+			case 'u':
+				if len(p.b)-p.i < 5 {
+					return "", errMalformed
+				}
+				for _, h := range p.b[p.i+1 : p.i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return "", errMalformed
+					}
+				}
+				p.i += 5
+			default:
+				return "", errMalformed
+			}
+		default:
+			p.i++
+		}
+	}
+	return "", errMalformed
+}
+
+// number scans a number at p.i (RFC 8259 §6 grammar).
+func (p *jsonParser) number() error {
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && '0' <= p.b[p.i] && p.b[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	if p.i < len(p.b) && p.b[p.i] == '0' {
+		p.i++
+	} else if digits() == 0 {
+		return errMalformed
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			return errMalformed
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			return errMalformed
+		}
 	}
 	return nil
 }
@@ -129,8 +322,9 @@ func jsonString(raw json.RawMessage) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	p := jsonParser{b: raw}
+	s, err := p.str()
+	if err != nil || p.i != len(raw) {
 		return "", false
 	}
 	return s, true
@@ -141,8 +335,9 @@ func jsonStrings(raw json.RawMessage) ([]string, bool) {
 	if len(raw) == 0 || raw[0] != '[' {
 		return nil, false
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	p := jsonParser{b: raw}
+	items, err := p.elements(1, true)
+	if err != nil || p.i != len(raw) {
 		return nil, false
 	}
 	out := make([]string, 0, len(items))
