@@ -187,6 +187,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Logger:         log,
 		TrustedProxies: c.TrustedProxies,
 		CORSOrigins:    c.CORSOrigins,
+		AdminKey:       c.AdminKey,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {

@@ -77,14 +77,14 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 	if s.cfg.RequireConfirmation {
 		s.mailQueued()
 		if !taken {
-			s.log.Info("signup", "event", "signup", "user_id", u.ID, "ip", c.IP)
+			s.emit(ctx, Event{Type: EventSignup, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 		}
 		return &SignupResult{ConfirmationSent: true}, nil
 	}
 	if taken {
 		return nil, Errorf(CodeEmailTaken, "an account with this email already exists")
 	}
-	s.log.Info("signup", "event", "signup", "user_id", u.ID, "ip", c.IP)
+	s.emit(ctx, Event{Type: EventSignup, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	p, err := s.pair(u, sess.ID, refresh)
 	if err != nil {
 		return nil, err
@@ -190,9 +190,9 @@ func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*Token
 	}
 	if oldAddr != "" {
 		s.mailQueued()
-		s.log.Info("email changed", "event", "email_changed", "user_id", u.ID, "ip", c.IP)
+		s.emit(ctx, Event{Type: EventEmailChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
 	} else {
-		s.log.Info("email confirmed", "event", "confirm", "user_id", u.ID, "ip", c.IP)
+		s.emit(ctx, Event{Type: EventConfirm, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
 	}
 	return s.pair(u, sess.ID, refresh)
 }
@@ -280,7 +280,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 	if queued {
 		s.mailQueued()
 	}
-	s.log.Info("email change requested", "event", "email_change_requested", "user_id", u.ID, "ip", c.IP)
+	s.emit(ctx, Event{Type: EventEmailChangeRequested, UserID: u.ID, SessionID: p.SessionID, IP: c.IP, UserAgent: c.UserAgent})
 	return nil
 }
 
@@ -301,7 +301,7 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 		return err
 	}
 	s.mailQueued()
-	s.log.Info("account deleted", "event", "account_deleted", "user_id", u.ID, "ip", c.IP)
+	s.emit(ctx, Event{Type: EventAccountDeleted, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return nil
 }
 

@@ -39,7 +39,7 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		})
 		if queued && err == nil {
 			s.mailQueued()
-			s.log.Info("password reset requested", "event", "reset_requested", "user_id", userID, "ip", c.IP)
+			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
 		}
 		return err
 	})
@@ -134,7 +134,7 @@ func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password
 	if s.cfg.RateLimits {
 		_ = s.deps.Limiter.LoginSucceeded(ctx, "login:account:"+u.EmailNorm)
 	}
-	s.log.Info("password reset", "event", "reset_completed", "user_id", u.ID, "ip", c.IP)
+	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
 	if sess == nil {
 		return nil, nil
 	}
@@ -190,6 +190,6 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		return nil, err
 	}
 	s.mailQueued()
-	s.log.Info("password changed", "event", "password_changed", "user_id", u.ID, "ip", c.IP)
+	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return s.pair(u, sess.ID, refresh)
 }

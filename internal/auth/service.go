@@ -76,6 +76,9 @@ type Deps struct {
 	// IsBusy reports whether err means the hashing queue is full (the
 	// answer is then 503 unavailable).
 	IsBusy func(err error) bool
+	// OnEvent, when set, is called with every security event after it was
+	// logged (audit log, metrics). It must not block for long.
+	OnEvent func(ctx context.Context, e Event)
 }
 
 // Service carries every rule of latch's account and token lifecycle.

@@ -22,7 +22,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if err != nil {
 			s.log.Warn("rate limiter unavailable; allowing", "err", err)
 		} else if !ok {
-			s.log.Info("login throttled", "event", "login_throttled", "ip", c.IP)
+			s.emit(ctx, Event{Type: EventLoginThrottled, IP: c.IP, UserAgent: c.UserAgent})
 			return nil, &Error{Code: CodeRateLimited, Message: "too many failed logins for this account; try again later", RetryAfter: wait}
 		}
 	}
@@ -31,7 +31,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && s.deps.IsBusy(err) {
 			return nil, s.hashErr(err)
 		}
-		s.log.Info("login failed", "event", "login_failed", "reason", "unknown_email", "ip", c.IP)
+		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "unknown_email"}})
 		return nil, errBadCredentials()
 	}
 	if err != nil {
@@ -42,7 +42,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		return nil, s.hashErr(err)
 	}
 	if !ok {
-		s.log.Info("login failed", "event", "login_failed", "reason", "wrong_password", "user_id", u.ID, "ip", c.IP)
+		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "wrong_password"}})
 		return nil, errBadCredentials()
 	}
 	if s.cfg.RateLimits {
@@ -89,7 +89,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("login", "event", "login", "user_id", u.ID, "session_id", sess.ID, "ip", c.IP)
+	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return s.pair(u, sess.ID, refresh)
 }
 
@@ -181,8 +181,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		return nil, err
 	}
 	if theft != nil {
-		s.log.Warn("refresh token reuse detected; session revoked", "event", "refresh_reuse_detected",
-			"user_id", theft.UserID, "session_id", theft.SessionID, "ip", c.IP)
+		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID, IP: c.IP, UserAgent: c.UserAgent})
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
 	return s.pair(u, sid, next)
@@ -290,7 +289,7 @@ func (s *Service) Logout(ctx context.Context, p *Principal, refresh string) erro
 	if err != nil {
 		return err
 	}
-	s.log.Info("logout", "event", "logout", "user_id", p.User.ID, "session_id", p.SessionID)
+	s.emit(ctx, Event{Type: EventLogout, UserID: p.User.ID, SessionID: p.SessionID})
 	return nil
 }
 
@@ -300,7 +299,7 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	if err := s.endAllSessions(ctx, p.User.ID, ""); err != nil {
 		return err
 	}
-	s.log.Info("logout of every session", "event", "logout_all", "user_id", p.User.ID)
+	s.emit(ctx, Event{Type: EventLogoutAll, UserID: p.User.ID, SessionID: p.SessionID})
 	return nil
 }
 
@@ -362,6 +361,6 @@ func (s *Service) EndSession(ctx context.Context, p *Principal, id string) error
 	if err != nil {
 		return err
 	}
-	s.log.Info("session ended", "event", "session_ended", "user_id", p.User.ID, "session_id", id)
+	s.emit(ctx, Event{Type: EventSessionEnded, UserID: p.User.ID, SessionID: id, Details: map[string]string{"by_session": p.SessionID}})
 	return nil
 }

@@ -82,7 +82,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 			IP:        s.clientIP(r),
 			UserAgent: truncateUTF8(r.Header.Get("User-Agent"), maxUserAgent),
 		}}
-		ctx := withRequestInfo(r.Context(), ri)
+		ctx := auth.ContextWithClient(withRequestInfo(r.Context(), ri), ri.client)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 

@@ -5,6 +5,8 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -25,6 +27,10 @@ type Config struct {
 	// CORSOrigins are the exact browser origins (scheme://host[:port]) that
 	// may call the API. Empty: no cross-origin access.
 	CORSOrigins []string
+	// AdminKey, when not empty, is the admin API key (LATCH_ADMIN_KEY),
+	// accepted as "Authorization: Bearer <key>" on admin routes and for
+	// token introspection.
+	AdminKey string
 }
 
 // server is the state the handlers share.
@@ -33,6 +39,8 @@ type server struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	origins map[string]struct{}
+	// adminKeyHash is SHA-256 of Config.AdminKey (nil: no key configured).
+	adminKeyHash []byte
 }
 
 // NewServer returns the handler of latch's JSON API, operational endpoints
@@ -43,6 +51,10 @@ func NewServer(cfg Config) http.Handler {
 		log:     cfg.Logger,
 		proxies: cfg.TrustedProxies,
 		origins: make(map[string]struct{}, len(cfg.CORSOrigins)),
+	}
+	if cfg.AdminKey != "" {
+		h := sha256.Sum256([]byte(cfg.AdminKey))
+		s.adminKeyHash = h[:]
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -59,4 +71,18 @@ func NewServer(cfg Config) http.Handler {
 	h = securityHeaders(h)
 	h = s.observe(h)
 	return h
+}
+
+// isAdminKey reports, in constant time, whether r's bearer credential is the
+// configured admin key.
+func (s *server) isAdminKey(r *http.Request) bool {
+	if s.adminKeyHash == nil {
+		return false
+	}
+	tok, err := parseBearer(r.Header.Values("Authorization"))
+	if err != nil {
+		return false
+	}
+	h := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(h[:], s.adminKeyHash) == 1
 }

@@ -1,0 +1,86 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Event is a security event: it is logged as a structured line and handed
+// to Deps.OnEvent (the audit log and metrics hook in there).
+type Event struct {
+	Type      string // e.g. "login", "login_failed", "refresh_reuse_detected"
+	UserID    string
+	SessionID string
+	Actor     string // who did it, when not the user (admin actions)
+	IP        string
+	UserAgent string
+	Details   map[string]string
+	At        time.Time
+}
+
+// Event types.
+const (
+	EventSignup               = "signup"
+	EventConfirm              = "confirm"
+	EventLogin                = "login"
+	EventLoginFailed          = "login_failed"
+	EventLoginThrottled       = "login_throttled"
+	EventRefreshReuseDetected = "refresh_reuse_detected"
+	EventLogout               = "logout"
+	EventLogoutAll            = "logout_all"
+	EventSessionEnded         = "session_ended"
+	EventResetRequested       = "reset_requested"
+	EventResetCompleted       = "reset_completed"
+	EventPasswordChanged      = "password_changed"
+	EventEmailChangeRequested = "email_change_requested"
+	EventEmailChanged         = "email_changed"
+	EventAccountDeleted       = "account_deleted"
+)
+
+type clientKey struct{}
+
+// ContextWithClient returns ctx carrying the caller's client info; the
+// transport sets it so that every event knows its IP and user agent.
+func ContextWithClient(ctx context.Context, c ClientInfo) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientFromContext returns the client info set by ContextWithClient.
+func ClientFromContext(ctx context.Context) ClientInfo {
+	c, _ := ctx.Value(clientKey{}).(ClientInfo)
+	return c
+}
+
+// emit records a security event: one structured log line (never a secret)
+// and the OnEvent hook.
+func (s *Service) emit(ctx context.Context, e Event) {
+	if e.At.IsZero() {
+		e.At = s.now()
+	}
+	if e.IP == "" && e.UserAgent == "" {
+		c := ClientFromContext(ctx)
+		e.IP, e.UserAgent = c.IP, c.UserAgent
+	}
+	attrs := []slog.Attr{slog.String("event", e.Type)}
+	add := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, slog.String(k, v))
+		}
+	}
+	add("user_id", e.UserID)
+	add("session_id", e.SessionID)
+	add("actor", e.Actor)
+	add("ip", e.IP)
+	for k, v := range e.Details {
+		add(k, v)
+	}
+	level := slog.LevelInfo
+	if e.Type == EventRefreshReuseDetected {
+		level = slog.LevelWarn
+	}
+	s.log.LogAttrs(ctx, level, "security event", attrs...)
+	if s.deps.OnEvent != nil {
+		s.deps.OnEvent(ctx, e)
+	}
+}
