@@ -2,8 +2,10 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	netmail "net/mail"
 	"net/url"
 	"strconv"
@@ -147,7 +149,7 @@ func (s *SMTPSender) String() string {
 	if s.tls {
 		scheme = "smtps"
 	}
-	u := url.URL{Scheme: scheme, Host: fmt.Sprintf("%s:%d", s.host, s.port)}
+	u := url.URL{Scheme: scheme, Host: s.addr()}
 	if s.hasCreds {
 		u.User = url.User(s.user)
 	}
@@ -197,6 +199,11 @@ func (s *SMTPSender) Send(ctx context.Context, m auth.Message) error {
 			gomail.WithOpportunisticSMTPAuth(gomail.SMTPAuthPlain, gomail.SMTPAuthLogin),
 		)
 	}
+	if strings.Contains(s.host, ":") {
+		// go-mail joins host and port without brackets; dial IPv6
+		// literals ourselves (with TLS for smtps, as go-mail would).
+		opts = append(opts, gomail.WithDialContextFunc(s.dialIPv6))
+	}
 	// A client per message: go-mail's client keeps per-dial state.
 	c, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
@@ -205,7 +212,18 @@ func (s *SMTPSender) Send(ctx context.Context, m auth.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("mail: send to %s via %s:%d: %w", m.To, s.host, s.port, err)
+		return fmt.Errorf("mail: send to %s via %s: %w", m.To, s.addr(), err)
 	}
 	return nil
+}
+
+func (s *SMTPSender) addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
+
+func (s *SMTPSender) dialIPv6(ctx context.Context, network, _ string) (net.Conn, error) {
+	d := &net.Dialer{}
+	if s.tls {
+		td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}}
+		return td.DialContext(ctx, network, s.addr())
+	}
+	return d.DialContext(ctx, network, s.addr())
 }

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -239,4 +240,21 @@ func FuzzNewSMTPSender(f *testing.F) {
 			t.Fatalf("NewSMTPSender(%q).String() = %q contains the password", raw, s.String())
 		}
 	})
+}
+
+func TestSMTPSenderIPv6(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	srv := smtptest.StartAddr(t, "[::1]:0")
+	s := newSender(t, srv.URL())
+	if err := s.Send(context.Background(), auth.Message{To: "a@example.org", Subject: "s", Text: "t"}); err != nil {
+		t.Fatalf("Send to %s: %v", srv.Addr(), err)
+	}
+	got := srv.WaitFor(t, 1, 5*time.Second)[0]
+	if got.Username != smtptest.Username {
+		t.Errorf("server saw user %q, want %q", got.Username, smtptest.Username)
+	}
 }

@@ -63,6 +63,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	srv      *smtp.Server
+	l        net.Listener
 	msgs     []Received
 	changed  chan struct{} // closed and replaced whenever msgs grows
 	stopped  bool
@@ -73,9 +74,15 @@ type Server struct {
 // the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartAddr(t, "127.0.0.1:0")
+}
+
+// StartAddr is Start listening on addr, such as "[::1]:0".
+func StartAddr(t testing.TB, addr string) *Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("smtptest: listen: %v", err)
+		t.Fatalf("smtptest: listen on %s: %v", addr, err)
 	}
 	s := &Server{addr: l.Addr().String(), changed: make(chan struct{})}
 	s.serve(l)
@@ -139,9 +146,11 @@ func (s *Server) Stop() {
 		return
 	}
 	s.stopped = true
-	srv, done := s.srv, s.serveErr
+	srv, l, done := s.srv, s.l, s.serveErr
 	s.mu.Unlock()
 	srv.Close()
+	// Serve may not have registered l with srv yet.
+	l.Close()
 	<-done
 }
 
@@ -184,6 +193,7 @@ func (s *Server) serve(l net.Listener) {
 	done := make(chan error, 1)
 	s.mu.Lock()
 	s.srv = srv
+	s.l = l
 	s.stopped = false
 	s.serveErr = done
 	s.mu.Unlock()
