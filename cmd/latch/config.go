@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchauth/latch/internal/httpapi"
 )
 
 // config is latch's configuration, read from LATCH_* variables and the
@@ -23,11 +25,13 @@ type config struct {
 	PublicURL       string
 	DatabaseURL     string
 	RedisURL        string
+	RedisPrefix     string // LATCH_REDIS_PREFIX (issue 4): keys and channel on a shared Redis
 	SMTPURL         string
 	MailFrom        string
 	ConfirmEmail    bool
 	AccessTTL       time.Duration
 	AdminKey        string
+	RevocationKey   string // LATCH_REVOCATION_KEY (issue 6): guards GET /v1/revocations
 	Secret          string
 	Audience        string
 	RefreshGrace    time.Duration
@@ -41,8 +45,15 @@ type config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	KeyAlg          string
+	KeyRotation     time.Duration         // LATCH_KEY_ROTATION (issue 6): negative is off
+	OAuthClients    []httpapi.OAuthClient // LATCH_OAUTH_CLIENTS (issue 6)
 	LogFormat       string
 	LogLevel        string
+
+	// Mail and pages (issue 3).
+	ProductName         string
+	TemplatesDir        string
+	MailUnknownAccounts bool
 }
 
 // loadConfig reads the environment, then the flags in args.
@@ -84,11 +95,19 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	c.PublicURL = str("LATCH_PUBLIC_URL", "http://localhost:8080")
 	c.DatabaseURL = str("LATCH_DATABASE_URL", "sqlite:latch.db")
 	c.RedisURL = getenv("LATCH_REDIS_URL")
+	c.RedisPrefix = str("LATCH_REDIS_PREFIX", "latch:")
 	c.SMTPURL = getenv("LATCH_SMTP_URL")
 	c.MailFrom = str("LATCH_MAIL_FROM", "latch@localhost")
+	c.ProductName = strings.TrimSpace(str("LATCH_PRODUCT_NAME", "latch"))
+	c.TemplatesDir = getenv("LATCH_TEMPLATES_DIR")
+	c.MailUnknownAccounts = boolean("LATCH_MAIL_UNKNOWN_ACCOUNTS", false)
 	c.ConfirmEmail = boolean("LATCH_CONFIRM_EMAIL", true)
 	c.AccessTTL = dur("LATCH_ACCESS_TTL", 15*time.Minute)
 	c.AdminKey = getenv("LATCH_ADMIN_KEY")
+	if c.AdminKey != "" && !validAdminKey(c.AdminKey) { // admin API (issue 5): cli.go
+		errs = append(errs, errors.New("LATCH_ADMIN_KEY must be at least 16 characters of letters, digits and -._~+/ (it is sent as a bearer token)"))
+	}
+	c.RevocationKey = getenv("LATCH_REVOCATION_KEY")
 	c.Secret = getenv("LATCH_SECRET")
 	c.Audience = getenv("LATCH_AUDIENCE")
 	c.RefreshGrace = dur("LATCH_REFRESH_GRACE", 5*time.Second)
@@ -164,6 +183,8 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("LATCH_KEY_ALG: %q is not EdDSA, ES256 or RS256", c.KeyAlg))
 	}
+	// Key rotation and OAuth clients (issue 6): keys.go.
+	errs = append(errs, c.loadOAuth(getenv)...)
 	switch c.Env {
 	case "development":
 	case "production":

@@ -3,6 +3,10 @@
 //
 //	latch serve      run the server (the default)
 //	latch migrate    apply the database migrations and exit
+//	latch user ...   manage accounts on the database directly
+//	latch audit      list audit events
+//	latch import F   import users from a JSON Lines or CSV file
+//	latch keys ...   list or rotate the signing keys
 //	latch version    print the version
 package main
 
@@ -21,8 +25,8 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/fanout"
 	"github.com/latchauth/latch/internal/httpapi"
-	"github.com/latchauth/latch/internal/limit"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/sqlstore"
@@ -45,6 +49,10 @@ const usage = `usage: latch [command] [flags]
 commands:
   serve     run the server (default); flags override LATCH_* variables
   migrate   apply the embedded database migrations and exit
+  user      manage accounts on the database directly (latch user help)
+  audit     list audit events (latch audit -h)
+  import    import users from a JSON Lines or CSV file (latch import -h)
+  keys      list or rotate the signing keys (latch keys help)
   version   print the version
 `
 
@@ -59,6 +67,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
+	case "user": // administration (issue 5): cli.go, import.go
+		return userCmd(ctx, args, getenv, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args, getenv, stdout, stderr)
+	case "keys": // signing keys (issue 6): keys.go
+		return keysCmd(ctx, args, getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "latch", version)
 		return nil
@@ -130,15 +146,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			log.Warn("LATCH_SECRET is not set: using the development secret file", "file", path)
 		}
 	}
-	if c.RedisURL != "" {
-		log.Warn("LATCH_REDIS_URL is set but shared limits are not available in this version; limits are per instance")
-	}
 
 	db, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+
+	// Metrics, shared limits and revocation fan-out (issue 4): scale.go.
+	sc, err := newScale(c, log, db)
+	if err != nil {
+		return err
+	}
+	defer sc.close()
+
+	// Mail templates (issue 3): the embedded ones, or overrides from
+	// LATCH_TEMPLATES_DIR; a broken override fails the start.
+	composer, err := mail.LoadComposer(c.TemplatesDir)
+	if err != nil {
+		return fmt.Errorf("LATCH_TEMPLATES_DIR: %w", err)
+	}
 
 	var sender mail.Sender
 	if c.SMTPURL != "" {
@@ -151,9 +178,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Warn("LATCH_SMTP_URL is not set: mails are written to this log, links included (development only)")
 		sender = mail.NewLogSender(log)
 	}
-	worker := mail.NewWorker(db, sender, mail.WorkerConfig{Logger: log})
+	worker := mail.NewWorker(db, sc.sender(sender), mail.WorkerConfig{Logger: log})
+
+	// The revocation feed (issue 6): woken by every security event that
+	// may revoke tokens, and re-reading the store while followers wait.
+	revocations := auth.NewRevocationFeed(auth.RevocationConfig{Store: db, AccessTTL: c.AccessTTL, Logger: log})
+	defer revocations.Close()
+	// Revocations made by other instances wake the feed at once.
+	sc.hub.Subscribe(func(fanout.Notice) { revocations.Changed() })
 
 	hasher := password.NewHasher(password.Config{})
+	sc.watchHasher(hasher)
 	svc, err := auth.New(ctx, auth.Config{
 		PublicURL:           c.PublicURL,
 		Audience:            c.Audience,
@@ -166,17 +201,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		RequireConfirmation: c.ConfirmEmail,
 		LoginAfterReset:     c.LoginAfterReset,
 		RateLimits:          c.RateLimits,
+		Product:             c.ProductName,
+		MailUnknownAccounts: c.MailUnknownAccounts,
 		Secret:              secret,
 		KeyAlg:              c.KeyAlg,
+		KeyRotation:         c.KeyRotation, // issue 6
 	}, auth.Deps{
 		Store:      db,
-		Limiter:    limit.New(),
-		Composer:   mail.NewComposer(),
+		Limiter:    sc.limiter,
+		Composer:   composer,
 		Hasher:     hasher,
 		Policy:     password.Policy{MinLength: c.PasswordMin},
 		Logger:     log,
 		MailNotify: worker.Notify,
 		IsBusy:     func(err error) bool { return errors.Is(err, password.ErrBusy) },
+		OnEvent:    sc.onEvent(revocations.OnEvent),
 	})
 	if err != nil {
 		return err
@@ -188,6 +227,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		TrustedProxies: c.TrustedProxies,
 		CORSOrigins:    c.CORSOrigins,
 		AdminKey:       c.AdminKey,
+		OAuthClients:   c.OAuthClients, // issue 6
+		Metrics:        sc.metrics,
+		Revocations:    revocations,
+		RevocationKey:  c.RevocationKey,
 	})
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
@@ -202,6 +245,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Answer waiting revocation feed polls at once when shutting down.
+	srv.RegisterOnShutdown(revocations.Close)
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
@@ -211,6 +256,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			log.Error("mail worker stopped", "err", err)
 		}
 	}()
+
+	// Signing keys (issue 6): reload every minute, rotate when due.
+	keysDone := make(chan struct{})
+	go func() {
+		defer close(keysDone)
+		svc.RunKeyMaintenance(workerCtx)
+	}()
+	defer func() { stopWorker(); <-keysDone }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

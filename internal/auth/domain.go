@@ -163,6 +163,23 @@ type Reader interface {
 	// CountOneTimeTokens counts tokens of kind issued to userID since since.
 	CountOneTimeTokens(ctx context.Context, userID string, kind TokenKind, since time.Time) (int, error)
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+
+	// Admin (issue 5).
+	// ListUsers lists the users matching q in (CreatedAt, ID) order,
+	// starting after (q.AfterCreated, q.AfterID), at most q.Limit of them.
+	ListUsers(ctx context.Context, q UserQuery) ([]*User, error)
+	// AuditEvents lists the audit events matching q, newest (highest ID)
+	// first, at most q.Limit of them.
+	AuditEvents(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
+
+	// Revocations (issue 6).
+	// RevokedSessionsSince lists the sessions revoked at or after since,
+	// oldest revocation first.
+	RevokedSessionsSince(ctx context.Context, since time.Time) ([]*Session, error)
+	// UserCutoffsSince lists the user-wide cut-offs (TokensValidAfter) set
+	// at or after since and the users deleted at or after since, oldest
+	// first.
+	UserCutoffsSince(ctx context.Context, since time.Time) ([]UserCutoff, error)
 }
 
 // Tx is the write side, used inside Store.Tx.
@@ -206,6 +223,20 @@ type Tx interface {
 
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error
+
+	// Key rotation (issue 6).
+	// RetireSigningKey sets RetiredAt and ExpiresAt on the key kid only if
+	// it is not retired yet, and reports whether it did: of many concurrent
+	// callers, exactly one gets true; a missing key reports false.
+	RetireSigningKey(ctx context.Context, kid string, retiredAt, expiresAt time.Time) (bool, error)
+
+	// Admin (issue 5).
+	// CreateUsersIfAbsent inserts each of users unless a user with its ID
+	// or email already exists (an earlier one of users included); it
+	// reports, for each, whether it inserted it (imports).
+	CreateUsersIfAbsent(ctx context.Context, users []*User) ([]bool, error)
+	// AppendAudit appends e to the append-only audit log and sets e.ID.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
 }
 
 // Outbox is what the mail worker needs from the store.
@@ -219,6 +250,12 @@ type Outbox interface {
 	MailFailed(ctx context.Context, id int64, next time.Time, errText string) error
 	// OutboxDepth counts messages not yet delivered.
 	OutboxDepth(ctx context.Context) (int, error)
+
+	// Mail (issue 3).
+	// MailAbandoned removes a message that will never be delivered (the
+	// mail server refused it for good, or it ran out of attempts), so that
+	// no token-bearing body stays at rest; ErrNotFound if it is gone.
+	MailAbandoned(ctx context.Context, id int64) error
 }
 
 // Composer turns a mail kind and its data into a Message.
@@ -236,6 +273,11 @@ const (
 	MailEmailChange     = "email_change"
 	MailEmailChanged    = "email_changed"
 	MailAccountDeleted  = "account_deleted"
+
+	// Mail (issue 3).
+	// MailUnknownAccount answers a password reset asked for an address
+	// without an account (only with Config.MailUnknownAccounts).
+	MailUnknownAccount = "unknown_account"
 )
 
 // MailData is what templates may use.

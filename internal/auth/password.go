@@ -6,21 +6,23 @@ import (
 	"github.com/latchauth/latch/internal/token"
 )
 
-// ForgotPassword mails a reset link when the address has an account. It
-// answers the same, in the same time, whether or not it has: the lookup and
-// the mail happen off the request path.
+// ForgotPassword mails a reset link when the address has an account, and
+// (Config.MailUnknownAccounts) a "no account for this address" note when it
+// has none. It answers the same, in the same time, whether or not it has:
+// the lookup and the mail happen off the request path.
 func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string) error {
 	if err := s.limitIP(ctx, "forgot", c, s.cfg.MailPerIP); err != nil {
 		return err
 	}
 	norm := NormalizeEmail(email)
 	s.background("forgot", func(ctx context.Context) error {
-		queued := false
+		queued, unknown := false, false
 		var userID string
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-			queued = false
+			queued, unknown = false, false
 			u, err := tx.UserByEmail(ctx, norm)
 			if notFound(err) {
+				unknown = true
 				return nil
 			}
 			if err != nil {
@@ -41,9 +43,50 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 			s.mailQueued()
 			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
 		}
+		if unknown && err == nil && s.cfg.MailUnknownAccounts {
+			return s.mailUnknownAccount(ctx, email, norm)
+		}
 		return err
 	})
 	return nil
+}
+
+// mailUnknownAccount tells an address without an account that someone asked
+// to reset its password, at most ForgotCap times per address. There is no
+// user row to count tokens on, so the Limiter keeps that count (shared
+// across instances only with a shared limiter). A limiter that is down
+// means no mail: it is a courtesy, and a mailbox must not be flooded.
+func (s *Service) mailUnknownAccount(ctx context.Context, email, norm string) error {
+	if validEmail(email) != nil {
+		return nil
+	}
+	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+norm, s.cfg.ForgotCap)
+	if err != nil {
+		s.log.Warn("rate limiter unavailable; no mail for an unknown address", "err", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
+		return s.enqueue(ctx, tx, MailUnknownAccount, trimmed(email), MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+	})
+	if err == nil {
+		s.mailQueued()
+	}
+	return err
+}
+
+// underUnknownCap counts one "no account" mail to the address norm against
+// ForgotCap and reports whether it may be sent. A limiter that is down
+// refuses: such a mail is a courtesy, and a mailbox must not be flooded.
+func (s *Service) underUnknownCap(ctx context.Context, norm string) (bool, error) {
+	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+norm, s.cfg.ForgotCap)
+	if err != nil {
+		s.log.Warn("rate limiter unavailable; no mail for an unknown address", "err", err)
+		return false, nil
+	}
+	return ok, nil
 }
 
 // ResetPassword redeems a reset token: the password changes, every earlier

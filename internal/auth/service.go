@@ -30,12 +30,23 @@ type Config struct {
 	// RateLimits turns on the per-IP limits and login throttling. The
 	// per-account mail caps apply regardless.
 	RateLimits bool
+	// MailUnknownAccounts (issue 3): a password reset asked for an address
+	// without an account mails that address a "no account here" note
+	// (LATCH_MAIL_UNKNOWN_ACCOUNTS, default off), within ForgotCap per
+	// address, counted by the Limiter.
+	MailUnknownAccounts bool
 
 	// Secret seals signing keys at rest (at least 32 bytes).
 	Secret []byte
 	// KeyAlg is the algorithm of newly generated signing keys: "EdDSA"
 	// (default), "ES256" or "RS256".
 	KeyAlg string
+	// KeyRotation is how long a key signs before RunKeyMaintenance rotates
+	// it (issue 6); default 720h, negative: only `latch keys rotate`.
+	KeyRotation time.Duration
+	// KeyReload is how often RunKeyMaintenance reloads the key set from
+	// the store (keys rotated by another instance); default 1m.
+	KeyReload time.Duration
 
 	// Limits; zero values take api.md's defaults.
 	LoginPerIP  Rate // 20/min
@@ -154,6 +165,8 @@ func (c Config) withDefaults() Config {
 	def(&c.SessionMax, 720*time.Hour)
 	def(&c.ResetTTL, 60*time.Minute)
 	def(&c.ConfirmTTL, 24*time.Hour)
+	def(&c.KeyRotation, 720*time.Hour) // issue 6
+	def(&c.KeyReload, time.Minute)     // issue 6
 	rate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 || r.Per == 0 {
 			*r = Rate{N: n, Per: per}

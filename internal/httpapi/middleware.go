@@ -104,6 +104,10 @@ func (s *server) observe(next http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
+			if s.metrics != nil {
+				// The mux set the matched pattern on r.
+				s.metrics.ObserveRequest(r.Method, r.Pattern, status, time.Since(start))
+			}
 			s.log.InfoContext(ctx, "http request",
 				"method", r.Method,
 				"path", r.URL.Path,

@@ -25,8 +25,46 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("POST /v1/password/reset", s.handleReset())
 	mux.Handle("POST /v1/password/change", s.authed(s.handleChangePassword()))
 
+	// Admin API (issue 5): the admin key or an admin's access token.
+	mux.Handle("GET /admin/v1/users", s.admin(s.handleAdminListUsers()))
+	mux.Handle("POST /admin/v1/users", s.admin(s.handleAdminCreateUser()))
+	mux.Handle("GET /admin/v1/users/{id}", s.admin(s.handleAdminGetUser()))
+	mux.Handle("PATCH /admin/v1/users/{id}", s.admin(s.handleAdminPatchUser()))
+	mux.Handle("DELETE /admin/v1/users/{id}", s.admin(s.handleAdminDeleteUser()))
+	mux.Handle("GET /admin/v1/users/{id}/sessions", s.admin(s.handleAdminSessions()))
+	mux.Handle("POST /admin/v1/users/{id}/logout", s.admin(s.handleAdminLogout()))
+	mux.Handle("GET /admin/v1/audit", s.admin(s.handleAdminAudit()))
+
+	// OAuth 2.0 and discovery (issue 6).
+	mux.Handle("POST /oauth/token", s.handleOAuthToken())
+	mux.Handle("POST /oauth/revoke", s.handleOAuthRevoke())
+	mux.Handle("POST /oauth/introspect", s.handleOAuthIntrospect())
+	mux.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())
+
+	// Revocation feed and API description (issue 6, verify).
+	mux.Handle("GET /v1/revocations", s.handleRevocations())
+	mux.Handle("GET /openapi.json", handleOpenAPI())
+
+	// Browser pages (issue 3): server-rendered HTML, on their own handler
+	// with CSRF checks and their own CSP (internal/pages).
+	pg := s.pages()
+	mux.Handle("GET /confirm", pg)
+	mux.Handle("POST /confirm", pg)
+	mux.Handle("POST /confirm/resend", pg)
+	mux.Handle("GET /reset-password", pg)
+	mux.Handle("POST /reset-password", pg)
+	mux.Handle("GET /forgot-password", pg)
+	mux.Handle("POST /forgot-password", pg)
+	mux.Handle("GET /static/latch.css", pg)
+
 	// Keys and operations.
 	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", s.handleReadyz())
+
+	// Metrics (issue 4).
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics.Handler())
+	}
 }

@@ -10,12 +10,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/latchauth/latch/internal/auth"
 )
 
 // Config holds the server's dependencies and settings.
 type Config struct {
+	// Metrics, when set, observes every request and serves GET /metrics
+	// (issue 4). Nil: no metrics.
+	Metrics Metrics
 	// Service carries every rule; required.
 	Service *auth.Service
 	// Logger receives the access log and errors; nil discards them.
@@ -31,16 +35,44 @@ type Config struct {
 	// accepted as "Authorization: Bearer <key>" on admin routes and for
 	// token introspection.
 	AdminKey string
+	// OAuthClients are the confidential OAuth clients (LATCH_OAUTH_CLIENTS,
+	// see ParseOAuthClients). Any other client_id is a public client.
+	OAuthClients []OAuthClient
+	// Revocations, when set, serves the revocation feed at
+	// GET /v1/revocations (issue 6; package verify follows it).
+	Revocations *auth.RevocationFeed
+	// RevocationKey, when not empty, is required on the revocation feed as
+	// "Authorization: Bearer <key>" (LATCH_REVOCATION_KEY; the admin key
+	// is accepted too). Empty: the feed is public.
+	RevocationKey string
+}
+
+// Metrics receives one observation per answered request and serves
+// GET /metrics (internal/metrics.Metrics implements it; issue 4).
+type Metrics interface {
+	// ObserveRequest is called once per request with the matched route
+	// pattern ("" when none matched), the status and the time taken.
+	ObserveRequest(method, route string, status int, d time.Duration)
+	// Handler serves the metrics.
+	Handler() http.Handler
 }
 
 // server is the state the handlers share.
 type server struct {
+	// metrics, when set, observes requests and serves GET /metrics.
+	metrics Metrics
 	svc     *auth.Service
 	log     *slog.Logger
 	proxies []netip.Prefix
 	origins map[string]struct{}
 	// adminKeyHash is SHA-256 of Config.AdminKey (nil: no key configured).
 	adminKeyHash []byte
+	// oauthClients are the confidential OAuth clients by id.
+	oauthClients map[string]OAuthClient
+	// revocations serves the revocation feed (nil: off);
+	// revocationKeyHash is SHA-256 of Config.RevocationKey (nil: public).
+	revocations       *auth.RevocationFeed
+	revocationKeyHash []byte
 }
 
 // NewServer returns the handler of latch's JSON API, operational endpoints
@@ -51,7 +83,13 @@ func NewServer(cfg Config) http.Handler {
 		log:     cfg.Logger,
 		proxies: cfg.TrustedProxies,
 		origins: make(map[string]struct{}, len(cfg.CORSOrigins)),
+		metrics: cfg.Metrics,
 	}
+	s.oauthClients = make(map[string]OAuthClient, len(cfg.OAuthClients))
+	for _, c := range cfg.OAuthClients {
+		s.oauthClients[c.ID] = c
+	}
+	s.initRevocations(cfg)
 	if cfg.AdminKey != "" {
 		h := sha256.Sum256([]byte(cfg.AdminKey))
 		s.adminKeyHash = h[:]

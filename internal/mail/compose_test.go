@@ -1,6 +1,7 @@
 package mail_test
 
 import (
+	"html"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,8 @@ func TestComposeEveryKind(t *testing.T) {
 			[]string{link, "Someone tried to sign up", "already have an account", "reset"}, nil},
 		{auth.MailReset, "Reset your Acme password",
 			[]string{link, "valid for 60 minutes", "If you did not ask for this, ignore this mail"}, nil},
+		{auth.MailUnknownAccount, "password reset request",
+			[]string{link, "alice@example.org", "no Acme account with this address", "ignore this mail"}, nil},
 		{auth.MailPasswordChanged, "password was changed",
 			[]string{"alice@example.org", link}, nil},
 		{auth.MailPasswordReset, "password was reset",
@@ -76,6 +79,16 @@ func TestComposeEveryKind(t *testing.T) {
 			}
 			if !strings.HasSuffix(m.Text, "\n") || strings.HasSuffix(m.Text, "\n\n") {
 				t.Errorf("body should end with exactly one newline: %q", m.Text[max(0, len(m.Text)-20):])
+			}
+			// The HTML alternative says the same, links included, and
+			// escapes what it shows.
+			for _, want := range append(tt.contains, "<!DOCTYPE html>", "<title>"+html.EscapeString(m.Subject)+"</title>") {
+				if w := html.EscapeString(want); !strings.Contains(m.HTML, w) && !strings.Contains(m.HTML, want) {
+					t.Errorf("HTML does not contain %q:\n%s", want, m.HTML)
+				}
+			}
+			if strings.Contains(m.HTML, "<no value>") || strings.Contains(m.HTML, "{{") {
+				t.Errorf("HTML has template leftovers:\n%s", m.HTML)
 			}
 		})
 	}

@@ -38,15 +38,18 @@ func TestLogSender(t *testing.T) {
 				"text":    tt.msg.Text,
 			}
 			if tt.msg.HTML != "" {
-				want["html"] = tt.msg.HTML
+				want["html_bytes"] = float64(len(tt.msg.HTML))
 			}
 			for k, v := range want {
 				if rec[k] != v {
 					t.Errorf("record[%q] = %v, want %v", k, rec[k], v)
 				}
 			}
-			if _, ok := rec["html"]; ok && tt.msg.HTML == "" {
-				t.Errorf("record has html %v for a text-only message", rec["html"])
+			if _, ok := rec["html_bytes"]; ok && tt.msg.HTML == "" {
+				t.Errorf("record has html_bytes %v for a text-only message", rec["html_bytes"])
+			}
+			if _, ok := rec["html"]; ok {
+				t.Errorf("record has the HTML part: %v", rec["html"])
 			}
 		})
 	}

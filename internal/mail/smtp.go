@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,36 @@ import (
 // SMTPTimeout bounds one delivery by SMTPSender: connecting, the SMTP
 // dialogue and the data transfer together.
 const SMTPTimeout = 15 * time.Second
+
+// ErrPermanent marks a delivery error that retrying will not fix; the
+// Worker gives up on such a message at once. SMTPSender wraps it around a
+// malformed recipient address, a 5xx reply to RCPT TO (the recipient does
+// not exist) and a 5xx reply to the message data (the message was refused),
+// but not around 5xx replies to the connection, authentication or MAIL FROM,
+// nor around RCPT TO replies with an enhanced status 5.7.x (relay and
+// policy refusals): those usually mean latch's own configuration is wrong,
+// which would make every message fail, so they are retried with backoff
+// until fixed (or until WorkerConfig.MaxAttempts).
+var ErrPermanent = errors.New("mail: permanent failure, not retried")
+
+// classify wraps ErrPermanent around err when it is permanent for this
+// message.
+func classify(err error) error {
+	var se *gomail.SendError
+	if !errors.As(err, &se) || se.IsTemp() || se.ErrorCode() < 500 || se.ErrorCode() > 599 {
+		return err
+	}
+	switch se.Reason {
+	case gomail.ErrSMTPRcptTo:
+		if strings.HasPrefix(se.EnhancedStatusCode(), "5.7.") {
+			return err
+		}
+	case gomail.ErrSMTPData, gomail.ErrSMTPDataClose:
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, ErrPermanent)
+}
 
 // SMTPSender delivers messages over SMTP with github.com/wneessen/go-mail,
 // one connection per message. It is safe for concurrent use.
@@ -39,6 +70,17 @@ type SMTPSender struct {
 	from     string
 	timeout  time.Duration
 	hasCreds bool
+	roots    *x509.CertPool // nil: the system's
+}
+
+// SMTPOption adjusts an SMTPSender.
+type SMTPOption func(*SMTPSender)
+
+// WithRootCAs makes the sender trust the certificates of pool, instead of
+// the system's, for STARTTLS and smtps (a private CA, or a test server's
+// self-signed certificate).
+func WithRootCAs(pool *x509.CertPool) SMTPOption {
+	return func(s *SMTPSender) { s.roots = pool }
 }
 
 // NewSMTPSender parses rawURL, smtp://user:pass@host:port (port 587 by
@@ -46,7 +88,7 @@ type SMTPSender struct {
 // a sender that sends from the address from. User name and password are
 // percent-decoded; without user info there is no authentication. Errors name
 // the problem without repeating the password.
-func NewSMTPSender(rawURL, from string) (*SMTPSender, error) {
+func NewSMTPSender(rawURL, from string, opts ...SMTPOption) (*SMTPSender, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("mail: invalid SMTP URL: %s", describeURLError(rawURL))
@@ -102,6 +144,9 @@ func NewSMTPSender(rawURL, from string) (*SMTPSender, error) {
 		return nil, fmt.Errorf("mail: invalid sender address %q: %v", from, err)
 	}
 	s.from = from
+	for _, o := range opts {
+		o(s)
+	}
 	return s, nil
 }
 
@@ -158,13 +203,14 @@ func (s *SMTPSender) String() string {
 
 // Send delivers m within SMTPTimeout (or ctx's deadline when sooner). The
 // message is plain text, multipart/alternative with HTML when m.HTML is set.
+// An error that retrying cannot fix wraps ErrPermanent.
 func (s *SMTPSender) Send(ctx context.Context, m auth.Message) error {
 	msg := gomail.NewMsg()
 	if err := msg.From(s.from); err != nil {
 		return fmt.Errorf("mail: sender address: %w", err)
 	}
 	if err := msg.To(m.To); err != nil {
-		return fmt.Errorf("mail: recipient address %q: %w", m.To, err)
+		return fmt.Errorf("mail: recipient address %q: %w (%w)", m.To, err, ErrPermanent)
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
@@ -186,6 +232,7 @@ func (s *SMTPSender) Send(ctx context.Context, m auth.Message) error {
 	opts := []gomail.Option{
 		gomail.WithPort(s.port),
 		gomail.WithTimeout(timeout),
+		gomail.WithTLSConfig(s.tlsConfig()),
 	}
 	if s.tls {
 		opts = append(opts, gomail.WithSSL())
@@ -212,9 +259,13 @@ func (s *SMTPSender) Send(ctx context.Context, m auth.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
-		return fmt.Errorf("mail: send to %s via %s: %w", m.To, s.addr(), err)
+		return fmt.Errorf("mail: send to %s via %s: %w", m.To, s.addr(), classify(err))
 	}
 	return nil
+}
+
+func (s *SMTPSender) tlsConfig() *tls.Config {
+	return &tls.Config{ServerName: s.host, RootCAs: s.roots, MinVersion: tls.VersionTLS12}
 }
 
 func (s *SMTPSender) addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s.port)) }
@@ -222,7 +273,7 @@ func (s *SMTPSender) addr() string { return net.JoinHostPort(s.host, strconv.Ito
 func (s *SMTPSender) dialIPv6(ctx context.Context, network, _ string) (net.Conn, error) {
 	d := &net.Dialer{}
 	if s.tls {
-		td := &tls.Dialer{NetDialer: d, Config: &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}}
+		td := &tls.Dialer{NetDialer: d, Config: s.tlsConfig()}
 		return td.DialContext(ctx, network, s.addr())
 	}
 	return d.DialContext(ctx, network, s.addr())

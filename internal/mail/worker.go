@@ -30,6 +30,11 @@ type WorkerConfig struct {
 	// SendTimeout bounds each delivery. Default 30s; never more than
 	// Lease/2, so that a pass stops sending before its lease runs out.
 	SendTimeout time.Duration
+	// MaxAttempts is how many failed attempts a message gets before the
+	// worker gives up on it and drops it (logged at ERROR). Default 30,
+	// about 20 hours with the default backoff; negative: never give up.
+	// A failure wrapping ErrPermanent gives up at once whatever this says.
+	MaxAttempts int
 	// Now is the clock used for claims and backoff. Default time.Now.
 	Now func() time.Time
 	// Logger receives delivery logs. Default slog.Default().
@@ -43,6 +48,7 @@ const (
 	DefaultLease       = 2 * time.Minute
 	DefaultMaxBackoff  = time.Hour
 	DefaultSendTimeout = 30 * time.Second
+	DefaultMaxAttempts = 30
 	// BaseBackoff is the wait after a first failed attempt.
 	BaseBackoff = 5 * time.Second
 )
@@ -79,6 +85,9 @@ func NewWorker(o auth.Outbox, s Sender, cfg WorkerConfig) *Worker {
 	}
 	if cfg.SendTimeout <= 0 {
 		cfg.SendTimeout = DefaultSendTimeout
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	cfg.SendTimeout = min(cfg.SendTimeout, cfg.Lease/2)
 	if cfg.Now == nil {
@@ -200,6 +209,20 @@ func (w *Worker) deliver(ctx context.Context, m *auth.OutboxMessage) (bool, erro
 		return true, nil
 	}
 	attempts := m.Attempts + 1
+	permanent := errors.Is(sendErr, ErrPermanent)
+	if permanent || (w.cfg.MaxAttempts > 0 && attempts >= w.cfg.MaxAttempts) {
+		reason := "too many attempts"
+		if permanent {
+			reason = "permanent failure"
+		}
+		w.log.Error("mail: delivery failed, giving up: message dropped",
+			"kind", m.Kind, "outbox_id", m.ID, "to", m.Message.To,
+			"attempts", attempts, "reason", reason, "error", sendErr)
+		if err := w.o.MailAbandoned(ctx, m.ID); err != nil {
+			return false, fmt.Errorf("mail: drop message %d: %w", m.ID, err)
+		}
+		return false, nil
+	}
 	next := w.cfg.Now().Add(w.backoff(attempts))
 	w.log.Warn("mail: delivery failed",
 		"kind", m.Kind, "outbox_id", m.ID, "to", m.Message.To,

@@ -22,10 +22,11 @@ import (
 // memOutbox is an in-memory auth.Outbox with the semantics the SQL store
 // has: claims lease messages, failures bump attempts and release the lease.
 type memOutbox struct {
-	mu     sync.Mutex
-	nextID int64
-	rows   map[int64]*memRow
-	sent   []int64 // ids passed to MailSent, in order
+	mu      sync.Mutex
+	nextID  int64
+	rows    map[int64]*memRow
+	sent    []int64 // ids passed to MailSent, in order
+	dropped []int64 // ids passed to MailAbandoned, in order
 }
 
 type memRow struct {
@@ -94,6 +95,17 @@ func (o *memOutbox) MailFailed(ctx context.Context, id int64, next time.Time, er
 	r.m.NextAttemptAt = next
 	r.m.LastError = errText
 	r.leasedUntil = time.Time{}
+	return nil
+}
+
+func (o *memOutbox) MailAbandoned(ctx context.Context, id int64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if _, ok := o.rows[id]; !ok {
+		return auth.ErrNotFound
+	}
+	delete(o.rows, id)
+	o.dropped = append(o.dropped, id)
 	return nil
 }
 
@@ -324,7 +336,7 @@ func TestWorkerBackoffCap(t *testing.T) {
 		ob.rows[id].m.Attempts = tt.attempts
 		ob.mu.Unlock()
 		w := mail.NewWorker(ob, sender, mail.WorkerConfig{Now: clk.Now, MaxBackoff: tt.maxBackoff,
-			Logger: slog.New(slog.DiscardHandler)})
+			MaxAttempts: -1, Logger: slog.New(slog.DiscardHandler)})
 		if _, err := w.RunOnce(context.Background()); err != nil {
 			t.Fatalf("RunOnce: %v", err)
 		}

@@ -222,6 +222,16 @@ func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok bool, needs
 	}
 }
 
+// Recognized reports whether Verify can check passwords against encoded:
+// nil for a well-formed argon2id, argon2i or bcrypt hash within the
+// Hasher's limits, else an error wrapping ErrMalformedHash or
+// ErrUnsupportedHash. It hashes nothing and takes no slot, so that imports
+// can check many hashes fast. Its error never contains the hash.
+func (h *Hasher) Recognized(encoded string) error {
+	_, err := h.parse(encoded)
+	return err
+}
+
 // bcryptMatch compares pw against the bcrypt hash encoded. A pw longer
 // than 72 bytes is still run through bcrypt, for equal timing, but never
 // matches.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,9 @@ type scanner interface {
 type reader struct {
 	db *DB
 	q  querier
+	// inTx: q is a write transaction (user reads then lock the row where
+	// the flavour says so).
+	inTx bool
 }
 
 // tx implements auth.Tx.
@@ -38,6 +42,29 @@ var _ auth.Tx = (*tx)(nil)
 func (r reader) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
 	res, err := r.q.ExecContext(ctx, r.db.q(query), args...)
 	if err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	return res, nil
+}
+
+// execRecoverable runs a statement whose failure (a unique violation) the
+// caller may recover from and go on with the transaction: on flavours where
+// a failed statement aborts the transaction, it runs inside a savepoint.
+func (r reader) execRecoverable(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
+	if !r.inTx || !r.db.flavor.savepoints {
+		return r.exec(ctx, op, query, args...)
+	}
+	if _, err := r.q.ExecContext(ctx, "SAVEPOINT latch_recoverable"); err != nil {
+		return nil, r.db.mapErr(op, err)
+	}
+	res, err := r.exec(ctx, op, query, args...)
+	if err != nil {
+		if _, rerr := r.q.ExecContext(ctx, "ROLLBACK TO SAVEPOINT latch_recoverable"); rerr != nil {
+			return nil, r.db.mapErr(op, rerr)
+		}
+		return nil, err
+	}
+	if _, err := r.q.ExecContext(ctx, "RELEASE SAVEPOINT latch_recoverable"); err != nil {
 		return nil, r.db.mapErr(op, err)
 	}
 	return res, nil
@@ -120,46 +147,62 @@ func (db *DB) reader() reader { return reader{db: db, q: db.db} }
 
 // UserByID returns the user with id, or auth.ErrNotFound.
 func (db *DB) UserByID(ctx context.Context, id string) (*auth.User, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().UserByID(ctx, id)
 }
 
 // UserByEmail returns the user whose normalised email is emailNorm, or
 // auth.ErrNotFound.
 func (db *DB) UserByEmail(ctx context.Context, emailNorm string) (*auth.User, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().UserByEmail(ctx, emailNorm)
 }
 
 // SessionByID returns the session with id, or auth.ErrNotFound.
 func (db *DB) SessionByID(ctx context.Context, id string) (*auth.Session, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().SessionByID(ctx, id)
 }
 
 // SessionsByUser lists userID's sessions that are not revoked and end after
 // now, newest first.
 func (db *DB) SessionsByUser(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().SessionsByUser(ctx, userID, now)
 }
 
 // RefreshTokenByHash returns the refresh token with hash, or
 // auth.ErrNotFound.
 func (db *DB) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().RefreshTokenByHash(ctx, hash)
 }
 
 // OneTimeTokenByHash returns the one-time token with hash, or
 // auth.ErrNotFound.
 func (db *DB) OneTimeTokenByHash(ctx context.Context, hash []byte) (*auth.OneTimeToken, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().OneTimeTokenByHash(ctx, hash)
 }
 
 // CountOneTimeTokens counts the tokens of kind issued to userID at or after
 // since.
 func (db *DB) CountOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, since time.Time) (int, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().CountOneTimeTokens(ctx, userID, kind, since)
 }
 
 // SigningKeys lists every stored signing key, oldest first.
 func (db *DB) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().SigningKeys(ctx)
 }
 
@@ -187,7 +230,11 @@ func scanUser(s scanner) (*auth.User, error) {
 }
 
 func (r reader) user(ctx context.Context, op, where string, arg any) (*auth.User, error) {
-	row := r.q.QueryRowContext(ctx, r.db.q(`SELECT `+userCols+` FROM users WHERE `+where), arg)
+	query := `SELECT ` + userCols + ` FROM users WHERE ` + where
+	if r.inTx {
+		query += r.db.flavor.lockUser
+	}
+	row := r.q.QueryRowContext(ctx, r.db.q(query), arg)
 	u, err := scanUser(row)
 	if err != nil {
 		return nil, r.db.mapErr(op, err)
@@ -211,7 +258,7 @@ func (t *tx) CreateUser(ctx context.Context, u *auth.User) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(ctx, "create user", `INSERT INTO users (`+userCols+`)
+	_, err = t.execRecoverable(ctx, "create user", `INSERT INTO users (`+userCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
 		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
@@ -223,11 +270,22 @@ func (t *tx) UpdateUser(ctx context.Context, u *auth.User) error {
 	if err != nil {
 		return err
 	}
-	return t.execOne(ctx, "update user", `UPDATE users SET email = $2, email_norm = $3,
+	res, err := t.execRecoverable(ctx, "update user", `UPDATE users SET email = $2, email_norm = $3,
 		password_hash = $4, email_confirmed = $5, roles = $6, disabled = $7, updated_at = $8,
 		tokens_valid_after = $9 WHERE id = $1`,
 		u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
 		timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.db.mapErr("update user", err)
+	}
+	if n == 0 {
+		return notFound("update user")
+	}
+	return nil
 }
 
 func (t *tx) DeleteUser(ctx context.Context, id string) error {
@@ -388,6 +446,15 @@ func (r reader) OneTimeTokenByHash(ctx context.Context, hash []byte) (*auth.OneT
 // CountOneTimeTokens counts the tokens of kind issued to userID at or after
 // since.
 func (r reader) CountOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, since time.Time) (int, error) {
+	if r.inTx && r.db.flavor.lockUser != "" {
+		// Count-then-insert caps: lock the user first so that concurrent
+		// transactions of this user count one after the other.
+		var one int
+		err := r.q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`+r.db.flavor.lockUser, userID).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, r.db.mapErr("count one-time tokens", err)
+		}
+	}
 	var n int
 	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT COUNT(*) FROM one_time_tokens
 		WHERE user_id = $1 AND kind = $2 AND created_at >= $3`),

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"embed"
 	"errors"
 	"io/fs"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,15 +30,7 @@ const (
 // Queries are written once, in PostgreSQL's placeholder style ($1, $2, ...),
 // and rebind turns them into the flavour's own.
 //
-// A PostgreSQL flavour (github.com/jackc/pgx/v5/stdlib, driver "pgx") needs:
-// migrations/postgres/0001_init.sql (BYTEA for BLOB, BIGINT for the
-// microsecond times, BOOLEAN for the flags, BIGINT GENERATED ALWAYS AS
-// IDENTITY for outbox.id), rebind that returns the query unchanged,
-// skipLocked " FOR UPDATE SKIP LOCKED", lockMigrations
-// "SELECT pg_advisory_xact_lock(<constant>)", singleWriter false, and a
-// classify that reads *pgconn.PgError codes: 23505 conflict, 23503 missing
-// reference, 40001 and 40P01 busy, class 08 and 57P0x down. parseURL then
-// returns it for postgres:// URLs.
+// The PostgreSQL flavour lives in flavor_postgres.go.
 type flavor struct {
 	name   string // "sqlite", "postgres"
 	driver string // database/sql driver name
@@ -58,6 +52,23 @@ type flavor struct {
 	lockMigrations string
 	// classify sorts a driver error.
 	classify func(err error) errClass
+
+	// PostgreSQL (issue 4).
+
+	// openDB, when set, opens the pool from the DSN parseURL returned
+	// (instead of sql.Open(driver, dsn)) and sizes it.
+	openDB func(dsn string) (*sql.DB, error)
+	// lockUser is appended to user reads inside a write transaction, so
+	// that read-modify-write of a user is serialized ("" where writers
+	// are serialized anyway).
+	lockUser string
+	// savepoints: a failed statement aborts the whole transaction, so
+	// statements whose failure the caller may recover from (a unique
+	// violation) run inside a savepoint.
+	savepoints bool
+	// opTimeout, when set, bounds every operation whose context has no
+	// earlier deadline.
+	opTimeout time.Duration
 }
 
 // flavorSQLite is SQLite through modernc.org/sqlite.

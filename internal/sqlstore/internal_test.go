@@ -44,8 +44,10 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("parseURL(%q):\ngot  %q\nwant %q", tt.url, got, tt.want)
 		}
 	}
-	if _, _, err := parseURL("postgres://u:p@h/db", o); err != errPostgres {
-		t.Errorf("parseURL(postgres): got %v, want %v", err, errPostgres)
+	for _, u := range []string{"postgres://u:p@h/db", "PostgreSQL://h/db?sslmode=disable"} {
+		if fl, dsn, err := parseURL(u, o); err != nil || fl != flavorPostgres || dsn != u {
+			t.Errorf("parseURL(%q): got %v, %q, %v; want the postgres flavour and the URL unchanged", u, fl, dsn, err)
+		}
 	}
 }
 

@@ -63,7 +63,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 		_, err := t.exec(ctx, "migrate", `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
 			name       TEXT    NOT NULL,
-			applied_at INTEGER NOT NULL
+			applied_at BIGINT  NOT NULL
 		)`)
 		if err != nil {
 			return err

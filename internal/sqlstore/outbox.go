@@ -94,6 +94,8 @@ func (db *DB) MailFailed(ctx context.Context, id int64, next time.Time, errText 
 
 // OutboxDepth counts the messages not yet delivered.
 func (db *DB) OutboxDepth(ctx context.Context) (int, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	var n int
 	if err := db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox`).Scan(&n); err != nil {
 		return 0, db.mapErr("outbox depth", err)

@@ -3,12 +3,14 @@
 //
 // One implementation serves every SQL database latch supports; what differs
 // between them (placeholder style, DDL, how errors are told apart, locking)
-// lives in a small flavor value, after dexidp/dex's storage/sql. Today the
-// only flavour is SQLite through modernc.org/sqlite (pure Go); PostgreSQL is
-// meant to be added as a second flavour without touching callers.
+// lives in a small flavor value, after dexidp/dex's storage/sql: SQLite
+// through modernc.org/sqlite (pure Go) and PostgreSQL through
+// github.com/jackc/pgx/v5/stdlib.
 //
 // Queries are written with PostgreSQL's numbered placeholders ($1, $2, ...);
 // the SQLite flavour rewrites them to SQLite's ?1, ?2, ... once per query.
+// Each flavour has its own embedded migrations (migrations/sqlite,
+// migrations/postgres) with the same version numbers.
 //
 // Times are stored as INTEGER unix microseconds in UTC, the zero time as
 // NULL, so comparisons are exact and portable; they are returned in UTC,
@@ -52,8 +54,6 @@ const maxTxAttempts = 4
 // process before reporting SQLITE_BUSY.
 const defaultBusyTimeout = 5 * time.Second
 
-var errPostgres = errors.New("sqlstore: postgres not supported yet")
-
 // DB is a latch store on a SQL database. It is safe for concurrent use.
 type DB struct {
 	db     *sql.DB
@@ -86,7 +86,7 @@ type options struct {
 //	sqlite:PATH, sqlite://PATH   an SQLite file (sqlite:///abs/path.db for an absolute path)
 //	file:PATH                    an SQLite URI (see https://www.sqlite.org/uri.html)
 //	PATH.db                      a bare path ending in .db
-//	postgres://...               not supported yet
+//	postgres://, postgresql://   PostgreSQL (github.com/jackc/pgx/v5)
 //
 // An SQLite path may carry a ?query of modernc.org/sqlite DSN parameters
 // (for example _pragma=cache_size(-20000)); latch's own settings come first
@@ -94,6 +94,13 @@ type options struct {
 // NORMAL, and write transactions that begin IMMEDIATE so that concurrent
 // writers queue instead of failing. In-memory databases are refused: every
 // connection of the pool would get its own.
+//
+// A PostgreSQL URL takes libpq's parameters (sslmode, connect_timeout,
+// search_path, statement_timeout, ...) and pool_max_conns (default 16).
+// Unless the URL sets them, connections time out after 3 s,
+// statement_timeout is 5 s and idle_in_transaction_session_timeout 30 s;
+// every store operation is bounded to 5 s unless its context ends sooner,
+// so that an unreachable database answers auth.ErrStoreDown quickly.
 //
 // Open checks that the database can be opened; it does not migrate (see
 // Migrate).
@@ -106,18 +113,26 @@ func open(ctx context.Context, rawURL string, o options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqldb, err := sql.Open(fl.driver, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open: %w", err)
+	var sqldb *sql.DB
+	if fl.openDB != nil {
+		if sqldb, err = fl.openDB(dsn); err != nil {
+			return nil, err
+		}
+	} else {
+		if sqldb, err = sql.Open(fl.driver, dsn); err != nil {
+			return nil, fmt.Errorf("sqlstore: open: %w", err)
+		}
+		sqldb.SetMaxOpenConns(maxConns)
+		sqldb.SetMaxIdleConns(maxConns)
 	}
-	sqldb.SetMaxOpenConns(maxConns)
-	sqldb.SetMaxIdleConns(maxConns)
 	db := &DB{db: sqldb, flavor: fl, now: time.Now}
 	if fl.singleWriter {
 		db.wlock = make(chan struct{}, 1)
 	}
 	db.claimSQL = strings.ReplaceAll(claimMailSQL, "/*skip locked*/", fl.skipLocked)
-	if err := sqldb.PingContext(ctx); err != nil {
+	pctx, cancel := db.opCtx(ctx)
+	defer cancel()
+	if err := sqldb.PingContext(pctx); err != nil {
 		sqldb.Close()
 		return nil, db.mapErr("open", err)
 	}
@@ -134,7 +149,7 @@ func parseURL(raw string, o options) (*flavor, string, error) {
 	case s == "":
 		return nil, "", errors.New("sqlstore: empty database URL")
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return nil, "", errPostgres
+		return flavorPostgres, s, nil
 	case strings.HasPrefix(lower, "sqlite://"):
 		path = s[len("sqlite://"):]
 	case strings.HasPrefix(lower, "sqlite:"):
@@ -172,11 +187,30 @@ func parseURL(raw string, o options) (*flavor, string, error) {
 
 // Ping checks that the database answers; its error wraps auth.ErrStoreDown.
 func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	if err := db.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlstore: ping: %w: %w", auth.ErrStoreDown, err)
 	}
 	return nil
 }
+
+// opCtx bounds an operation by the flavour's opTimeout unless ctx ends
+// sooner.
+func (db *DB) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d := db.flavor.opTimeout; d > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
+			return context.WithTimeout(ctx, d)
+		}
+	}
+	return ctx, func() {}
+}
+
+// Flavor names the database: "sqlite" or "postgres".
+func (db *DB) Flavor() string { return db.flavor.name }
+
+// Stats returns the connection pool's statistics (for metrics).
+func (db *DB) Stats() sql.DBStats { return db.db.Stats() }
 
 // Close closes the database.
 func (db *DB) Close() error { return db.db.Close() }
@@ -197,6 +231,8 @@ func (db *DB) q(query string) string {
 // to a few times, so fn must have no side effects outside tx. fn must not
 // call Tx itself.
 func (db *DB) Tx(ctx context.Context, fn func(tx auth.Tx) error) error {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
 		if err == nil || attempt >= maxTxAttempts || db.flavor.classify(err) != classBusy {
@@ -235,7 +271,7 @@ func (db *DB) tryTx(ctx context.Context, fn func(tx auth.Tx) error) (err error) 
 			sqltx.Rollback() // error ignored: fn's error (or panic) matters
 		}
 	}()
-	if err := fn(&tx{reader{db: db, q: sqltx}}); err != nil {
+	if err := fn(&tx{reader{db: db, q: sqltx, inTx: true}}); err != nil {
 		return err
 	}
 	committed = true

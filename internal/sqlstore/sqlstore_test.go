@@ -97,8 +97,9 @@ func TestOpenErrors(t *testing.T) {
 		wantMsg string // exact error, when it matters
 		wantIs  error
 	}{
-		{url: "postgres://latch:secret@localhost/latch", wantMsg: "sqlstore: postgres not supported yet"},
-		{url: "postgresql://localhost/latch", wantMsg: "sqlstore: postgres not supported yet"},
+		{url: "postgres://latch:secret@127.0.0.1:1/latch", wantIs: auth.ErrStoreDown}, // refused
+		{url: "postgresql://127.0.0.1/latch?pool_max_conns=0", wantMsg: `sqlstore: pool_max_conns="0" is not a number from 1 to 1000`},
+		{url: "postgres://127.0.0.1/latch?sslmode=sometimes"},
 		{url: ""},
 		{url: "   "},
 		{url: "mysql://localhost/latch"},

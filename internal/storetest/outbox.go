@@ -32,6 +32,7 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"ClaimLimit", testClaimLimit},
 		{"MailFailed", testMailFailed},
 		{"MailSent", testMailSent},
+		{"MailAbandoned", testMailAbandoned}, // issue 3
 		{"EnqueueRollback", testEnqueueRollback},
 		{"ConcurrentClaim", testConcurrentClaim},
 	}

@@ -65,11 +65,26 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"VoidOneTimeTokens", testVoidOneTimeTokens},
 		{"CountOneTimeTokens", testCountOneTimeTokens},
 		{"SigningKeys", testSigningKeys},
+		{"RetireSigningKey", testRetireSigningKey},                     // issue 6
+		{"ConcurrentRetireSigningKey", testConcurrentRetireSigningKey}, // issue 6
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentConsumeOneTimeToken", testConcurrentConsume},
 		{"ConcurrentMarkRefreshTokenUsed", testConcurrentMarkUsed},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
+		// Concurrency without a single writer (issue 4).
+		{"ConflictThenContinue", testConflictThenContinue},
+		{"ConcurrentCountThenInsert", testConcurrentCountThenInsert},
+		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
+		// Revocations (issue 6).
+		{"RevokedSessionsSince", testRevokedSessionsSince},
+		{"UserCutoffsSince", testUserCutoffsSince},
+		// Admin (issue 5): admin.go.
+		{"ListUsers", testListUsers},
+		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
+		{"CreateUsersIfAbsent", testCreateUsersIfAbsent},
+		{"AuditAppendAndQuery", testAuditAppendAndQuery},
+		{"AuditRollback", testAuditRollback},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

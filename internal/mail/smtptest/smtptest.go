@@ -3,17 +3,26 @@
 // every message it receives and can be stopped and restarted on the same
 // port to simulate an outage.
 //
-// The server offers no TLS, so clients must be willing to speak plain SMTP
-// (go-mail does so on localhost with its opportunistic TLS policy).
+// By default the server offers no TLS, so clients must be willing to speak
+// plain SMTP (go-mail does so on localhost with its opportunistic TLS
+// policy). StartWith can offer STARTTLS or speak implicit TLS (smtps) with
+// a self-signed certificate that CertPool trusts.
 package smtptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -55,11 +64,35 @@ type Received struct {
 	HTML string
 	// ParseErr is set when Raw could not be parsed as a MIME message.
 	ParseErr error
+	// TLS reports whether the message came over TLS (STARTTLS or smtps).
+	TLS bool
+}
+
+// TLSMode says whether and how a server speaks TLS.
+type TLSMode int
+
+// TLS modes.
+const (
+	NoTLS       TLSMode = iota // plain SMTP only
+	StartTLS                   // offers STARTTLS
+	ImplicitTLS                // TLS from the first byte (smtps)
+)
+
+// Options configure StartWith.
+type Options struct {
+	// Addr is the listen address; default "127.0.0.1:0".
+	Addr string
+	// TLS is the server's TLS mode; default NoTLS.
+	TLS TLSMode
 }
 
 // Server is a running test SMTP server.
 type Server struct {
-	addr string
+	addr    string
+	tlsMode TLSMode
+	tlsConf *tls.Config                // nil without TLS
+	pool    *x509.CertPool             // trusts the certificate of tlsConf
+	reject  map[string]*smtp.SMTPError // RCPT TO address -> reply
 
 	mu       sync.Mutex
 	srv      *smtp.Server
@@ -80,27 +113,108 @@ func Start(t testing.TB) *Server {
 // StartAddr is Start listening on addr, such as "[::1]:0".
 func StartAddr(t testing.TB, addr string) *Server {
 	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("smtptest: listen on %s: %v", addr, err)
+	return StartWith(t, Options{Addr: addr})
+}
+
+// StartWith starts a server configured by o; it is stopped when the test
+// ends. With TLS it uses a fresh self-signed certificate for 127.0.0.1,
+// ::1 and localhost, which CertPool trusts.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
 	}
-	s := &Server{addr: l.Addr().String(), changed: make(chan struct{})}
+	s := &Server{changed: make(chan struct{}), tlsMode: o.TLS, reject: map[string]*smtp.SMTPError{}}
+	if o.TLS != NoTLS {
+		cert, pool, err := selfSigned()
+		if err != nil {
+			t.Fatalf("smtptest: certificate: %v", err)
+		}
+		s.tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		s.pool = pool
+	}
+	l, err := s.listen(o.Addr)
+	if err != nil {
+		t.Fatalf("smtptest: listen on %s: %v", o.Addr, err)
+	}
+	s.addr = l.Addr().String()
 	s.serve(l)
 	t.Cleanup(s.Stop)
 	return s
 }
 
+func (s *Server) listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil || s.tlsMode != ImplicitTLS {
+		return l, err
+	}
+	return tls.NewListener(l, s.tlsConf), nil
+}
+
+// selfSigned makes a certificate for the loopback names and a pool that
+// trusts it.
+func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "smtptest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool, nil
+}
+
+// CertPool trusts the server's self-signed certificate (nil without TLS).
+func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// RejectRecipient makes the server answer RCPT TO addr with the SMTP reply
+// code (such as 550) and enhanced status code (such as {5, 1, 1}) from now
+// on, as a server does for a mailbox that does not exist.
+func (s *Server) RejectRecipient(addr string, code int, enhanced smtp.EnhancedCode) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reject[strings.ToLower(addr)] = &smtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: "smtptest: recipient rejected"}
+}
+
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return s.addr }
 
-// URL is smtp://Username:Password@Addr, ready for mail.NewSMTPSender.
+// URL is smtp://Username:Password@Addr (smtps:// with ImplicitTLS), ready
+// for mail.NewSMTPSender.
 func (s *Server) URL() string {
-	u := url.URL{Scheme: "smtp", User: url.UserPassword(Username, Password), Host: s.addr}
+	u := url.URL{Scheme: s.scheme(), User: url.UserPassword(Username, Password), Host: s.addr}
 	return u.String()
 }
 
-// URLNoAuth is smtp://Addr: a client given it does not authenticate.
-func (s *Server) URLNoAuth() string { return "smtp://" + s.addr }
+// URLNoAuth is smtp://Addr (smtps:// with ImplicitTLS): a client given it
+// does not authenticate.
+func (s *Server) URLNoAuth() string { return s.scheme() + "://" + s.addr }
+
+func (s *Server) scheme() string {
+	if s.tlsMode == ImplicitTLS {
+		return "smtps"
+	}
+	return "smtp"
+}
 
 // Messages returns a copy of every message received so far, oldest first.
 func (s *Server) Messages() []Received {
@@ -168,7 +282,7 @@ func (s *Server) Restart(t testing.TB) {
 	// The port was just released; another process could in theory grab
 	// it, and some systems need a moment before it can be bound again.
 	for i := 0; i < 50; i++ {
-		l, err = net.Listen("tcp", s.addr)
+		l, err = s.listen(s.addr)
 		if err == nil {
 			break
 		}
@@ -182,9 +296,12 @@ func (s *Server) Restart(t testing.TB) {
 
 func (s *Server) serve(l net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{srv: s}, nil
+		return &session{srv: s, conn: c}, nil
 	}))
 	srv.Domain = "localhost"
+	if s.tlsMode == StartTLS {
+		srv.TLSConfig = s.tlsConf
+	}
 	srv.AllowInsecureAuth = true
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
@@ -211,6 +328,7 @@ func (s *Server) add(r Received) {
 // session is one SMTP connection's state.
 type session struct {
 	srv                *Server
+	conn               *smtp.Conn
 	username, password string
 	from               string
 	to                 []string
@@ -239,6 +357,12 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.srv.mu.Lock()
+	rej := ss.srv.reject[strings.ToLower(to)]
+	ss.srv.mu.Unlock()
+	if rej != nil {
+		return rej
+	}
 	ss.to = append(ss.to, to)
 	return nil
 }
@@ -255,6 +379,7 @@ func (ss *session) Data(r io.Reader) error {
 		Password: ss.password,
 		Raw:      raw,
 	}
+	_, rec.TLS = ss.conn.TLSConnectionState()
 	rec.ParseErr = parse(&rec)
 	ss.srv.add(rec)
 	return nil

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/httpapi"
+	"github.com/latchauth/latch/internal/limit"
+	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/password"
+)
+
+// Signing keys and OAuth configuration (issue 6).
+
+// defaultKeyRotation is LATCH_KEY_ROTATION's default.
+const defaultKeyRotation = 720 * time.Hour
+
+// loadOAuth reads LATCH_KEY_ROTATION (a duration, or "off" / "0" for
+// rotation only by `latch keys rotate`) and LATCH_OAUTH_CLIENTS.
+func (c *config) loadOAuth(getenv func(string) string) []error {
+	var errs []error
+	c.KeyRotation = defaultKeyRotation
+	switch v := strings.TrimSpace(getenv("LATCH_KEY_ROTATION")); v {
+	case "":
+	case "off", "0":
+		c.KeyRotation = -1
+	default:
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("LATCH_KEY_ROTATION: %q is not a positive duration (e.g. 720h) or off", v))
+		} else if d < time.Hour {
+			errs = append(errs, fmt.Errorf("LATCH_KEY_ROTATION: %q is under an hour: verifiers caching the JWKS would not see the next key in time", v))
+		} else {
+			c.KeyRotation = d
+		}
+	}
+	clients, err := httpapi.ParseOAuthClients(getenv("LATCH_OAUTH_CLIENTS"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("LATCH_OAUTH_CLIENTS: %w", err))
+	}
+	c.OAuthClients = clients
+	return errs
+}
+
+const keysUsage = `usage: latch keys <command> [--json]
+
+commands:
+  list     list the signing keys: current, next, retired and expired
+  rotate   rotate now: the next key starts signing, the current key is
+           retired (published until every token it signed has expired)
+           and a new next key is generated
+
+Run it with the servers' configuration (LATCH_DATABASE_URL, LATCH_SECRET,
+LATCH_ACCESS_TTL, LATCH_KEY_ALG). Running servers pick the change up within
+a minute, and at once when they see a token of a key they do not know.
+`
+
+// keysCmd is `latch keys`.
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, keysUsage)
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("latch keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return fmt.Errorf("latch keys %s: bad arguments\n%s", sub, keysUsage)
+	}
+	if sub != "list" && sub != "rotate" {
+		return fmt.Errorf("latch keys: unknown command %q\n%s", sub, keysUsage)
+	}
+	svc, closeFn, err := openKeyService(ctx, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if sub == "rotate" {
+		rot, err := svc.RotateKeys(ctx)
+		if errors.Is(err, auth.ErrRotationConflict) {
+			return errors.New("another rotation ran at the same moment; nothing changed (run latch keys list)")
+		}
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeKeysJSON(stdout, map[string]string{
+				"retired": rot.Retired, "current": rot.Current, "next": rot.Next,
+				"retired_until": keyTimeOrEmpty(rot.RetiredUntil),
+			})
+		}
+		if rot.Retired != "" {
+			fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, keyTimeOrEmpty(rot.RetiredUntil))
+		}
+		fmt.Fprintf(stdout, "current %s\nnext    %s\n", rot.Current, rot.Next)
+		return nil
+	}
+	keys, err := svc.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type key struct {
+			KID       string `json:"kid"`
+			Alg       string `json:"alg"`
+			State     string `json:"state"`
+			CreatedAt string `json:"created_at"`
+			ActiveAt  string `json:"active_at,omitempty"`
+			RetiredAt string `json:"retired_at,omitempty"`
+			ExpiresAt string `json:"expires_at,omitempty"`
+		}
+		out := struct {
+			Keys []key `json:"keys"`
+		}{Keys: []key{}}
+		for _, k := range keys {
+			out.Keys = append(out.Keys, key{k.KID, k.Alg, k.State, keyTimeOrEmpty(k.CreatedAt), keyTimeOrEmpty(k.ActiveAt), keyTimeOrEmpty(k.RetiredAt), keyTimeOrEmpty(k.ExpiresAt)})
+		}
+		return writeKeysJSON(stdout, out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS SINCE\tRETIRED\tPUBLISHED UNTIL")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, keyTimeOrEmpty(k.CreatedAt),
+			keyTime(k.ActiveAt), keyTime(k.RetiredAt), keyTime(k.ExpiresAt))
+	}
+	return tw.Flush()
+}
+
+// keyTimeOrEmpty formats t as RFC 3339 in UTC, "" for the zero time.
+func keyTimeOrEmpty(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// keyTime is keyTimeOrEmpty with "-" for the zero time, for tables.
+func keyTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return keyTimeOrEmpty(t)
+}
+
+func writeKeysJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// openKeyService builds the service on the configured database with the
+// settings a rotation depends on (the access token lifetime sets how long a
+// retired key stays published).
+func openKeyService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*auth.Service, func(), error) {
+	c, err := loadConfig(nil, getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	secret := []byte(c.Secret)
+	if len(secret) == 0 {
+		if secret, _, _, err = developmentSecret(c.DatabaseURL); err != nil {
+			return nil, nil, fmt.Errorf("development secret: %w", err)
+		}
+	}
+	db, err := openStore(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := auth.New(ctx, auth.Config{
+		PublicURL:   c.PublicURL,
+		Audience:    c.Audience,
+		AccessTTL:   c.AccessTTL,
+		Secret:      secret,
+		KeyAlg:      c.KeyAlg,
+		KeyRotation: c.KeyRotation,
+	}, auth.Deps{
+		Store:    db,
+		Limiter:  limit.New(),
+		Composer: mail.NewComposer(),
+		Hasher:   password.NewHasher(password.Config{}),
+		Policy:   password.Policy{},
+		Logger:   log,
+	})
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return svc, func() { svc.Close(); db.Close() }, nil
+}

@@ -1,0 +1,344 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for checks
+
+	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/svctest"
+)
+
+// Several latch instances on one PostgreSQL and one Redis (issue 4).
+
+const testSecret = "0123456789abcdef0123456789abcdef-multi-instance"
+
+// cluster is several latch instances sharing a database and a Redis,
+// behind a round-robin reverse proxy.
+type cluster struct {
+	t     *testing.T
+	nodes []*server
+	proxy *server // requests through the proxy; do/want work on it
+	dbURL string
+	db    *sql.DB // direct connection for checks
+}
+
+// sharedEnv returns the environment of instances sharing a fresh
+// PostgreSQL schema and a Redis prefix (skipping t when either is absent).
+func sharedEnv(t *testing.T) map[string]string {
+	t.Helper()
+	dbURL := svctest.PostgresURL(t)
+	redisURL, prefix := svctest.Redis(t)
+	return map[string]string{
+		"LATCH_ADDR":            "127.0.0.1:0",
+		"LATCH_DATABASE_URL":    dbURL,
+		"LATCH_REDIS_URL":       redisURL,
+		"LATCH_REDIS_PREFIX":    prefix,
+		"LATCH_SECRET":          testSecret,
+		"LATCH_LOG_FORMAT":      "json",
+		"LATCH_PUBLIC_URL":      "http://latch.test",
+		"LATCH_TRUSTED_PROXIES": "127.0.0.1",
+	}
+}
+
+func startCluster(t *testing.T, n int, env map[string]string) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dbURL: env["LATCH_DATABASE_URL"]}
+	var targets []*url.URL
+	for range n {
+		s := startWith(t, env)
+		c.nodes = append(c.nodes, s)
+		u, _ := url.Parse(s.URL)
+		targets = append(targets, u)
+	}
+	var next atomic.Uint64
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(targets[next.Add(1)%uint64(len(targets))])
+		// The hops before this proxy (the tests' stand-in for clients
+		// behind other proxies), then the peer.
+		pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+		pr.SetXForwarded()
+		pr.Out.Host = pr.In.Host
+	}}
+	front := httptest.NewServer(rp)
+	t.Cleanup(front.Close)
+	c.proxy = &server{t: t, URL: front.URL}
+	db, err := sql.Open("pgx", c.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c.db = db
+	return c
+}
+
+// mailTo waits for the n-th mail to addr, whichever instance sent it.
+func (c *cluster) mailTo(addr string, n int) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var seen []map[string]any
+		for _, s := range c.nodes {
+			s.logs.mu.Lock()
+			for _, l := range s.logs.lines {
+				if l["to"] == addr && l["msg"] == mail.LogMessage {
+					seen = append(seen, l)
+				}
+			}
+			s.logs.mu.Unlock()
+		}
+		if len(seen) >= n {
+			return seen[n-1]
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("no mail #%d to %s within 10s", n, addr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (c *cluster) count(query string, args ...any) int {
+	c.t.Helper()
+	var n int
+	if err := c.db.QueryRow(query, args...).Scan(&n); err != nil {
+		c.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// signupConfirmed signs addr up on node and confirms it, whichever
+// instance mails the link.
+func (c *cluster) signupConfirmed(node *server, addr, pw string) *response {
+	c.t.Helper()
+	node.do("POST", "/v1/signup", "", map[string]string{"email": addr, "password": pw}).want(c.t, 202, "")
+	tok := linkToken(c.t, c.mailTo(addr, 1))
+	return node.do("POST", "/v1/confirm", "", map[string]string{"token": tok}).want(c.t, 200, "")
+}
+
+func xff(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+
+// parallel runs fn(i) for i in [0, n) at once and waits.
+func parallel(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { <-start; fn(i) })
+	}
+	close(start)
+	wg.Wait()
+}
+
+// The account lifecycle works across instances: every step on another one.
+func TestMultiInstanceFlows(t *testing.T) {
+	c := startCluster(t, 3, sharedEnv(t))
+	a, b, cc := c.nodes[0], c.nodes[1], c.nodes[2]
+	const addr, pw = "ada@example.com", "correct horse battery"
+
+	a.do("POST", "/v1/signup", "", map[string]string{"email": addr, "password": pw}).want(t, 202, "")
+	tok := linkToken(t, c.mailTo(addr, 1))
+	b.do("POST", "/v1/confirm", "", map[string]string{"token": tok}).want(t, 200, "")
+	login := cc.do("POST", "/v1/login", "", map[string]string{"email": addr, "password": pw}).want(t, 200, "")
+	ref := a.do("POST", "/v1/token/refresh", "", map[string]string{"refresh_token": login.str("refresh_token")}).want(t, 200, "")
+	access := ref.str("access_token")
+	for i, s := range c.nodes {
+		if got := s.do("GET", "/v1/me", access, nil).want(t, 200, ""); got.str("email") != addr {
+			t.Errorf("instance %d: /v1/me email %q, want %q", i, got.str("email"), addr)
+		}
+	}
+	// The old refresh token, replayed on another instance after the grace
+	// window would be theft; within it, the same successor comes back.
+	again := b.do("POST", "/v1/token/refresh", "", map[string]string{"refresh_token": login.str("refresh_token")}).want(t, 200, "")
+	if again.str("refresh_token") != ref.str("refresh_token") {
+		t.Errorf("retry within the grace window on another instance got another successor")
+	}
+
+	// Logout on A: B and C refuse the access token at once (latch reads
+	// the session on every request).
+	a.do("POST", "/v1/logout", access, map[string]string{}).want(t, 204, "")
+	start := time.Now()
+	for i, s := range []*server{b, cc} {
+		s.do("GET", "/v1/me", access, nil).want(t, 401, "invalid_token")
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("instance %d refused the logged-out token only after %v", i+1, d)
+		}
+	}
+	c.proxy.do("POST", "/v1/token/refresh", "", map[string]string{"refresh_token": ref.str("refresh_token")}).want(t, 401, "invalid_token")
+}
+
+// Rate limits are counted across instances through Redis.
+func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
+	c := startCluster(t, 3, sharedEnv(t))
+	const addr, pw = "grace@example.com", "correct horse battery"
+	c.signupConfirmed(c.nodes[0], addr, pw)
+
+	// Per-IP login limit (20 a minute) through the round-robin proxy: 25
+	// attempts on distinct unknown accounts from one client address.
+	codes := map[int]int{}
+	for i := range 25 {
+		r := c.proxy.doWith("POST", "/v1/login", "", map[string]string{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "wrong password"}, xff("203.0.113.9"))
+		codes[r.Status]++
+	}
+	if codes[401] != 20 || codes[429] != 5 {
+		t.Errorf("25 logins from one address over 3 instances: got statuses %v, want 20x401 and 5x429", codes)
+	}
+
+	// 50 parallel wrong passwords for one account, from 50 addresses, over
+	// 3 instances: the account throttle lets 5 through.
+	var mu sync.Mutex
+	codes = map[int]int{}
+	parallel(50, func(i int) {
+		r := c.proxy.doWith("POST", "/v1/login", "", map[string]string{"email": addr, "password": "wrong password"}, xff(fmt.Sprintf("198.51.100.%d", i+1)))
+		mu.Lock()
+		codes[r.Status]++
+		mu.Unlock()
+	})
+	if codes[401] != 5 || codes[429] != 45 {
+		t.Errorf("50 parallel wrong logins over 3 instances: got statuses %v, want 5x401 and 45x429", codes)
+	}
+	// The refusals are counted in every instance's metrics.
+	limited := 0
+	for _, s := range c.nodes {
+		m := s.do("GET", "/metrics", "", nil).want(t, 200, "")
+		limited += metricValue(t, m.Raw, `latch_rate_limited_total{route="POST /v1/login"}`)
+	}
+	if limited != 50 {
+		t.Errorf("latch_rate_limited_total over the instances: %d, want 50", limited)
+	}
+}
+
+// metricValue reads one sample of a Prometheus text exposition (0 when
+// absent).
+func metricValue(t *testing.T, text, series string) int {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			var v float64
+			if _, err := fmt.Sscan(rest, &v); err != nil {
+				t.Fatalf("metric %s: %q", series, line)
+			}
+			return int(v)
+		}
+	}
+	return 0
+}
+
+// The operations that must happen once stay once under PostgreSQL's
+// concurrency, hammered on three instances at the same time.
+func TestMultiInstanceConcurrency(t *testing.T) {
+	env := sharedEnv(t)
+	env["LATCH_RATE_LIMITS"] = "false"
+	c := startCluster(t, 3, env)
+	const pw = "correct horse battery"
+
+	t.Run("signup uniqueness", func(t *testing.T) {
+		parallel(12, func(i int) {
+			c.proxy.do("POST", "/v1/signup", "", map[string]string{"email": "Same@Example.com", "password": pw}).want(t, 202, "")
+		})
+		if n := c.count(`SELECT COUNT(*) FROM users WHERE email_norm = 'same@example.com'`); n != 1 {
+			t.Errorf("12 parallel signups of one address: %d accounts, want 1", n)
+		}
+	})
+
+	t.Run("refresh rotation", func(t *testing.T) {
+		login := c.signupConfirmed(c.nodes[0], "rot@example.com", pw)
+		rt := login.str("refresh_token")
+		var mu sync.Mutex
+		successors := map[string]int{}
+		parallel(15, func(i int) {
+			r := c.proxy.do("POST", "/v1/token/refresh", "", map[string]string{"refresh_token": rt}).want(t, 200, "")
+			mu.Lock()
+			successors[r.str("refresh_token")]++
+			mu.Unlock()
+		})
+		if len(successors) != 1 {
+			t.Errorf("15 parallel refreshes of one token over 3 instances got %d different successors, want 1", len(successors))
+		}
+		if n := c.count(`SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NULL GROUP BY session_id ORDER BY 1 DESC LIMIT 1`); n != 1 {
+			t.Errorf("a session has %d live refresh tokens, want 1", n)
+		}
+	})
+
+	t.Run("reset token single use", func(t *testing.T) {
+		const addr = "reset@example.com"
+		c.signupConfirmed(c.nodes[1], addr, pw)
+		c.proxy.do("POST", "/v1/password/forgot", "", map[string]string{"email": addr}).want(t, 202, "")
+		tok := linkToken(t, c.mailTo(addr, 2)) // the first mail was the confirmation
+		var ok, bad atomic.Int32
+		parallel(10, func(i int) {
+			r := c.proxy.do("POST", "/v1/password/reset", "", map[string]string{"token": tok, "password": fmt.Sprintf("new password number %d", i)})
+			switch r.Status {
+			case 200:
+				ok.Add(1)
+			case 400:
+				bad.Add(1)
+			default:
+				t.Errorf("reset: status %d: %s", r.Status, r.Raw)
+			}
+		})
+		if ok.Load() != 1 || bad.Load() != 9 {
+			t.Errorf("10 parallel resets with one token: %d succeeded, %d refused; want 1 and 9", ok.Load(), bad.Load())
+		}
+	})
+
+	t.Run("resend cap", func(t *testing.T) {
+		const addr = "unconfirmed@example.com"
+		c.proxy.do("POST", "/v1/signup", "", map[string]string{"email": addr, "password": pw}).want(t, 202, "")
+		parallel(20, func(i int) {
+			c.proxy.do("POST", "/v1/confirm/resend", "", map[string]string{"email": addr}).want(t, 202, "")
+		})
+		// Resends happen off the request path: stopping the instances
+		// waits for them.
+		for _, s := range c.nodes {
+			s.stop()
+		}
+		// The signup mail plus 5 resends (api.md: resend 5 per 24 h).
+		n := c.count(`SELECT COUNT(*) FROM one_time_tokens t JOIN users u ON u.id = t.user_id
+			WHERE u.email_norm = $1 AND t.kind = 'confirm'`, addr)
+		if n != 6 {
+			t.Errorf("signup and 20 parallel resends over 3 instances issued %d confirmation tokens, want 6", n)
+		}
+	})
+}
+
+// Redis down: rate limits fail open (a warning and a metric), never a 500,
+// and requests stay fast.
+func TestRedisDownFailsOpen(t *testing.T) {
+	redisURL, prefix := svctest.Redis(t)
+	ru, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := svctest.NewProxy(t, ru.Host)
+	s := startServer(t, map[string]string{
+		"LATCH_REDIS_URL":    "redis://" + p.Addr() + ru.Path,
+		"LATCH_REDIS_PREFIX": prefix,
+		"LATCH_SECRET":       testSecret,
+	})
+	const addr, pw = "open@example.com", "correct horse battery"
+	s.signupConfirmed(addr, pw)
+	p.Cut()
+	for range 3 {
+		start := time.Now()
+		s.do("POST", "/v1/login", "", map[string]string{"email": addr, "password": pw}).want(t, 200, "")
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("login with Redis down took %v", d)
+		}
+	}
+	if _, ok := s.logs.wait(time.Second, func(m map[string]any) bool { return m["msg"] == "rate limiter unavailable; allowing" }); !ok {
+		t.Errorf("no warning logged while Redis is down")
+	}
+	m := s.do("GET", "/metrics", "", nil).want(t, 200, "")
+	if n := metricValue(t, m.Raw, "latch_limiter_errors_total"); n < 3 {
+		t.Errorf("latch_limiter_errors_total = %d, want at least 3", n)
+	}
+	p.Restore()
+}

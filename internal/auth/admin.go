@@ -1,0 +1,435 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Roles every deployment knows. Other roles are free-form (see
+// NormalizeRoles) and simply travel in the access token.
+const (
+	RoleUser  = "user"  // given to every new account
+	RoleAdmin = "admin" // may use the admin API
+)
+
+// MaxRoles is the most roles a user may have.
+const MaxRoles = 32
+
+// Actors of admin actions other than an admin's user id.
+const (
+	ActorAdminKey = "admin_key" // the admin API key (LATCH_ADMIN_KEY)
+	ActorCLI      = "cli"       // the latch command line, on the database directly
+)
+
+// Admin event types. Their Actor is ActorAdminKey, ActorCLI or the
+// acting admin's user id; UserID is the account acted on.
+const (
+	EventRoleChanged       = "role_changed"
+	EventDisabled          = "disabled"
+	EventEnabled           = "enabled"
+	EventForceLogout       = "force_logout"
+	EventUserCreated       = "user_created"
+	EventUserDeleted       = "user_deleted"
+	EventEmailConfirmedSet = "email_confirmed_set"
+	EventUsersImported     = "users_imported"
+)
+
+// UserQuery selects users for the admin listing.
+type UserQuery struct {
+	// EmailPrefix keeps users whose normalised email starts with it ("":
+	// every user). It is matched literally (no wildcards).
+	EmailPrefix string
+	// AfterCreated and AfterID, when AfterID is set, start the listing
+	// after the user at that (CreatedAt, ID) position.
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
+}
+
+// UserFilter is what an admin asks of the user listing.
+type UserFilter struct {
+	// Email is matched, case-insensitively, as a prefix of the address: an
+	// exact address finds that user (and any longer address it begins).
+	Email  string
+	Cursor string // from a previous UserPage; "" for the first page
+	Limit  int    // default 50, at most 200
+}
+
+// UserPage is one page of users in (CreatedAt, ID) order. NextCursor is ""
+// on the last page.
+type UserPage struct {
+	Users      []*User
+	NextCursor string
+}
+
+// NewUser is an account an admin creates.
+type NewUser struct {
+	Email    string
+	Password string // the password policy applies
+	// Roles: nil gives the default ["user"]; an empty slice gives none.
+	Roles          []string
+	EmailConfirmed bool
+}
+
+// UserPatch is an admin's change to an account; nil fields stay as they are.
+type UserPatch struct {
+	Roles          *[]string
+	Disabled       *bool
+	EmailConfirmed *bool
+}
+
+// NormalizeRoles validates roles - each 1 to 64 characters of lowercase
+// a-z, 0-9, '_', ':' and '-' - and removes duplicates, keeping the first
+// occurrence's order. After that there may be at most MaxRoles. The result
+// is never nil.
+func NormalizeRoles(roles []string) ([]string, error) {
+	out := make([]string, 0, len(roles))
+	for _, r := range roles {
+		if !validRole(r) {
+			return nil, Errorf(CodeInvalidRequest, "role %q is invalid: use 1 to 64 characters of a-z, 0-9, '_', ':' and '-'", clip(r, 70))
+		}
+		if !slices.Contains(out, r) {
+			if len(out) == MaxRoles {
+				return nil, Errorf(CodeInvalidRequest, "a user may have at most %d roles", MaxRoles)
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func validRole(r string) bool {
+	if len(r) == 0 || len(r) > 64 {
+		return false
+	}
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens s to at most n bytes for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8Start(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
+
+func errNoUser() error { return Errorf(CodeNotFound, "no such user") }
+
+// AdminListUsers lists users in (CreatedAt, ID) order.
+func (s *Service) AdminListUsers(ctx context.Context, f UserFilter) (*UserPage, error) {
+	q := UserQuery{EmailPrefix: NormalizeEmail(f.Email), Limit: pageSize(f.Limit) + 1}
+	if f.Cursor != "" {
+		at, id, ok := decodeUserCursor(f.Cursor)
+		if !ok {
+			return nil, errBadCursor()
+		}
+		q.AfterCreated, q.AfterID = at, id
+	}
+	users, err := s.deps.Store.ListUsers(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	page := &UserPage{Users: users}
+	if n := q.Limit - 1; len(users) > n {
+		page.Users = users[:n]
+		last := users[n-1]
+		page.NextCursor = encodeUserCursor(last.CreatedAt, last.ID)
+	}
+	return page, nil
+}
+
+const userCursorPrefix = "u1:"
+
+func encodeUserCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(userCursorPrefix + strconv.FormatInt(at.UnixMicro(), 10) + ":" + id))
+}
+
+func decodeUserCursor(c string) (time.Time, string, bool) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	rest, ok := strings.CutPrefix(string(b), userCursorPrefix)
+	if !ok {
+		return time.Time{}, "", false
+	}
+	us, id, ok := strings.Cut(rest, ":")
+	if !ok || id == "" {
+		return time.Time{}, "", false
+	}
+	n, err := strconv.ParseInt(us, 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != us {
+		return time.Time{}, "", false
+	}
+	return time.UnixMicro(n).UTC(), id, true
+}
+
+// AdminUser returns the user with id.
+func (s *Service) AdminUser(ctx context.Context, id string) (*User, error) {
+	u, err := s.deps.Store.UserByID(ctx, id)
+	if notFound(err) {
+		return nil, errNoUser()
+	}
+	return u, err
+}
+
+// AdminUserByEmail returns the user with email (the command line accepts
+// an address where it wants a user).
+func (s *Service) AdminUserByEmail(ctx context.Context, email string) (*User, error) {
+	u, err := s.deps.Store.UserByEmail(ctx, NormalizeEmail(email))
+	if notFound(err) {
+		return nil, errNoUser()
+	}
+	return u, err
+}
+
+// AdminCreateUser creates an account on an admin's behalf: the address
+// must be valid and free (409 email_taken otherwise) and the password must
+// pass the policy. No mail is sent.
+func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser) (*User, error) {
+	if err := validEmail(in.Email); err != nil {
+		return nil, err
+	}
+	roles := []string{RoleUser}
+	if in.Roles != nil {
+		var err error
+		if roles, err = NormalizeRoles(in.Roles); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.checkPassword(in.Password, in.Email); err != nil {
+		return nil, err
+	}
+	hash, err := s.deps.Hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, s.hashErr(err)
+	}
+	now := s.now()
+	u := &User{
+		ID:             newUUID(),
+		Email:          trimmed(in.Email),
+		EmailNorm:      NormalizeEmail(in.Email),
+		PasswordHash:   hash,
+		EmailConfirmed: in.EmailConfirmed,
+		Roles:          roles,
+		CreatedAt:      now,
+		UpdatedAt:      now,
+	}
+	taken := Errorf(CodeEmailTaken, "an account with this email already exists")
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
+		if _, err := tx.UserByEmail(ctx, u.EmailNorm); err == nil {
+			return taken
+		} else if !notFound(err) {
+			return err
+		}
+		if err := tx.CreateUser(ctx, u); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return taken
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, Event{Type: EventUserCreated, UserID: u.ID, Actor: actor, Details: map[string]string{
+		"email":           u.Email,
+		"roles":           strings.Join(u.Roles, ","),
+		"email_confirmed": strconv.FormatBool(u.EmailConfirmed),
+	}})
+	return u, nil
+}
+
+// AdminUpdateUser applies p to the user with id. Changing the roles or
+// disabling the account ends every session of theirs and cuts off every
+// access token issued so far, so that a demoted admin loses the admin API
+// at once; their next login (or nothing, when disabled) carries the new
+// roles. Setting a field to its current value changes nothing.
+func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserPatch) (*User, error) {
+	var newRoles []string
+	if p.Roles != nil {
+		var err error
+		if newRoles, err = NormalizeRoles(*p.Roles); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		u      *User
+		events []Event
+	)
+	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+		events = nil
+		var err error
+		if u, err = tx.UserByID(ctx, id); err != nil {
+			if notFound(err) {
+				return errNoUser()
+			}
+			return err
+		}
+		now := s.now()
+		cut, changed := false, false
+		if p.Roles != nil && !sameRoles(u.Roles, newRoles) {
+			events = append(events, Event{Type: EventRoleChanged, Details: map[string]string{
+				"from": strings.Join(u.Roles, ","), "to": strings.Join(newRoles, ","),
+			}})
+			u.Roles = newRoles
+			cut, changed = true, true
+		}
+		if p.Disabled != nil && *p.Disabled != u.Disabled {
+			u.Disabled = *p.Disabled
+			if u.Disabled {
+				events = append(events, Event{Type: EventDisabled})
+				cut = true
+			} else {
+				events = append(events, Event{Type: EventEnabled})
+			}
+			changed = true
+		}
+		if p.EmailConfirmed != nil && *p.EmailConfirmed != u.EmailConfirmed {
+			u.EmailConfirmed = *p.EmailConfirmed
+			events = append(events, Event{Type: EventEmailConfirmedSet, Details: map[string]string{
+				"value": strconv.FormatBool(u.EmailConfirmed),
+			}})
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		if cut {
+			ended, err := tx.RevokeUserSessions(ctx, u.ID, "", now)
+			if err != nil {
+				return err
+			}
+			u.TokensValidAfter = now
+			for i := range events {
+				if events[i].Type == EventRoleChanged || events[i].Type == EventDisabled {
+					events[i].Details = withDetail(events[i].Details, "sessions_ended", strconv.Itoa(len(ended)))
+				}
+			}
+		}
+		u.UpdatedAt = now
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		e.UserID, e.Actor = u.ID, actor
+		s.emit(ctx, e)
+	}
+	return u, nil
+}
+
+func withDetail(d map[string]string, k, v string) map[string]string {
+	if d == nil {
+		d = map[string]string{}
+	}
+	d[k] = v
+	return d
+}
+
+// sameRoles reports whether a and b hold the same roles in any order.
+func sameRoles(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+// AdminDeleteUser deletes the user with id and, with it, every session,
+// refresh token and emailed token of theirs; access tokens of the deleted
+// account are refused at once. The address is free again. No mail is sent.
+//
+// The event keeps the deleted address, so that the audit log can still
+// answer who the account was.
+func (s *Service) AdminDeleteUser(ctx context.Context, actor, id string) error {
+	var email string
+	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+		u, err := tx.UserByID(ctx, id)
+		if notFound(err) {
+			return errNoUser()
+		}
+		if err != nil {
+			return err
+		}
+		email = u.Email
+		err = tx.DeleteUser(ctx, id)
+		if notFound(err) {
+			return errNoUser()
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Type: EventUserDeleted, UserID: id, Actor: actor, Details: map[string]string{"email": email}})
+	return nil
+}
+
+// AdminSessions lists the live sessions of the user with id, newest first.
+func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, error) {
+	if _, err := s.AdminUser(ctx, id); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	all, err := s.deps.Store.SessionsByUser(ctx, id, now)
+	if err != nil {
+		return nil, err
+	}
+	live := all[:0]
+	for _, sess := range all {
+		if sess.Active(now, s.cfg.SessionIdle) {
+			live = append(live, sess)
+		}
+	}
+	return live, nil
+}
+
+// AdminLogout forces the user with id out: every session ends and every
+// access token issued so far is refused.
+func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
+	var ended []string
+	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+		u, err := tx.UserByID(ctx, id)
+		if notFound(err) {
+			return errNoUser()
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if ended, err = tx.RevokeUserSessions(ctx, id, "", now); err != nil {
+			return err
+		}
+		u.TokensValidAfter = now
+		u.UpdatedAt = now
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return err
+	}
+	s.emit(ctx, Event{Type: EventForceLogout, UserID: id, Actor: actor, Details: map[string]string{
+		"sessions_ended": strconv.Itoa(len(ended)),
+	}})
+	return nil
+}

@@ -1,0 +1,317 @@
+package httpapi
+
+// The admin API (api.md "Admin API"), under /admin/v1/.
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+// adminFunc is a handler of an admin route; actor is auth.ActorAdminKey or
+// the acting admin's user id.
+type adminFunc func(w http.ResponseWriter, r *http.Request, actor string) error
+
+// admin protects h: the caller must present the admin API key, or an access
+// token of a live session whose roles - in the token and on the account
+// now - contain "admin". No or a bad credential answers 401 invalid_token
+// with a WWW-Authenticate challenge; a valid token without the role, 403
+// forbidden. Admin answers are never cached.
+func (s *server) admin(h adminFunc) http.Handler {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		w.Header().Set("Cache-Control", "no-store")
+		if s.isAdminKey(r) {
+			return h(w, r, auth.ActorAdminKey)
+		}
+		tok, err := parseBearer(r.Header.Values("Authorization"))
+		switch {
+		case errors.Is(err, errNoBearer):
+			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+				detail: "an admin access token or the admin API key is required", wwwAuthenticate: challengeNoToken}
+		case err != nil:
+			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+				detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
+		}
+		p, err := s.svc.Authenticate(r.Context(), tok)
+		if err != nil {
+			return err
+		}
+		if !p.HasRole(auth.RoleAdmin) || !slices.Contains(p.User.Roles, auth.RoleAdmin) {
+			return newError(http.StatusForbidden, codeForbidden, "this route needs the admin role")
+		}
+		return h(w, r, p.User.ID)
+	})
+}
+
+// Request bodies.
+
+type createUserRequest struct {
+	Email          string    `json:"email"`
+	Password       string    `json:"password"`
+	Roles          *[]string `json:"roles"`
+	EmailConfirmed bool      `json:"email_confirmed"`
+}
+
+func (q createUserRequest) check() error {
+	return required("email", q.Email, "password", q.Password)
+}
+
+type patchUserRequest struct {
+	Roles          *[]string `json:"roles"`
+	Disabled       *bool     `json:"disabled"`
+	EmailConfirmed *bool     `json:"email_confirmed"`
+}
+
+// Answer bodies.
+
+// adminUserBody is the user object of the admin API: api.md's user object
+// plus what only admins see.
+type adminUserBody struct {
+	userBody
+	Disabled  bool   `json:"disabled"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+func newAdminUserBody(u *auth.User) adminUserBody {
+	return adminUserBody{userBody: newUserBody(u), Disabled: u.Disabled, UpdatedAt: timestamp(u.UpdatedAt)}
+}
+
+type usersBody struct {
+	Users      []adminUserBody `json:"users"`
+	NextCursor string          `json:"next_cursor"`
+}
+
+type adminSessionBody struct {
+	ID         string `json:"id"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at"`
+	ExpiresAt  string `json:"expires_at"`
+	UserAgent  string `json:"user_agent"`
+	IP         string `json:"ip"`
+}
+
+type adminSessionsBody struct {
+	Sessions []adminSessionBody `json:"sessions"`
+}
+
+type auditEventBody struct {
+	ID        string            `json:"id"`
+	Type      string            `json:"type"`
+	UserID    string            `json:"user_id"`
+	SessionID string            `json:"session_id"`
+	Actor     string            `json:"actor"`
+	IP        string            `json:"ip"`
+	UserAgent string            `json:"user_agent"`
+	CreatedAt string            `json:"created_at"`
+	Details   map[string]string `json:"details"`
+}
+
+type auditBody struct {
+	Events     []auditEventBody `json:"events"`
+	NextCursor string           `json:"next_cursor"`
+}
+
+// Query parameters.
+
+// queryLimit reads the optional limit parameter.
+func queryLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, badRequest("limit must be a positive whole number (at most 200 are answered)")
+	}
+	return n, nil
+}
+
+// queryTime reads an optional RFC 3339 time parameter.
+func queryTime(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, badRequest(name + " must be an RFC 3339 time, e.g. 2025-01-31T12:00:00Z")
+	}
+	return t, nil
+}
+
+// Handlers.
+
+func (s *server) handleAdminListUsers() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ string) error {
+		q := r.URL.Query()
+		limit, err := queryLimit(q)
+		if err != nil {
+			return err
+		}
+		page, err := s.svc.AdminListUsers(r.Context(), auth.UserFilter{
+			Email: q.Get("email"), Cursor: q.Get("cursor"), Limit: limit,
+		})
+		if err != nil {
+			return err
+		}
+		out := usersBody{Users: make([]adminUserBody, 0, len(page.Users)), NextCursor: page.NextCursor}
+		for _, u := range page.Users {
+			out.Users = append(out.Users, newAdminUserBody(u))
+		}
+		encode(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func (s *server) handleAdminCreateUser() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		q, err := decode[createUserRequest](w, r)
+		if err != nil {
+			return err
+		}
+		in := auth.NewUser{Email: q.Email, Password: q.Password, EmailConfirmed: q.EmailConfirmed}
+		if q.Roles != nil {
+			in.Roles = *q.Roles
+			if in.Roles == nil {
+				in.Roles = []string{}
+			}
+		}
+		u, err := s.svc.AdminCreateUser(r.Context(), actor, in)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/admin/v1/users/"+url.PathEscape(u.ID))
+		encode(w, http.StatusCreated, newAdminUserBody(u))
+		return nil
+	}
+}
+
+func (s *server) handleAdminGetUser() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ string) error {
+		u, err := s.svc.AdminUser(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		encode(w, http.StatusOK, newAdminUserBody(u))
+		return nil
+	}
+}
+
+func (s *server) handleAdminPatchUser() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		q, err := decode[patchUserRequest](w, r)
+		if err != nil {
+			return err
+		}
+		if q.Roles != nil && *q.Roles == nil {
+			q.Roles = &[]string{} // "roles": [] - explicitly none
+		}
+		u, err := s.svc.AdminUpdateUser(r.Context(), actor, r.PathValue("id"), auth.UserPatch{
+			Roles: q.Roles, Disabled: q.Disabled, EmailConfirmed: q.EmailConfirmed,
+		})
+		if err != nil {
+			return err
+		}
+		encode(w, http.StatusOK, newAdminUserBody(u))
+		return nil
+	}
+}
+
+func (s *server) handleAdminDeleteUser() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		if err := s.svc.AdminDeleteUser(r.Context(), actor, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *server) handleAdminSessions() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ string) error {
+		list, err := s.svc.AdminSessions(r.Context(), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		out := adminSessionsBody{Sessions: make([]adminSessionBody, 0, len(list))}
+		for _, x := range list {
+			out.Sessions = append(out.Sessions, adminSessionBody{
+				ID:         x.ID,
+				CreatedAt:  timestamp(x.CreatedAt),
+				LastUsedAt: timestamp(x.LastUsedAt),
+				ExpiresAt:  timestamp(x.ExpiresAt),
+				UserAgent:  x.UserAgent,
+				IP:         x.IP,
+			})
+		}
+		encode(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func (s *server) handleAdminLogout() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		if _, err := decodeOptional[emptyRequest](w, r); err != nil {
+			return err
+		}
+		if err := s.svc.AdminLogout(r.Context(), actor, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+func (s *server) handleAdminAudit() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, _ string) error {
+		q := r.URL.Query()
+		limit, err := queryLimit(q)
+		if err != nil {
+			return err
+		}
+		since, err := queryTime(q, "since")
+		if err != nil {
+			return err
+		}
+		until, err := queryTime(q, "until")
+		if err != nil {
+			return err
+		}
+		page, err := s.svc.Audit(r.Context(), auth.AuditFilter{
+			UserID: q.Get("user_id"), Type: q.Get("type"), Since: since, Until: until,
+			Cursor: q.Get("cursor"), Limit: limit,
+		})
+		if err != nil {
+			return err
+		}
+		out := auditBody{Events: make([]auditEventBody, 0, len(page.Events)), NextCursor: page.NextCursor}
+		for _, e := range page.Events {
+			out.Events = append(out.Events, newAuditEventBody(e))
+		}
+		encode(w, http.StatusOK, out)
+		return nil
+	}
+}
+
+func newAuditEventBody(e *auth.AuditEvent) auditEventBody {
+	d := e.Details
+	if d == nil {
+		d = map[string]string{}
+	}
+	return auditEventBody{
+		ID:        strconv.FormatInt(e.ID, 10),
+		Type:      e.Type,
+		UserID:    e.UserID,
+		SessionID: e.SessionID,
+		Actor:     e.Actor,
+		IP:        e.IP,
+		UserAgent: e.UserAgent,
+		CreatedAt: timestamp(e.CreatedAt),
+		Details:   d,
+	}
+}

@@ -1,0 +1,189 @@
+// Package metrics exposes latch's Prometheus metrics: HTTP requests by
+// route pattern and status with latencies, security events (logins,
+// refreshes, reuse detections, throttling), rate-limit refusals, limiter
+// and fan-out errors, mail deliveries, and gauges read at scrape time
+// (hashing queue depth, outbox depth, database pool statistics).
+//
+// Every metric is named latch_*; labels take values from closed sets
+// (route patterns, event types, status codes), never from user input.
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchauth/latch/internal/auth"
+)
+
+// Metrics holds latch's collectors on a registry of its own.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	events        *prometheus.CounterVec
+	limited       *prometheus.CounterVec
+	limiterErrors prometheus.Counter
+	fanoutErrors  prometheus.Counter
+	mails         *prometheus.CounterVec
+}
+
+// New returns the metrics, with the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_http_requests_total",
+			Help: "HTTP requests answered, by method, route pattern and status.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "latch_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by method and route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_security_events_total",
+			Help: "Security events (login, login_failed, refresh, refresh_reuse_detected, logout, ...), by type.",
+		}, []string{"type"}),
+		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_rate_limited_total",
+			Help: "Requests refused with 429 rate_limited, by route pattern.",
+		}, []string{"route"}),
+		limiterErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latch_limiter_errors_total",
+			Help: "Rate limiter errors (shared limiter unreachable); requests were allowed (fail open).",
+		}),
+		fanoutErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latch_fanout_errors_total",
+			Help: "Revocation fan-out errors (Redis unreachable); other instances learn of revocations at their next poll.",
+		}),
+		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_mail_deliveries_total",
+			Help: "Mail delivery attempts by the outbox worker, by result (sent, failed).",
+		}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.fanoutErrors, m.mails,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry is where the collectors live (to add more).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// ObserveRequest counts one answered request; route is the matched
+// pattern ("" when no route matched).
+func (m *Metrics) ObserveRequest(method, route string, status int, d time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	method = knownMethod(method)
+	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(d.Seconds())
+	if status == http.StatusTooManyRequests {
+		m.limited.WithLabelValues(route).Inc()
+	}
+}
+
+// knownMethod keeps the method label's values to a closed set.
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// OnEvent is an auth.Deps.OnEvent hook: it counts security events by type.
+func (m *Metrics) OnEvent(_ context.Context, e auth.Event) {
+	m.events.WithLabelValues(e.Type).Inc()
+}
+
+// LimiterError counts an error of the shared rate limiter.
+func (m *Metrics) LimiterError(error) { m.limiterErrors.Inc() }
+
+// FanoutError counts an error of the revocation fan-out.
+func (m *Metrics) FanoutError(error) { m.fanoutErrors.Inc() }
+
+// MailDelivery counts a delivery attempt of the outbox worker.
+func (m *Metrics) MailDelivery(err error) {
+	if err != nil {
+		m.mails.WithLabelValues("failed").Inc()
+		return
+	}
+	m.mails.WithLabelValues("sent").Inc()
+}
+
+// Gauge registers a gauge read from f at every scrape.
+func (m *Metrics) Gauge(name, help string, f func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+}
+
+// OutboxDepth registers latch_outbox_depth, counted by depth at every
+// scrape (bounded to two seconds; -1 when the database does not answer).
+func (m *Metrics) OutboxDepth(depth func(context.Context) (int, error)) {
+	m.Gauge("latch_outbox_depth", "Mails waiting in the outbox (-1: the database did not answer).", func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+}
+
+// DBStats registers the connection pool's statistics (sql.DBStats) as
+// latch_db_* metrics.
+func (m *Metrics) DBStats(stats func() sql.DBStats) {
+	m.reg.MustRegister(&dbCollector{stats: stats})
+}
+
+type dbCollector struct {
+	stats func() sql.DBStats
+}
+
+var (
+	dbMaxOpen      = prometheus.NewDesc("latch_db_max_open_connections", "Maximum number of open connections to the database.", nil, nil)
+	dbOpen         = prometheus.NewDesc("latch_db_open_connections", "Established connections, in use and idle.", nil, nil)
+	dbInUse        = prometheus.NewDesc("latch_db_in_use_connections", "Connections in use.", nil, nil)
+	dbIdle         = prometheus.NewDesc("latch_db_idle_connections", "Idle connections.", nil, nil)
+	dbWaitCount    = prometheus.NewDesc("latch_db_wait_count_total", "Times a connection was waited for.", nil, nil)
+	dbWaitDuration = prometheus.NewDesc("latch_db_wait_duration_seconds_total", "Time spent waiting for connections.", nil, nil)
+	dbClosedIdle   = prometheus.NewDesc("latch_db_closed_max_idle_time_total", "Connections closed for being idle too long.", nil, nil)
+	dbClosedLife   = prometheus.NewDesc("latch_db_closed_max_lifetime_total", "Connections closed for reaching their maximum lifetime.", nil, nil)
+)
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dbMaxOpen, dbOpen, dbInUse, dbIdle, dbWaitCount, dbWaitDuration, dbClosedIdle, dbClosedLife} {
+		ch <- d
+	}
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
+	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	k := func(d *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
+	}
+	g(dbMaxOpen, float64(s.MaxOpenConnections))
+	g(dbOpen, float64(s.OpenConnections))
+	g(dbInUse, float64(s.InUse))
+	g(dbIdle, float64(s.Idle))
+	k(dbWaitCount, float64(s.WaitCount))
+	k(dbWaitDuration, s.WaitDuration.Seconds())
+	k(dbClosedIdle, float64(s.MaxIdleTimeClosed))
+	k(dbClosedLife, float64(s.MaxLifetimeClosed))
+}

@@ -1,0 +1,57 @@
+package pages_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/latchauth/latch/internal/pages"
+)
+
+// FuzzPages sends arbitrary requests to the pages: whatever a client sends,
+// the answer is never a 5xx and never echoes markup unescaped.
+func FuzzPages(f *testing.F) {
+	fx := newFixture(f, nil)
+	const cookie = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	paths := []string{pages.PathConfirm, pages.PathResend, pages.PathReset, pages.PathForgot, pages.PathCSS, "/x"}
+	f.Add(uint8(0), "GET", "token=abc", "", cookie, "")
+	f.Add(uint8(1), "POST", "", "csrf="+cookie+"&email=a%40example.com", cookie, "http://id.example.com")
+	f.Add(uint8(2), "POST", "", "csrf="+cookie+"&token=abc&password=x&password_confirm=y", cookie, "")
+	f.Add(uint8(2), "POST", "", "csrf="+cookie+"&token=abc&password=<script>&password_confirm=<script>", cookie, "")
+	f.Add(uint8(3), "POST", "", "csrf="+cookie+"&email=%3Cb%3E", cookie, "null")
+	f.Add(uint8(0), "POST", "token=1", "csrf=%%%", "", "")
+	f.Fuzz(func(t *testing.T, which uint8, method, query, body, cookieVal, origin string) {
+		if method != "GET" && method != "POST" {
+			method = "POST"
+		}
+		target := paths[int(which)%len(paths)]
+		req := httptest.NewRequest(method, "http://id.example.com"+target, strings.NewReader(body))
+		req.URL.RawQuery = query
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if cookieVal != "" {
+			req.AddCookie(&http.Cookie{Name: pages.CSRFCookie, Value: sanitizeCookie(cookieVal)})
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		w := httptest.NewRecorder()
+		fx.srv.Config.Handler.ServeHTTP(w, req)
+		if w.Code >= 500 {
+			t.Fatalf("%s %s?%s body %q: status %d\n%s", method, target, query, body, w.Code, w.Body.String())
+		}
+		if strings.Contains(w.Body.String(), "<script") || strings.Contains(w.Body.String(), "<b>") {
+			t.Fatalf("%s %s: markup from the request in the page:\n%s", method, target, w.Body.String())
+		}
+	})
+}
+
+// sanitizeCookie keeps the bytes a cookie value may hold.
+func sanitizeCookie(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r > 0x20 && r < 0x7f && r != '"' && r != ';' && r != '\\' && r != ',' {
+			return r
+		}
+		return -1
+	}, v)
+}

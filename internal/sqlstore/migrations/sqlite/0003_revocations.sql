@@ -1,0 +1,30 @@
+-- latch schema, version 3 (SQLite): what the revocation feed
+-- (GET /v1/revocations) reads.
+--
+-- The feed lists, for the last access-token lifetime, the sessions that
+-- ended (sessions.revoked_at), the user-wide cut-offs (users.
+-- tokens_valid_after) and the accounts that were deleted. A deleted user's
+-- sessions go with the user (ON DELETE CASCADE), so the deletion leaves a
+-- tombstone, written by a trigger so that every way of deleting a user
+-- (DELETE /v1/me, the admin API) records it. Its time is the database's
+-- clock in unix microseconds, like every other time column.
+
+-- RevokedSessionsSince.
+CREATE INDEX sessions_revoked_at ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+
+-- UserCutoffsSince.
+CREATE INDEX users_tokens_valid_after ON users (tokens_valid_after) WHERE tokens_valid_after IS NOT NULL;
+
+CREATE TABLE user_tombstones (
+    user_id    TEXT    PRIMARY KEY,
+    deleted_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX user_tombstones_deleted_at ON user_tombstones (deleted_at);
+
+CREATE TRIGGER users_tombstone AFTER DELETE ON users
+BEGIN
+    INSERT INTO user_tombstones (user_id, deleted_at)
+    VALUES (OLD.id, CAST(unixepoch('subsec') * 1000000 AS INTEGER))
+    ON CONFLICT (user_id) DO UPDATE SET deleted_at = excluded.deleted_at;
+END;
