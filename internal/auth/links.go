@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"slices"
 
 	"github.com/latchauth/latch/internal/token"
 )
@@ -15,12 +16,9 @@ import (
 // returns - without using it. A bad, used or expired link, or one of a
 // deleted account, is the same invalid_token error Confirm answers.
 func (s *Service) CheckConfirmLink(ctx context.Context, tok string) (TokenKind, error) {
-	t, err := s.usableLink(ctx, tok)
+	t, _, err := s.usableLink(ctx, tok, KindConfirm, KindEmailChange)
 	if err != nil {
 		return "", err
-	}
-	if t.Kind != KindConfirm && t.Kind != KindEmailChange {
-		return "", errBadLink()
 	}
 	return t.Kind, nil
 }
@@ -28,36 +26,33 @@ func (s *Service) CheckConfirmLink(ctx context.Context, tok string) (TokenKind, 
 // CheckResetLink reports whether tok is a usable password reset link,
 // without using it (see CheckConfirmLink).
 func (s *Service) CheckResetLink(ctx context.Context, tok string) error {
-	t, err := s.usableLink(ctx, tok)
-	if err != nil {
-		return err
-	}
-	if t.Kind != KindReset {
-		return errBadLink()
-	}
-	return nil
+	_, _, err := s.usableLink(ctx, tok, KindReset)
+	return err
 }
 
-func (s *Service) usableLink(ctx context.Context, tok string) (*OneTimeToken, error) {
+// usableLink reads the unused, unexpired one-time token tok of one of kinds
+// and its user, without using it. Anything else is errBadLink.
+func (s *Service) usableLink(ctx context.Context, tok string, kinds ...TokenKind) (*OneTimeToken, *User, error) {
 	h, ok := token.HashOpaque(tok)
 	if !ok {
-		return nil, errBadLink()
+		return nil, nil, errBadLink()
 	}
 	t, err := s.deps.Store.OneTimeTokenByHash(ctx, h)
 	if notFound(err) {
-		return nil, errBadLink()
+		return nil, nil, errBadLink()
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if !t.UsedAt.IsZero() || !s.now().Before(t.ExpiresAt) {
-		return nil, errBadLink()
+	if !slices.Contains(kinds, t.Kind) || !t.UsedAt.IsZero() || !s.now().Before(t.ExpiresAt) {
+		return nil, nil, errBadLink()
 	}
-	if _, err := s.deps.Store.UserByID(ctx, t.UserID); err != nil {
-		if notFound(err) {
-			return nil, errBadLink()
-		}
-		return nil, err
+	u, err := s.deps.Store.UserByID(ctx, t.UserID)
+	if notFound(err) {
+		return nil, nil, errBadLink()
 	}
-	return t, nil
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, u, nil
 }

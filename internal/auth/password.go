@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-
-	"github.com/latchauth/latch/internal/token"
 )
 
 // ForgotPassword mails a reset link when the address has an account, and
@@ -96,25 +94,7 @@ func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password
 	if err := s.limitIP(ctx, "reset", c, s.cfg.MailPerIP); err != nil {
 		return nil, err
 	}
-	h, ok := token.HashOpaque(tok)
-	if !ok {
-		return nil, errBadLink()
-	}
-	t, err := s.deps.Store.OneTimeTokenByHash(ctx, h)
-	if notFound(err) {
-		return nil, errBadLink()
-	}
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	if t.Kind != KindReset || !t.UsedAt.IsZero() || !now.Before(t.ExpiresAt) {
-		return nil, errBadLink()
-	}
-	u, err := s.deps.Store.UserByID(ctx, t.UserID)
-	if notFound(err) {
-		return nil, errBadLink()
-	}
+	t, u, err := s.usableLink(ctx, tok, KindReset)
 	if err != nil {
 		return nil, err
 	}
@@ -135,32 +115,16 @@ func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		sess, refresh = nil, ""
 		now := s.now()
-		won, err := tx.ConsumeOneTimeToken(ctx, h, KindReset, now)
+		won, err := tx.ConsumeOneTimeToken(ctx, t.Hash, KindReset, now)
 		if err != nil {
 			return err
 		}
 		if !won {
 			return errBadLink()
 		}
-		fresh, err := tx.UserByID(ctx, u.ID)
-		if err != nil {
-			return err
-		}
-		fresh.PasswordHash = hash
 		// The link reached the mailbox: that proves the address too.
-		fresh.EmailConfirmed = true
-		fresh.TokensValidAfter = now
-		fresh.UpdatedAt = now
-		if err := tx.UpdateUser(ctx, fresh); err != nil {
-			return err
-		}
-		if _, err := tx.RevokeUserSessions(ctx, u.ID, "", now); err != nil {
-			return err
-		}
-		if err := tx.VoidOneTimeTokens(ctx, u.ID, KindReset, now); err != nil {
-			return err
-		}
-		if err := s.enqueue(ctx, tx, MailPasswordReset, fresh.Email, MailData{}); err != nil {
+		fresh, err := s.setPassword(ctx, tx, u.ID, hash, true, MailPasswordReset)
+		if err != nil {
 			return err
 		}
 		u = fresh
@@ -205,24 +169,8 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		refresh string
 	)
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		now := s.now()
-		fresh, err := tx.UserByID(ctx, u.ID)
+		fresh, err := s.setPassword(ctx, tx, u.ID, hash, false, MailPasswordChanged)
 		if err != nil {
-			return err
-		}
-		fresh.PasswordHash = hash
-		fresh.TokensValidAfter = now
-		fresh.UpdatedAt = now
-		if err := tx.UpdateUser(ctx, fresh); err != nil {
-			return err
-		}
-		if _, err := tx.RevokeUserSessions(ctx, u.ID, "", now); err != nil {
-			return err
-		}
-		if err := tx.VoidOneTimeTokens(ctx, u.ID, KindReset, now); err != nil {
-			return err
-		}
-		if err := s.enqueue(ctx, tx, MailPasswordChanged, fresh.Email, MailData{}); err != nil {
 			return err
 		}
 		u = fresh
@@ -235,4 +183,35 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 	s.mailQueued()
 	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return s.pair(u, sess.ID, refresh)
+}
+
+// setPassword stores a new password hash for userID inside tx: it sets the
+// user-wide cut-off, ends every session, voids open reset links and queues
+// the notification mail of kind. confirm also marks the address confirmed
+// (a reset link reached the mailbox).
+func (s *Service) setPassword(ctx context.Context, tx Tx, userID, hash string, confirm bool, kind string) (*User, error) {
+	now := s.now()
+	u, err := tx.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash = hash
+	if confirm {
+		u.EmailConfirmed = true
+	}
+	u.TokensValidAfter = now
+	u.UpdatedAt = now
+	if err := tx.UpdateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	if _, err := tx.RevokeUserSessions(ctx, userID, "", now); err != nil {
+		return nil, err
+	}
+	if err := tx.VoidOneTimeTokens(ctx, userID, KindReset, now); err != nil {
+		return nil, err
+	}
+	if err := s.enqueue(ctx, tx, kind, u.Email, MailData{}); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
