@@ -123,12 +123,27 @@ func (s *Service) underResendCap(ctx context.Context, tx Reader, u *User) (bool,
 // Confirm redeems a confirmation token (a new account's, or an email
 // change's) and logs the user in.
 func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "confirm", c, s.cfg.MailPerIP); err != nil {
+	u, sess, refresh, err := s.confirm(ctx, c, tok, true)
+	if err != nil {
 		return nil, err
+	}
+	return s.pair(u, sess.ID, refresh)
+}
+
+// ConfirmLink redeems a confirmation token like Confirm but starts no
+// session: the browser page confirms, the user logs in in their app.
+func (s *Service) ConfirmLink(ctx context.Context, c ClientInfo, tok string) (*User, error) {
+	u, _, _, err := s.confirm(ctx, c, tok, false)
+	return u, err
+}
+
+func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login bool) (*User, *Session, string, error) {
+	if err := s.limitIP(ctx, "confirm", c, s.cfg.MailPerIP); err != nil {
+		return nil, nil, "", err
 	}
 	h, ok := token.HashOpaque(tok)
 	if !ok {
-		return nil, errBadLink()
+		return nil, nil, "", errBadLink()
 	}
 	var (
 		u       *User
@@ -137,7 +152,7 @@ func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*Token
 		oldAddr string
 	)
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		oldAddr = ""
+		oldAddr, sess, refresh = "", nil, ""
 		t, err := tx.OneTimeTokenByHash(ctx, h)
 		if notFound(err) {
 			return errBadLink()
@@ -182,19 +197,25 @@ func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*Token
 				return err
 			}
 		}
+		if !login {
+			return nil
+		}
 		sess, refresh, err = s.newSession(ctx, tx, u, c)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
+	}
+	ev := Event{Type: EventConfirm, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent}
+	if sess != nil {
+		ev.SessionID = sess.ID
 	}
 	if oldAddr != "" {
 		s.mailQueued()
-		s.emit(ctx, Event{Type: EventEmailChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
-	} else {
-		s.emit(ctx, Event{Type: EventConfirm, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
+		ev.Type = EventEmailChanged
 	}
-	return s.pair(u, sess.ID, refresh)
+	s.emit(ctx, ev)
+	return u, sess, refresh, nil
 }
 
 func errBadLink() error {

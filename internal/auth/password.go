@@ -91,6 +91,17 @@ func (s *Service) underUnknownCap(ctx context.Context, norm string) (bool, error
 // session ends, the owner is notified, and (LoginAfterReset) a new session
 // starts. A policy error leaves the token usable.
 func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password string) (*TokenPair, error) {
+	return s.resetPassword(ctx, c, tok, password, s.cfg.LoginAfterReset)
+}
+
+// ResetPasswordLink redeems a reset token like ResetPassword but never
+// starts a session: the browser page resets, the user logs in in their app.
+func (s *Service) ResetPasswordLink(ctx context.Context, c ClientInfo, tok, password string) error {
+	_, err := s.resetPassword(ctx, c, tok, password, false)
+	return err
+}
+
+func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password string, login bool) (*TokenPair, error) {
 	if err := s.limitIP(ctx, "reset", c, s.cfg.MailPerIP); err != nil {
 		return nil, err
 	}
@@ -128,7 +139,7 @@ func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password
 			return err
 		}
 		u = fresh
-		if !s.cfg.LoginAfterReset {
+		if !login {
 			return nil
 		}
 		sess, refresh, err = s.newSession(ctx, tx, fresh, c)

@@ -379,3 +379,38 @@ func TestConcurrentConfirmExactlyOneWins(t *testing.T) {
 		t.Fatalf("%d confirmations won, want 1", wins)
 	}
 }
+
+// TestLinkVariantsStartNoSession checks that the browser pages' confirm and
+// reset leave no session behind (the user logs in in their app).
+func TestLinkVariantsStartNoSession(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	addr := "page@example.com"
+	if _, err := f.svc.Signup(ctx, client, addr, pw); err != nil {
+		t.Fatal(err)
+	}
+	u, err := f.svc.ConfirmLink(ctx, client, f.lastMailToken(t, addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !u.EmailConfirmed || u.Email != addr {
+		t.Fatalf("confirmed user %+v", u)
+	}
+	if err := f.svc.ForgotPassword(ctx, client, addr); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Close()
+	if err := f.svc.ResetPasswordLink(ctx, client, f.lastMailToken(t, addr), "a fresh passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := f.db.SessionsByUser(ctx, u.ID, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions) != 0 {
+		t.Fatalf("%d sessions after page confirm and reset, want 0", len(sessions))
+	}
+	if _, err := f.svc.Login(ctx, client, addr, "a fresh passphrase"); err != nil {
+		t.Fatal(err)
+	}
+}

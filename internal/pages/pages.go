@@ -51,10 +51,10 @@ var stylesheet []byte
 // Service is what the pages need of latch's rules; *auth.Service has it.
 type Service interface {
 	CheckConfirmLink(ctx context.Context, tok string) (auth.TokenKind, error)
-	Confirm(ctx context.Context, c auth.ClientInfo, tok string) (*auth.TokenPair, error)
+	ConfirmLink(ctx context.Context, c auth.ClientInfo, tok string) (*auth.User, error)
 	ResendConfirmation(ctx context.Context, c auth.ClientInfo, email string) error
 	CheckResetLink(ctx context.Context, tok string) error
-	ResetPassword(ctx context.Context, c auth.ClientInfo, tok, password string) (*auth.TokenPair, error)
+	ResetPasswordLink(ctx context.Context, c auth.ClientInfo, tok, password string) error
 	ForgotPassword(ctx context.Context, c auth.ClientInfo, email string) error
 }
 
@@ -352,7 +352,7 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.badConfirmLink(w, r)
 		return
 	}
-	p, err := h.svc.Confirm(r.Context(), clientOf(r), tok)
+	u, err := h.svc.ConfirmLink(r.Context(), clientOf(r), tok)
 	switch code(err) {
 	case "":
 	case auth.CodeInvalidToken:
@@ -367,8 +367,8 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := "Your email address"
-	if p != nil && p.User != nil {
-		addr = "Your email address " + p.User.Email
+	if u != nil {
+		addr = "Your email address " + u.Email
 	}
 	h.message(w, r, http.StatusOK, view{Title: "Email address confirmed",
 		Lines: []string{addr + " is confirmed.", "You can now sign in to " + h.product + " with it. You may close this page."}})
@@ -451,7 +451,7 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, "reset", form)
 		return
 	}
-	_, err := h.svc.ResetPassword(r.Context(), clientOf(r), tok, pw)
+	err := h.svc.ResetPasswordLink(r.Context(), clientOf(r), tok, pw)
 	switch code(err) {
 	case "":
 	case auth.CodeWeakPassword:
