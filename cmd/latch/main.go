@@ -258,12 +258,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}()
 
 	// Signing keys (issue 6): reload every minute, rotate when due.
+	// Housekeeping: delete ended sessions and used links after
+	// auth.Retention, hourly.
 	keysDone := make(chan struct{})
 	go func() {
 		defer close(keysDone)
 		svc.RunKeyMaintenance(workerCtx)
 	}()
-	defer func() { stopWorker(); <-keysDone }()
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		svc.RunPrune(workerCtx)
+	}()
+	defer func() { stopWorker(); <-keysDone; <-pruneDone }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

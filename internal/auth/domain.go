@@ -237,6 +237,12 @@ type Tx interface {
 	CreateUsersIfAbsent(ctx context.Context, users []*User) ([]bool, error)
 	// AppendAudit appends e to the append-only audit log and sets e.ID.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
+
+	// Housekeeping.
+	// Prune deletes what can no longer matter: one-time tokens that expired
+	// or were used before before, and sessions (with their refresh tokens)
+	// that ended or expired before before. It returns how many rows went.
+	Prune(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Outbox is what the mail worker needs from the store.

@@ -414,3 +414,42 @@ func TestLinkVariantsStartNoSession(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPrune checks that ended sessions and used links go after the
+// retention, and nothing a user still has.
+func TestPrune(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	gone := f.confirmed(t, "gone@example.com")
+	kept := f.confirmed(t, "kept@example.com")
+	p, err := f.svc.Authenticate(ctx, gone.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Logout(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.svc.Prune(ctx); err != nil || n != 0 {
+		t.Fatalf("Prune right away: %d rows, %v; want 0", n, err)
+	}
+	// kept's session is refreshed halfway, so it stays within its idle
+	// lifetime.
+	f.clock.Advance(auth.Retention / 2)
+	if kept, err = f.svc.Refresh(ctx, client, kept.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(auth.Retention/2 + time.Minute)
+	n, err := f.svc.Prune(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gone's ended session and both used confirmation links.
+	if n != 3 {
+		t.Fatalf("Prune removed %d rows, want 3", n)
+	}
+	_, err = f.svc.Refresh(ctx, client, gone.RefreshToken)
+	wantCode(t, err, auth.CodeInvalidBearer)
+	if _, err := f.svc.Refresh(ctx, client, kept.RefreshToken); err != nil {
+		t.Fatalf("a live session's refresh token was pruned: %v", err)
+	}
+}

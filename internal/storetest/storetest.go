@@ -79,6 +79,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		// Revocations (issue 6).
 		{"RevokedSessionsSince", testRevokedSessionsSince},
 		{"UserCutoffsSince", testUserCutoffsSince},
+		// Housekeeping: prune.go.
+		{"Prune", testPrune},
 		// Admin (issue 5): admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
