@@ -60,7 +60,8 @@
 //		fmt.Fprintln(w, "notes of", c.Subject)
 //	}
 //
-// This package imports only the standard library and nothing of latch's
-// server, so that services can depend on it alone (TestImportsNothingFromServer
-// checks it).
+// This package imports only the standard library and latch's strict JOSE
+// core, github.com/latchauth/latch/jws (standard library only itself),
+// which latch's server uses too; nothing of the server, so that services
+// can depend on it alone (TestImportsNothingFromServer checks it).
 package verify

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"math/big"
 	"net/http"
@@ -22,6 +23,9 @@ import (
 // The tests sign with latch's own internal/token, so that what latch issues
 // is what this package accepts. Only the tests import it; the package does
 // not (TestImportsNothingFromServer).
+
+// b64 is the encoding of JWS segments.
+var b64 = base64.RawURLEncoding
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 

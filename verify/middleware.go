@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/latchauth/latch/jws"
 )
 
 type claimsKey struct{}
@@ -36,9 +38,9 @@ func ClaimsFrom(ctx context.Context) (*Claims, bool) {
 func Middleware(v *Verifier) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, err := bearer(r.Header.Values("Authorization"))
+			tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
 			if err != nil {
-				if errors.Is(err, errNoCredentials) {
+				if errors.Is(err, jws.ErrNoBearer) {
 					v.unauthorized(w, "", "an access token is required")
 				} else {
 					v.unauthorized(w, "invalid_token", "the Authorization header is not \"Bearer <token>\"")
@@ -128,55 +130,4 @@ type problem struct {
 	Status int    `json:"status"`
 	Code   string `json:"code"`
 	Detail string `json:"detail,omitempty"`
-}
-
-var (
-	errNoCredentials = errors.New("verify: no Authorization header")
-	errBadHeader     = errors.New("verify: malformed Authorization header")
-)
-
-// bearer extracts the token of an Authorization header (RFC 6750 §2.1):
-// exactly one header, the scheme "Bearer" in any case, spaces, one
-// b64token.
-func bearer(values []string) (string, error) {
-	switch len(values) {
-	case 0:
-		return "", errNoCredentials
-	case 1:
-	default:
-		return "", errBadHeader
-	}
-	scheme, rest, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", errBadHeader
-	}
-	tok := strings.TrimLeft(rest, " ")
-	if !isB64Token(tok) {
-		return "", errBadHeader
-	}
-	return tok, nil
-}
-
-// isB64Token reports whether s matches RFC 6750's
-// b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func isB64Token(s string) bool {
-	i := 0
-	for i < len(s) {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' {
-			i++
-			continue
-		}
-		break
-	}
-	if i == 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if s[i] != '=' {
-			return false
-		}
-	}
-	return true
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchauth/latch/jws"
 )
 
 // Config configures a Verifier. Zero values take the defaults noted beside
@@ -69,9 +71,9 @@ type Verifier struct {
 
 	keysMu      sync.RWMutex
 	keys        map[string]*Key
-	nextRefresh time.Time     // when the keys are due for a periodic refresh
-	lastAttempt time.Time     // of a fetch, for MinRefreshInterval
-	fetching    chan struct{} // closed when the fetch in progress ends
+	nextRefresh time.Time // when the keys are due for a periodic refresh
+	lastAttempt time.Time // of a fetch, for MinRefreshInterval
+	fetching    *fetch    // the fetch in progress, if any
 
 	rev *revocations
 
@@ -166,16 +168,16 @@ func (v *Verifier) Ready(ctx context.Context) error {
 // also wraps ErrExpired, a revoked one ErrRevoked.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	now := v.cfg.Now()
-	ck := checks{
-		issuer:   v.cfg.Issuer,
-		audience: v.cfg.Audience,
-		leeway:   v.cfg.Leeway,
-		now:      now,
-		maxSize:  v.cfg.MaxTokenSize,
+	ck := jws.Checks{
+		Issuer:   v.cfg.Issuer,
+		Audience: v.cfg.Audience,
+		Leeway:   v.cfg.Leeway,
+		Now:      now,
+		MaxSize:  v.cfg.MaxTokenSize,
 	}
-	c, err := verifyToken(token, func(kid string) (*Key, error) { return v.key(ctx, kid, now) }, &ck)
+	c, err := jws.Verify(token, func(kid string) (*Key, error) { return v.key(ctx, kid, now) }, &ck)
 	if err != nil {
-		return nil, err
+		return nil, refusal(err)
 	}
 	if v.rev != nil {
 		if err := v.rev.check(c); err != nil {
@@ -234,14 +236,9 @@ func (v *Verifier) refreshAsync(now time.Time) {
 // MinRefreshInterval ago; a fetch in progress is joined.
 func (v *Verifier) refreshIfAllowed(ctx context.Context, now time.Time) error {
 	v.keysMu.Lock()
-	if ch := v.fetching; ch != nil {
+	if f := v.fetching; f != nil {
 		v.keysMu.Unlock()
-		select {
-		case <-ch:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return f.wait(ctx)
 	}
 	if !v.lastAttempt.IsZero() && now.Sub(v.lastAttempt) < v.cfg.MinRefreshInterval {
 		v.keysMu.Unlock()
@@ -254,22 +251,17 @@ func (v *Verifier) refreshIfAllowed(ctx context.Context, now time.Time) error {
 // in progress is joined). On failure the cached keys stay.
 func (v *Verifier) Refresh(ctx context.Context) error {
 	v.keysMu.Lock()
-	if ch := v.fetching; ch != nil {
+	if f := v.fetching; f != nil {
 		v.keysMu.Unlock()
-		select {
-		case <-ch:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return f.wait(ctx)
 	}
 	return v.fetchLocked(ctx, v.cfg.Now())
 }
 
 // fetchLocked is called with keysMu held; it releases it while fetching.
 func (v *Verifier) fetchLocked(ctx context.Context, now time.Time) error {
-	ch := make(chan struct{})
-	v.fetching = ch
+	f := &fetch{done: make(chan struct{})}
+	v.fetching = f
 	v.lastAttempt = now
 	v.keysMu.Unlock()
 
@@ -278,7 +270,8 @@ func (v *Verifier) fetchLocked(ctx context.Context, now time.Time) error {
 	v.keysMu.Lock()
 	defer v.keysMu.Unlock()
 	v.fetching = nil
-	close(ch)
+	f.err = err
+	close(f.done)
 	if err != nil {
 		return err
 	}
@@ -289,6 +282,22 @@ func (v *Verifier) fetchLocked(ctx context.Context, now time.Time) error {
 	}
 	v.nextRefresh = now.Add(interval)
 	return nil
+}
+
+// fetch is one JWKS fetch that other callers may join.
+type fetch struct {
+	done chan struct{} // closed when the fetch ends
+	err  error         // its outcome, set before done is closed
+}
+
+// wait joins the fetch and returns its outcome.
+func (f *fetch) wait(ctx context.Context) error {
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // fetchJWKS gets and parses the key set, and the answer's max-age.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/jws"
 )
 
 // adminFunc is a handler of an admin route; actor is auth.ActorAdminKey or
@@ -28,9 +29,9 @@ func (s *server) admin(h adminFunc) http.Handler {
 		if s.isAdminKey(r) {
 			return h(w, r, auth.ActorAdminKey)
 		}
-		tok, err := parseBearer(r.Header.Values("Authorization"))
+		tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
 		switch {
-		case errors.Is(err, errNoBearer):
+		case errors.Is(err, jws.ErrNoBearer):
 			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
 				detail: "an admin access token or the admin API key is required", wwwAuthenticate: challengeNoToken}
 		case err != nil:

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/latchauth/latch/jws"
 )
 
 // The revocation feed (issue 6): GET /v1/revocations, followed by package
@@ -54,7 +56,7 @@ func (s *server) canReadRevocations(r *http.Request) bool {
 	if s.revocationKeyHash == nil {
 		return true
 	}
-	tok, err := parseBearer(r.Header.Values("Authorization"))
+	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
 	if err != nil {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/jws"
 )
 
 // Config holds the server's dependencies and settings.
@@ -117,7 +118,7 @@ func (s *server) isAdminKey(r *http.Request) bool {
 	if s.adminKeyHash == nil {
 		return false
 	}
-	tok, err := parseBearer(r.Header.Values("Authorization"))
+	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
 	if err != nil {
 		return false
 	}

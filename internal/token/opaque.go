@@ -3,6 +3,8 @@ package token
 import (
 	"crypto/rand"
 	"crypto/sha256"
+
+	"github.com/latchauth/latch/jws"
 )
 
 const (
@@ -26,7 +28,7 @@ func decodeOpaque(s string) ([]byte, bool) {
 	if len(s) != OpaqueLen {
 		return nil, false
 	}
-	b, err := decodeB64(s)
+	b, err := jws.DecodeSegment(s)
 	if err != nil || len(b) != opaqueBytes {
 		return nil, false
 	}

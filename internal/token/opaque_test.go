@@ -15,7 +15,8 @@ func TestNewOpaque(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(s) != 43 || !isB64URL(s) {
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		if len(s) != 43 || strings.Trim(s, alphabet) != "" {
 			t.Fatalf("NewOpaque = %q, want 43 base64url characters", s)
 		}
 		if seen[s] {

@@ -1,24 +1,20 @@
-package verify
-
-// The strict parsing below follows latch's internal/token/strict.go (which
-// this package may not import): one base64url flavour, one JSON object per
-// segment with no duplicate member names at any depth. It differs in one
-// way: the top-level members are handed to a callback instead of being
-// collected in a map, which keeps verification free of a map allocation.
+package jws
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"unicode/utf8"
 )
 
-// b64 is the only base64 flavour accepted: URL alphabet, no padding, zero
-// trailing bits.
+// b64 is the only base64 flavour accepted anywhere: URL alphabet, no
+// padding, zero trailing bits.
 var b64 = base64.RawURLEncoding.Strict()
 
 // isB64URL reports whether s consists only of characters of the base64url
-// alphabet (encoding/base64 skips '\r' and '\n' even in strict mode).
+// alphabet. encoding/base64 silently skips '\r' and '\n' even in strict
+// mode, so the alphabet is checked separately before decoding.
 func isB64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -44,12 +40,24 @@ func decodeB64Into(dst []byte, s string) ([]byte, error) {
 	return dst[:n], nil
 }
 
-// decodeB64 decodes s strictly.
+// DecodeSegment decodes s strictly as a JWS segment is encoded: base64url
+// alphabet only, no padding, no whitespace, canonical (unused trailing bits
+// zero). It is the only base64 decoding latch and verify use.
+func DecodeSegment(s string) ([]byte, error) {
+	b, err := decodeB64Into(make([]byte, b64.DecodedLen(len(s))), s)
+	if err != nil {
+		return nil, fmt.Errorf("jws: %w", err)
+	}
+	return b, nil
+}
+
+// decodeB64 decodes s strictly (see DecodeSegment).
 func decodeB64(s string) ([]byte, error) {
 	return decodeB64Into(make([]byte, b64.DecodedLen(len(s))), s)
 }
 
-// maxJSONDepth bounds the nesting of objects and arrays.
+// maxJSONDepth bounds the nesting of objects and arrays in a header,
+// payload or JWK (the top-level object counts as one).
 const maxJSONDepth = 32
 
 // maxMembers bounds the top-level members of a header, payload or JWK.
@@ -57,10 +65,16 @@ const maxMembers = 64
 
 var errMalformed = errors.New("malformed JSON")
 
-// scanObject checks that b is exactly one JSON object in valid UTF-8, with
-// no duplicate member names at any depth (compared after unescaping) and
-// nothing but whitespace after it, and calls member for each top-level
-// member with its raw value.
+// scanObject checks that b is exactly one JSON object (RFC 8259) in valid
+// UTF-8, with no duplicate member names at any depth (compared after
+// unescaping) and nothing but whitespace after it, and calls member for
+// each top-level member with its raw value, in order.
+//
+// It is a single-pass scanner rather than json.Decoder.Token plus
+// json.Unmarshal because it runs on every verified token, and it hands the
+// members to a callback rather than collecting them in a map so that
+// verification allocates no map; FuzzScanObject checks it against
+// encoding/json.
 func scanObject(b []byte, member func(name string, raw []byte) error) error {
 	if !utf8.Valid(b) {
 		return errors.New("invalid UTF-8")
@@ -163,7 +177,7 @@ func (p *jsonParser) object(depth int, member func(name string, raw []byte) erro
 		if member != nil {
 			for _, n := range names {
 				if n == name {
-					return errors.New("duplicate JSON member")
+					return fmt.Errorf("duplicate JSON member %q", name)
 				}
 			}
 			if len(names) == maxMembers {
@@ -172,7 +186,7 @@ func (p *jsonParser) object(depth int, member func(name string, raw []byte) erro
 			names = append(names, name)
 		} else {
 			if _, dup := nested[name]; dup {
-				return errors.New("duplicate JSON member")
+				return fmt.Errorf("duplicate JSON member %q", name)
 			}
 			nested[name] = struct{}{}
 		}
@@ -329,7 +343,8 @@ func (p *jsonParser) number() error {
 	return nil
 }
 
-// jsonString decodes raw as a JSON string, refusing any other type.
+// jsonString decodes raw as a JSON string, refusing any other type
+// (including null, which json.Unmarshal would silently accept).
 func jsonString(raw []byte) (string, bool) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", false

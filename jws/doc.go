@@ -1,0 +1,27 @@
+// Package jws is the strict JOSE core shared by latch's server
+// (internal/token) and by the verify package that other Go services
+// import: one implementation of everything that decides whether an access
+// token is accepted.
+//
+// It holds:
+//
+//   - strict parsing: canonical base64url only (DecodeSegment), and JSON
+//     scanned in one pass that refuses invalid UTF-8, duplicate member
+//     names at any depth (compared after unescaping), nesting deeper than
+//     32 and trailing data;
+//   - public keys: Key, whose Alg pins the only algorithm a token signed
+//     with it may use (EdDSA, ES256, RS256); CheckKey; JWK parsing
+//     (ParseJWK, ParseJWKS) and encoding (Key.JWK, JWKS) and RFC 7638
+//     thumbprints;
+//   - verification (Verify): compact JWS, header whitelist (alg, kid, typ
+//     at+jwt), signature with the key named by kid, then the claims of an
+//     RFC 9068 access token, decoded without building a map, against
+//     issuer, audience and times (Checks);
+//   - the RFC 6750 Authorization header (ParseBearer).
+//
+// Private keys, signing, sealing and opaque tokens stay in latch's
+// internal/token; key caching, the revocation feed and the HTTP middleware
+// stay in verify. This package imports only the standard library (a test
+// checks it), so that verify can import it without pulling in anything of
+// the server.
+package jws

@@ -1,0 +1,396 @@
+package jws
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+)
+
+// Signature algorithms a key may pin (RFC 7518, RFC 8037).
+const (
+	EdDSA = "EdDSA"
+	ES256 = "ES256"
+	RS256 = "RS256"
+)
+
+// RSA modulus bounds: at least 2048 bits (RFC 8725 §3.5 / NIST), at most
+// 8192 bits so that a hostile key cannot make verification arbitrarily
+// slow.
+const (
+	MinRSABits = 2048
+	MaxRSABits = 8192
+)
+
+// Key is a public verification key. Its Alg is the only algorithm a token
+// signed with it may use.
+type Key struct {
+	KID    string
+	Alg    string // EdDSA, ES256 or RS256
+	Public crypto.PublicKey
+}
+
+// CheckKey reports whether pub is a usable public key for alg: an Ed25519
+// key for EdDSA, a P-256 key for ES256, an RSA key of MinRSABits to
+// MaxRSABits bits with an odd exponent of at least 3 for RS256.
+func CheckKey(alg string, pub crypto.PublicKey) error {
+	switch alg {
+	case EdDSA:
+		if p, ok := pub.(ed25519.PublicKey); ok && len(p) == ed25519.PublicKeySize {
+			return nil
+		}
+	case ES256:
+		if p, ok := pub.(*ecdsa.PublicKey); ok && p.Curve == elliptic.P256() {
+			return nil
+		}
+	case RS256:
+		if p, ok := pub.(*rsa.PublicKey); ok {
+			if b := p.N.BitLen(); b < MinRSABits || b > MaxRSABits {
+				return fmt.Errorf("jws: RSA key of %d bits (want %d to %d)", b, MinRSABits, MaxRSABits)
+			}
+			if p.E < 3 || p.E%2 == 0 {
+				return errors.New("jws: bad RSA public exponent")
+			}
+			return nil
+		}
+	default:
+		return fmt.Errorf("jws: unsupported algorithm %q", alg)
+	}
+	return fmt.Errorf("jws: key type %T does not fit %s", pub, alg)
+}
+
+// jwk is the JSON form of a public JWK (RFC 7517, 7518 §6, 8037).
+type jwk struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
+	Kid string `json:"kid,omitempty"`
+	Alg string `json:"alg,omitempty"`
+	Use string `json:"use,omitempty"`
+}
+
+// members returns the key's required JWK members (RFC 7638 §3.2).
+func (k *Key) members() (jwk, error) {
+	if err := CheckKey(k.Alg, k.Public); err != nil {
+		return jwk{}, err
+	}
+	switch p := k.Public.(type) {
+	case ed25519.PublicKey:
+		return jwk{Kty: "OKP", Crv: "Ed25519", X: b64.EncodeToString(p)}, nil
+	case *ecdsa.PublicKey:
+		pt, err := p.Bytes() // 0x04 || X || Y, fixed width
+		if err != nil {
+			return jwk{}, fmt.Errorf("jws: encode EC key: %w", err)
+		}
+		n := (len(pt) - 1) / 2
+		return jwk{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(pt[1 : 1+n]), Y: b64.EncodeToString(pt[1+n:])}, nil
+	case *rsa.PublicKey:
+		return jwk{Kty: "RSA", N: b64.EncodeToString(p.N.Bytes()), E: b64.EncodeToString(big.NewInt(int64(p.E)).Bytes())}, nil
+	}
+	return jwk{}, fmt.Errorf("jws: unsupported public key %T", k.Public)
+}
+
+// Thumbprint returns the RFC 7638 JWK thumbprint of the public key:
+// base64url (no padding) of the SHA-256 of its required members in
+// lexicographic order.
+func (k *Key) Thumbprint() (string, error) {
+	m, err := k.members()
+	if err != nil {
+		return "", err
+	}
+	// json.Marshal of a struct keeps field order; these orders are the
+	// lexicographic ones RFC 7638 requires, and the values contain only
+	// base64url and ASCII names, so no escaping differs.
+	var v any
+	switch m.Kty {
+	case "OKP":
+		v = struct {
+			Crv string `json:"crv"`
+			Kty string `json:"kty"`
+			X   string `json:"x"`
+		}{m.Crv, m.Kty, m.X}
+	case "EC":
+		v = struct {
+			Crv string `json:"crv"`
+			Kty string `json:"kty"`
+			X   string `json:"x"`
+			Y   string `json:"y"`
+		}{m.Crv, m.Kty, m.X, m.Y}
+	case "RSA":
+		v = struct {
+			E   string `json:"e"`
+			Kty string `json:"kty"`
+			N   string `json:"n"`
+		}{m.E, m.Kty, m.N}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("jws: thumbprint: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return b64.EncodeToString(sum[:]), nil
+}
+
+// JWK returns the key as a JSON JWK with kty, crv/x(/y) or n/e, kid, alg
+// and use "sig": the form ParseJWK accepts with RequireAll.
+func (k *Key) JWK() ([]byte, error) {
+	m, err := k.members()
+	if err != nil {
+		return nil, err
+	}
+	if k.KID == "" {
+		return nil, errors.New("jws: key has no kid")
+	}
+	m.Kid, m.Alg, m.Use = k.KID, k.Alg, "sig"
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("jws: marshal JWK: %w", err)
+	}
+	return b, nil
+}
+
+// JWKS returns the RFC 7517 key set {"keys":[...]} of the keys' JWKs, in
+// the given order.
+func JWKS(keys []*Key) ([]byte, error) {
+	set := struct {
+		Keys []json.RawMessage `json:"keys"`
+	}{Keys: make([]json.RawMessage, 0, len(keys))}
+	for _, k := range keys {
+		b, err := k.JWK()
+		if err != nil {
+			return nil, err
+		}
+		set.Keys = append(set.Keys, b)
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("jws: marshal JWKS: %w", err)
+	}
+	return b, nil
+}
+
+// Require lists the JWK members that RFC 7517 leaves optional but that
+// ParseJWK is to insist on.
+type Require uint8
+
+const (
+	// RequireUse requires "use" ("sig" is the only value ever accepted).
+	RequireUse Require = 1 << iota
+	// RequireAlg requires "alg"; without it the key type implies it.
+	RequireAlg
+	// RequireKID requires "kid"; without it the thumbprint is the KID.
+	RequireKID
+	// RequireAll is what a JWKS consumer asks for: keys as latch
+	// publishes them.
+	RequireAll = RequireUse | RequireAlg | RequireKID
+)
+
+// MaxJWKSize bounds the JWK accepted by ParseJWK (an 8192-bit RSA key
+// with every member is well below it).
+const MaxJWKSize = 16 << 10
+
+// ParseJWK parses one public JWK. It refuses duplicate members, private
+// key members, a use other than "sig", an alg other than the one the key
+// type implies (EdDSA for OKP Ed25519, ES256 for EC P-256, RS256 for RSA),
+// empty alg or kid, non-canonical base64url, points not on the curve,
+// coordinates not of the fixed width, and RSA keys outside MinRSABits to
+// MaxRSABits. Members in req must be present; otherwise a missing alg is
+// inferred from the key type and a missing kid becomes the thumbprint.
+func ParseJWK(b []byte, req Require) (*Key, error) {
+	if len(b) > MaxJWKSize {
+		return nil, errors.New("jws: JWK too large")
+	}
+	m := make(map[string][]byte, 12)
+	err := scanObject(b, func(name string, raw []byte) error {
+		m[name] = raw
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jws: JWK: %v", err)
+	}
+	// str returns member name, which must be a non-empty string when
+	// present; present reports whether it was.
+	str := func(name string, required bool) (s string, present bool, err error) {
+		raw, ok := m[name]
+		if !ok {
+			if required {
+				return "", false, fmt.Errorf("jws: JWK: missing %q", name)
+			}
+			return "", false, nil
+		}
+		s, ok = jsonString(raw)
+		if !ok || s == "" {
+			return "", true, fmt.Errorf("jws: JWK: %q is not a non-empty string", name)
+		}
+		return s, true, nil
+	}
+	bin := func(name string) ([]byte, error) {
+		s, _, err := str(name, true)
+		if err != nil {
+			return nil, err
+		}
+		v, err := decodeB64(s)
+		if err != nil {
+			return nil, fmt.Errorf("jws: JWK: %q: %v", name, err)
+		}
+		return v, nil
+	}
+	for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
+		if _, ok := m[priv]; ok {
+			return nil, fmt.Errorf("jws: JWK: private member %q present", priv)
+		}
+	}
+	use, present, err := str("use", req&RequireUse != 0)
+	if err != nil {
+		return nil, err
+	}
+	if present && use != "sig" {
+		return nil, fmt.Errorf("jws: JWK: use %q is not \"sig\"", use)
+	}
+	alg, _, err := str("alg", req&RequireAlg != 0)
+	if err != nil {
+		return nil, err
+	}
+	kid, _, err := str("kid", req&RequireKID != 0)
+	if err != nil {
+		return nil, err
+	}
+	kty, _, err := str("kty", true)
+	if err != nil {
+		return nil, err
+	}
+
+	var pub crypto.PublicKey
+	var want string
+	switch kty {
+	case "OKP":
+		want = EdDSA
+		if crv, _, err := str("crv", true); err != nil || crv != "Ed25519" {
+			return nil, errors.New("jws: JWK: OKP key is not on Ed25519")
+		}
+		x, err := bin("x")
+		if err != nil {
+			return nil, err
+		}
+		if len(x) != ed25519.PublicKeySize {
+			return nil, errors.New("jws: JWK: Ed25519 key is not 32 bytes")
+		}
+		pub = ed25519.PublicKey(x)
+	case "EC":
+		want = ES256
+		if crv, _, err := str("crv", true); err != nil || crv != "P-256" {
+			return nil, errors.New("jws: JWK: EC key is not on P-256")
+		}
+		x, err := bin("x")
+		if err != nil {
+			return nil, err
+		}
+		y, err := bin("y")
+		if err != nil {
+			return nil, err
+		}
+		if len(x) != 32 || len(y) != 32 {
+			return nil, errors.New("jws: JWK: P-256 coordinates are not 32 bytes")
+		}
+		pt := append(append([]byte{4}, x...), y...)
+		p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+		if err != nil {
+			return nil, errors.New("jws: JWK: point not on P-256")
+		}
+		pub = p
+	case "RSA":
+		want = RS256
+		n, err := bin("n")
+		if err != nil {
+			return nil, err
+		}
+		e, err := bin("e")
+		if err != nil {
+			return nil, err
+		}
+		if len(n) == 0 || n[0] == 0 || len(e) == 0 || e[0] == 0 || len(e) > 4 {
+			return nil, errors.New("jws: JWK: malformed RSA key")
+		}
+		nv := new(big.Int).SetBytes(n)
+		ev := new(big.Int).SetBytes(e).Int64()
+		if nv.Bit(0) == 0 {
+			return nil, errors.New("jws: JWK: RSA modulus is even")
+		}
+		pub = &rsa.PublicKey{N: nv, E: int(ev)}
+	default:
+		return nil, fmt.Errorf("jws: JWK: unsupported kty %q", kty)
+	}
+	if alg == "" {
+		alg = want
+	}
+	if alg != want {
+		return nil, fmt.Errorf("jws: JWK: alg %q does not fit kty %q", alg, kty)
+	}
+	if err := CheckKey(alg, pub); err != nil {
+		return nil, fmt.Errorf("jws: JWK: %w", err)
+	}
+	k := &Key{KID: kid, Alg: alg, Public: pub}
+	if k.KID == "" {
+		if k.KID, err = k.Thumbprint(); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// MaxJWKSSize bounds the key set accepted by ParseJWKS.
+const MaxJWKSSize = 1 << 20
+
+// ParseJWKS parses an RFC 7517 key set {"keys":[...]}, each key with
+// ParseJWK(key, RequireAll). Keys it refuses (another use, an unknown
+// algorithm...) are skipped and reported in skipped; a kid that appears
+// twice is dropped entirely, since a token naming it would be ambiguous.
+// Members other than "keys" are ignored. An error means the document
+// itself is malformed.
+func ParseJWKS(b []byte) (keys map[string]*Key, skipped []error, err error) {
+	if len(b) > MaxJWKSSize {
+		return nil, nil, errors.New("jws: JWKS too large")
+	}
+	var raw [][]byte
+	err = scanObject(b, func(name string, v []byte) error {
+		if name != "keys" {
+			return nil
+		}
+		if len(v) == 0 || v[0] != '[' {
+			return errors.New(`"keys" is not an array`)
+		}
+		p := jsonParser{b: v}
+		items, perr := p.elements(1, true)
+		raw = items
+		return perr
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("jws: JWKS: %v", err)
+	}
+	keys = make(map[string]*Key, len(raw))
+	dup := map[string]bool{}
+	for _, r := range raw {
+		k, err := ParseJWK(r, RequireAll)
+		if err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		if _, ok := keys[k.KID]; ok || dup[k.KID] {
+			delete(keys, k.KID)
+			dup[k.KID] = true
+			skipped = append(skipped, fmt.Errorf("jws: JWKS: kid %q appears more than once", k.KID))
+			continue
+		}
+		keys[k.KID] = k
+	}
+	return keys, skipped, nil
+}
