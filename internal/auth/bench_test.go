@@ -3,14 +3,13 @@ package auth_test
 import (
 	"context"
 	"crypto/subtle"
-	"path/filepath"
 	"testing"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/limit"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/sqlstore"
 )
 
 // plainHasher stands in for argon2id in BenchmarkLoginHashExcluded, so that
@@ -27,14 +26,7 @@ func (plainHasher) VerifyDummy(context.Context, string) error { return nil }
 func benchService(b *testing.B, h auth.Hasher) (*auth.Service, *auth.TokenPair) {
 	b.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "b.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db := authtest.OpenStore(b)
 	svc, err := auth.New(ctx, auth.Config{Secret: testSecret, RefreshGrace: -1}, auth.Deps{
 		Store: db, Limiter: limit.New(), Composer: mail.NewComposer(), Hasher: h, Policy: password.Policy{},
 	})

@@ -13,10 +13,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/sqlstore"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/svctest"
 	"github.com/latchauth/latch/internal/token"
 )
@@ -31,29 +28,11 @@ type keyFixture struct {
 // connection pool, as another latch process would have) and f's clock.
 func (f *keyFixture) instance(t *testing.T, mod func(*auth.Config)) *auth.Service {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	cfg := auth.Config{PublicURL: "https://auth.example.com", Secret: testSecret}
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := auth.New(ctx, cfg, auth.Deps{
-		Store:    db,
-		Limiter:  limit.NewWithClock(f.clock.Now),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{}),
-		Policy:   password.Policy{},
-		Now:      f.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	return svc
+	return authtest.New(t, cfg, authtest.WithStore(authtest.Open(t, f.url)), authtest.WithClock(f.clock)).Service
 }
 
 // newKeyFixture is newFixture on a SQLite file that more instances can
@@ -67,19 +46,10 @@ func newKeyFixture(t *testing.T, mod func(*auth.Config)) *keyFixture {
 func newKeyFixtureOn(t *testing.T, dbURL string, mod func(*auth.Config)) *keyFixture {
 	t.Helper()
 	f := &keyFixture{
-		fixture: &fixture{clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}},
+		fixture: &fixture{clock: authtest.NewClock(authtest.DefaultStart())},
 		url:     dbURL,
 	}
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, f.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f.db = db
+	f.db = authtest.OpenMigrated(t, f.url)
 	f.svc = f.instance(t, mod)
 	return f
 }

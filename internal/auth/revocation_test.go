@@ -3,12 +3,12 @@ package auth_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
@@ -17,21 +17,13 @@ import (
 type feedFixture struct {
 	db    *sqlstore.DB
 	feed  *auth.RevocationFeed
-	clock *clock
+	clock *authtest.Clock
 }
 
 func newFeedFixture(t testing.TB, mod func(*auth.RevocationConfig)) *feedFixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second).Add(300 * time.Millisecond)}
+	db := authtest.OpenStore(t)
+	clk := authtest.NewClock(time.Now().UTC().Truncate(time.Second).Add(300 * time.Millisecond))
 	cfg := auth.RevocationConfig{Store: db, AccessTTL: 15 * time.Minute, Now: clk.Now, PollInterval: 20 * time.Millisecond}
 	if mod != nil {
 		mod(&cfg)

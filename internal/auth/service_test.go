@@ -3,58 +3,28 @@ package auth_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/sqlstore"
 	"golang.org/x/crypto/bcrypt"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	svc   *auth.Service
 	db    *sqlstore.DB
-	clock *clock
+	clock *authtest.Clock
 }
 
-var testSecret = []byte("0123456789abcdef0123456789abcdef")
+var testSecret = []byte(authtest.Secret)
 
 func newFixture(t *testing.T, mod func(*auth.Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	cfg := auth.Config{
 		PublicURL:           "https://auth.example.com",
 		RequireConfirmation: true,
@@ -64,42 +34,14 @@ func newFixture(t *testing.T, mod func(*auth.Config)) *fixture {
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := auth.New(ctx, cfg, auth.Deps{
-		Store:    db,
-		Limiter:  limit.NewWithClock(clk.Now),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{}),
-		Policy:   password.Policy{},
-		Now:      clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	return &fixture{svc: svc, db: db, clock: clk}
+	fx := authtest.New(t, cfg)
+	return &fixture{svc: fx.Service, db: fx.DB, clock: fx.Clock}
 }
-
-var linkToken = regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`)
 
 // lastMailToken returns the token in the newest outbox mail to addr.
 func (f *fixture) lastMailToken(t *testing.T, addr string) string {
 	t.Helper()
-	msgs, err := f.db.ClaimMail(context.Background(), f.clock.Now().Add(time.Hour), 1000, time.Nanosecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := ""
-	for _, m := range msgs {
-		if m.Message.To == addr {
-			if sm := linkToken.FindStringSubmatch(m.Message.Text); sm != nil {
-				tok = sm[1]
-			}
-		}
-	}
-	if tok == "" {
-		t.Fatalf("no mail with a token to %s", addr)
-	}
-	return tok
+	return authtest.LastMailToken(t, f.db, f.clock.Now(), addr)
 }
 
 const pw = "correct horse battery staple"

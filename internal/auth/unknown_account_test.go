@@ -7,21 +7,15 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 )
 
 // outboxKinds drains the outbox and counts its mails by kind and recipient.
 func (f *fixture) outboxKinds(t *testing.T) map[string]int {
 	t.Helper()
 	f.svc.Close() // wait for the work done off the request path
-	msgs, err := f.db.ClaimMail(context.Background(), f.clock.Now().Add(time.Hour), 1000, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]int{}
-	for _, m := range msgs {
-		if err := f.db.MailSent(context.Background(), m.ID); err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range authtest.DrainMail(t, f.db, f.clock.Now()) {
 		out[m.Kind+" "+m.Message.To]++
 		if m.Kind == auth.MailUnknownAccount && !strings.Contains(m.Message.Text, "https://auth.example.com/forgot-password") {
 			t.Errorf("unknown-account mail lacks the forgot-password link:\n%s", m.Message.Text)

@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
@@ -311,17 +309,9 @@ func TestOAuthTokenLimitedAndUnavailable(t *testing.T) {
 
 	// The store going down in the middle of a login.
 	e2 := newOAuthEnv(t, auth.Config{})
-	ctx := context.Background()
-	svc, err := auth.New(ctx, auth.Config{Secret: []byte(strings.Repeat("k", 32))}, auth.Deps{
-		Store:    downStore{e2.db},
-		Limiter:  limit.New(),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{Memory: 19 * 1024}),
-		Policy:   password.Policy{},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := authtest.New(t, auth.Config{Secret: []byte(strings.Repeat("k", 32))},
+		authtest.WithStore(e2.db), authtest.WithClock(e2.clock),
+		lightHasher(), authtest.WithDeps(func(d *auth.Deps) { d.Store = downStore{e2.db} })).Service
 	h, _ := newTransport(t, Config{Service: svc})
 	e2.h = h
 	w = e2.form("/oauth/token", passwordGrant())

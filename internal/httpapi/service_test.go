@@ -1,78 +1,44 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/sqlstore"
 )
-
-// testClock is a settable clock.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // env is a transport around a real service on a real SQLite store.
 type env struct {
 	h     http.Handler
 	svc   *auth.Service
 	db    *sqlstore.DB
-	clock *testClock
+	clock *authtest.Clock
 	logs  *logBuffer
+}
+
+// lightHasher is argon2id with the OWASP minimum memory (19 MiB), to keep
+// the transport's tests fast.
+func lightHasher() authtest.Option {
+	return authtest.WithDeps(func(d *auth.Deps) { d.Hasher = password.NewHasher(password.Config{Memory: 19 * 1024}) })
 }
 
 func newEnv(t *testing.T, cfg auth.Config, hcfg Config) *env {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+t.TempDir()+"/t.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clock := &testClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
 	cfg.Secret = []byte(strings.Repeat("k", 32))
-	svc, err := auth.New(ctx, cfg, auth.Deps{
-		Store:    db,
-		Limiter:  limit.NewWithClock(clock.Now),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{Memory: 19 * 1024}),
-		Policy:   password.Policy{},
-		Now:      clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
+	fx := authtest.New(t, cfg,
+		authtest.WithClock(authtest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))),
+		lightHasher())
+	svc, db, clock := fx.Service, fx.DB, fx.Clock
 	hcfg.Service = svc
 	h, logs := newTransport(t, hcfg)
 	return &env{h: h, svc: svc, db: db, clock: clock, logs: logs}
@@ -262,31 +228,12 @@ func TestDeleteMe(t *testing.T) {
 	wantProblem(t, e.call("POST", "/v1/login", `{"email":"ada@example.com","password":"`+goodPassword+`"}`, ""), 401, "invalid_credentials")
 }
 
-var tokenInLink = regexp.MustCompile(`token=([A-Za-z0-9_\-]+)`)
-
 // mailedToken claims the outbox and returns the token of the newest mail
 // to to that carries one.
 func (e *env) mailedToken(t *testing.T, to string) string {
 	t.Helper()
 	e.svc.Close() // wait for mail enqueued off the request path
-	msgs, err := e.db.ClaimMail(context.Background(), e.clock.Now().Add(time.Hour), 100, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := ""
-	for _, m := range msgs {
-		if m.Message.To != to {
-			continue
-		}
-		if s := tokenInLink.FindStringSubmatch(m.Message.Text); s != nil {
-			tok = s[1]
-		}
-		_ = e.db.MailSent(context.Background(), m.ID)
-	}
-	if tok == "" {
-		t.Fatalf("no mail with a token to %s among %d", to, len(msgs))
-	}
-	return tok
+	return authtest.LastToken(t, authtest.DrainMail(t, e.db, e.clock.Now()), to, "")
 }
 
 func TestConfirmationAndReset(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +21,11 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/limit"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/sqlstore"
 )
 
 const (
@@ -54,14 +53,7 @@ func startLatch(t *testing.T, alg string, accessTTL time.Duration) *latch {
 	}))
 	base := "http://" + srv.Listener.Addr().String()
 
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := authtest.OpenStore(t)
 	svc, err := auth.New(ctx, auth.Config{
 		PublicURL: base,
 		AccessTTL: accessTTL,

@@ -11,22 +11,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/limit"
 	"github.com/latchauth/latch/internal/svctest"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // newRedis returns a limiter on the test Redis with a key prefix of t's
 // own, reading time from now (nil: Redis's clock).
@@ -50,7 +38,7 @@ func newRedisAt(t *testing.T, url, prefix string, now func() time.Time, onError 
 // The Redis limiter decides exactly as the in-process one, step by step.
 func TestRedisMatchesMemory(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)}
+	clk := authtest.NewClock(time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC))
 	lr := newRedis(t, clk.Now)
 	lm := limit.NewWithClock(clk.Now)
 	rate := auth.Rate{N: 3, Per: time.Minute}
@@ -68,7 +56,7 @@ func TestRedisMatchesMemory(t *testing.T) {
 		{0, "ok"}, {0, "login"}, {0, "login"},
 	}
 	for i, st := range steps {
-		clk.Add(st.advance)
+		clk.Advance(st.advance)
 		var (
 			gotOK, wantOK     bool
 			gotWait, wantWait time.Duration

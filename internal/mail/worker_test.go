@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/mail/smtptest"
 )
@@ -131,24 +132,8 @@ func (o *memOutbox) sentIDs() []int64 {
 	return slices.Clone(o.sent)
 }
 
-// clock is an injected clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+func newClock() *authtest.Clock {
+	return authtest.NewClock(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // logBuf is a concurrency-safe buffer for a JSON log handler.
@@ -355,7 +340,7 @@ func TestWorkerBackoffCap(t *testing.T) {
 // slow SMTP server would.
 type advancingSender struct {
 	mail.Sender
-	clk  *clock
+	clk  *authtest.Clock
 	step time.Duration
 }
 

@@ -7,38 +7,15 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/pages"
-	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/sqlstore"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fixture is the pages over the real service, store and limiter, served
 // over HTTP.
@@ -46,7 +23,7 @@ type fixture struct {
 	t     testing.TB
 	svc   *auth.Service
 	db    *sqlstore.DB
-	clock *clock
+	clock *authtest.Clock
 	srv   *httptest.Server
 	// origin is the public URL's origin, which the pages accept.
 	origin string
@@ -56,38 +33,17 @@ const publicURL = "http://id.example.com"
 
 func newFixture(t testing.TB, mod func(*auth.Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	clk := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	cfg := auth.Config{
 		PublicURL:           publicURL,
 		Product:             "Acme ID",
 		RequireConfirmation: true,
 		LoginAfterReset:     true,
-		Secret:              []byte("0123456789abcdef0123456789abcdef"),
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := auth.New(ctx, cfg, auth.Deps{
-		Store:    db,
-		Limiter:  limit.NewWithClock(clk.Now),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{}),
-		Policy:   password.Policy{},
-		Now:      clk.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
+	fx := authtest.New(t, cfg)
+	svc, db, clk := fx.Service, fx.DB, fx.Clock
 	h := pages.New(pages.Config{Service: svc, PublicURL: cfg.PublicURL, Product: cfg.Product})
 	// The transport (httpapi) puts the client's address in the context.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -98,32 +54,12 @@ func newFixture(t testing.TB, mod func(*auth.Config)) *fixture {
 	return &fixture{t: t, svc: svc, db: db, clock: clk, srv: srv, origin: publicURL}
 }
 
-var tokenRE = regexp.MustCompile(`token=([A-Za-z0-9_-]{43})`)
-
 // mailToken waits for background work, then returns the token in the
 // newest outbox mail of kind to addr, and empties the outbox.
 func (f *fixture) mailToken(addr, kind string) string {
 	f.t.Helper()
 	f.svc.Close()
-	msgs, err := f.db.ClaimMail(context.Background(), f.clock.Now().Add(time.Hour), 1000, time.Hour)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	tok := ""
-	for _, m := range msgs {
-		if m.Message.To == addr && m.Kind == kind {
-			if sm := tokenRE.FindStringSubmatch(m.Message.Text); sm != nil {
-				tok = sm[1]
-			}
-		}
-		if err := f.db.MailSent(context.Background(), m.ID); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	if tok == "" {
-		f.t.Fatalf("no %s mail with a token to %s", kind, addr)
-	}
-	return tok
+	return authtest.LastToken(f.t, authtest.DrainMail(f.t, f.db, f.clock.Now()), addr, kind)
 }
 
 // mailKinds waits for background work and returns the kinds of the mails
@@ -131,17 +67,10 @@ func (f *fixture) mailToken(addr, kind string) string {
 func (f *fixture) mailKinds(addr string) []string {
 	f.t.Helper()
 	f.svc.Close()
-	msgs, err := f.db.ClaimMail(context.Background(), f.clock.Now().Add(time.Hour), 1000, time.Hour)
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	var out []string
-	for _, m := range msgs {
+	for _, m := range authtest.DrainMail(f.t, f.db, f.clock.Now()) {
 		if m.Message.To == addr {
 			out = append(out, m.Kind)
-		}
-		if err := f.db.MailSent(context.Background(), m.ID); err != nil {
-			f.t.Fatal(err)
 		}
 	}
 	return out
