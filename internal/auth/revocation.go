@@ -172,6 +172,10 @@ var quietEvents = map[string]bool{
 	EventResetRequested:       true,
 	EventEmailChangeRequested: true,
 	EventEmailChanged:         true,
+	EventUserCreated:          true,
+	EventUsersImported:        true,
+	EventEnabled:              true,
+	EventEmailConfirmedSet:    true,
 }
 
 // OnEvent is a Deps.OnEvent hook: it calls Changed for events that may have
