@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,42 +65,7 @@ func TestPostgresMigrationsMirrorSQLite(t *testing.T) {
 }
 
 func TestPostgresMigrateConcurrentProcesses(t *testing.T) {
-	ctx := context.Background()
-	u := svctest.PostgresURL(t)
-	var dbs []*sqlstore.DB
-	for range 3 {
-		db, err := sqlstore.Open(ctx, u)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		defer db.Close()
-		dbs = append(dbs, db)
-	}
-	errs := make([]error, len(dbs))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, db := range dbs {
-		wg.Go(func() {
-			<-start
-			errs[i] = db.Migrate(ctx)
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("Migrate #%d: %v", i, err)
-		}
-	}
-	err := dbs[1].Tx(ctx, func(tx auth.Tx) error {
-		return tx.CreateUser(ctx, &auth.User{ID: "u1", Email: "a@example.com", EmailNorm: "a@example.com", CreatedAt: time.Now()})
-	})
-	if err != nil {
-		t.Errorf("CreateUser after concurrent Migrate: %v", err)
-	}
-	if err := dbs[2].Migrate(ctx); err != nil {
-		t.Errorf("Migrate again: %v", err)
-	}
+	migrateConcurrently(t, svctest.PostgresURL(t))
 }
 
 func TestPostgresPoolSize(t *testing.T) {
