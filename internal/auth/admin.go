@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchauth/latch/jws"
 )
 
 // Roles every deployment knows. Other roles are free-form (see
@@ -161,7 +163,7 @@ func encodeUserCursor(at time.Time, id string) string {
 }
 
 func decodeUserCursor(c string) (time.Time, string, bool) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	b, err := jws.DecodeSegment(c) // strict: no padding, no CR/LF
 	if err != nil {
 		return time.Time{}, "", false
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchauth/latch/jws"
 )
 
 // AuditEvent is one row of the append-only audit log: a security event as
@@ -99,7 +101,7 @@ func encodeAuditCursor(id int64) string {
 }
 
 func decodeAuditCursor(c string) (int64, bool) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(c)
+	b, err := jws.DecodeSegment(c) // strict: no padding, no CR/LF
 	if err != nil {
 		return 0, false
 	}

@@ -42,6 +42,11 @@ func (h *Hasher) parse(encoded string) (*decoded, error) {
 	if len(encoded) > maxEncodedLen {
 		return nil, malformed("longer than %d bytes", maxEncodedLen)
 	}
+	// encoding/base64 skips CR and LF even in strict mode: refuse them here
+	// so that a hash has one spelling.
+	if strings.ContainsAny(encoded, "\r\n") {
+		return nil, malformed("contains a line break")
+	}
 	switch {
 	case strings.HasPrefix(encoded, "$argon2id$"):
 		return h.parseArgon2(encoded, schemeArgon2id)
