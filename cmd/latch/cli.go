@@ -24,23 +24,44 @@ import (
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
-const userUsage = `usage: latch user <command> [flags]
+// userCommands are the commands of latch user, in the order help lists
+// them (USER is a user id or an email address).
+var userCommands = []struct{ name, args, doc string }{
+	{"create", "--email EMAIL [--password PW | --password-file FILE] [--roles a,b] [--confirmed]",
+		"create an account (a password is generated and printed when none is given)"},
+	{"list", "[--email PREFIX] [--limit N] [--cursor C] [--all]",
+		"list accounts, oldest first (email: case-insensitive prefix)"},
+	{"show", "USER", "show an account and its live sessions"},
+	{"set-roles", "USER ROLE...", "replace the roles (comma or space separated; --none for no roles);\nends the user's sessions"},
+	{"disable", "USER", "disable the account and end its sessions"},
+	{"enable", "USER", "enable the account"},
+	{"logout", "USER", "end every session and cut off its access tokens"},
+	{"delete", "USER", "delete the account, its sessions and tokens"},
+}
 
-commands (USER is a user id or an email address):
-  create --email EMAIL [--password PW | --password-file FILE] [--roles a,b] [--confirmed]
-                            create an account (a password is generated and printed when none is given)
-  list [--email PREFIX] [--limit N] [--cursor C] [--all]
-                            list accounts, oldest first (email: case-insensitive prefix)
-  show USER                 show an account and its live sessions
-  set-roles USER ROLE...    replace the roles (comma or space separated; --none for no roles);
-                            ends the user's sessions
-  disable USER              disable the account and end its sessions
-  enable USER               enable the account
-  logout USER               end every session and cut off its access tokens
-  delete USER               delete the account, its sessions and tokens
+// userUsage is what latch user help prints.
+var userUsage = func() string {
+	var b strings.Builder
+	b.WriteString("usage: latch user <command> [flags]\n\ncommands (USER is a user id or an email address):\n")
+	for _, c := range userCommands {
+		fmt.Fprintf(&b, "  %s %s\n", c.name, c.args)
+		for _, l := range strings.Split(c.doc, "\n") {
+			fmt.Fprintf(&b, "        %s\n", l)
+		}
+	}
+	b.WriteString("\nevery command takes --json for machine-readable output;\nlatch user <command> -h shows its flags.\n")
+	return b.String()
+}()
 
-every command takes --json for machine-readable output.
-`
+// userCommandUsage is the usage of one latch user command.
+func userCommandUsage(name string) string {
+	for _, c := range userCommands {
+		if c.name == name {
+			return fmt.Sprintf("usage: latch user %s %s\n\n%s\n(USER is a user id or an email address)\n", c.name, c.args, c.doc)
+		}
+	}
+	return userUsage
+}
 
 const auditUsage = `usage: latch audit [--user USER] [--type TYPE] [--since T] [--until T] [--limit N] [--cursor C] [--json]
 
@@ -148,11 +169,19 @@ func newFlags(name string) *flag.FlagSet {
 	return fs
 }
 
+// flagErr explains a flag error with the usage and flags; -h is a
+// request for them.
 func flagErr(fs *flag.FlagSet, err error, usage string) error {
+	var b strings.Builder
+	b.WriteString(usage)
+	fs.SetOutput(&b)
+	b.WriteString("\nflags:\n")
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 	if errors.Is(err, flag.ErrHelp) {
-		return fmt.Errorf("%s", usage)
+		return &helpRequest{b.String()}
 	}
-	return fmt.Errorf("%s: %w\n%s", fs.Name(), err, usage)
+	return fmt.Errorf("%s: %w\n%s", fs.Name(), err, b.String())
 }
 
 // userCmd runs latch user <command>.
@@ -251,7 +280,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return flagErr(fs, err, userUsage)
+		return flagErr(fs, err, userCommandUsage(sub))
 	}
 	e, err := openCLI(ctx, getenv, stdout, stderr, sub == "create")
 	if err != nil {

@@ -56,8 +56,23 @@ type config struct {
 	MailUnknownAccounts bool
 }
 
-// loadConfig reads the environment, then the flags in args.
+// commandDoc is the description -h prints above the flags of the commands
+// that take the server's flags.
+var commandDoc = map[string]string{
+	"serve": "Runs the server. Every setting is a LATCH_* environment variable\n" +
+		"(docs/configuration.md); these flags override them.",
+	"migrate": "Applies the embedded migrations to LATCH_DATABASE_URL and exits\n" +
+		"(serve applies them too). It takes the flags of latch serve.",
+}
+
+// loadConfig reads the environment, then the flags of latch serve in args.
 func loadConfig(args []string, getenv func(string) string) (*config, error) {
+	return loadCommandConfig("serve", args, getenv)
+}
+
+// loadCommandConfig reads the environment, then the flags in args of the
+// command name (serve or migrate).
+func loadCommandConfig(name string, args []string, getenv func(string) string) (*config, error) {
 	c := &config{}
 	var errs []error
 	str := func(name, def string) string {
@@ -132,7 +147,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	proxies := getenv("LATCH_TRUSTED_PROXIES")
 	origins := getenv("LATCH_CORS_ORIGINS")
 
-	fs := flag.NewFlagSet("latch serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet("latch "+name, flag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (LATCH_ADDR)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public base URL (LATCH_PUBLIC_URL)")
@@ -142,7 +157,11 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "CIDRs whose X-Forwarded-For is believed (LATCH_TRUSTED_PROXIES)")
 	fs.StringVar(&origins, "cors-origins", origins, "allowed browser origins (LATCH_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
-		return nil, fmt.Errorf("%w\nflags of latch serve:\n%s", err, flagUsage(fs))
+		help := fmt.Sprintf("usage: latch %s [flags]\n\n%s\n\nflags:\n%s", name, commandDoc[name], flagUsage(fs))
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, &helpRequest{help}
+		}
+		return nil, fmt.Errorf("latch %s: %w\n%s", name, err, help)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())

@@ -74,11 +74,14 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	fs := flag.NewFlagSet("latch keys "+sub, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
-		return fmt.Errorf("latch keys %s: bad arguments\n%s", sub, keysUsage)
-	}
 	if sub != "list" && sub != "rotate" {
 		return fmt.Errorf("latch keys: unknown command %q\n%s", sub, keysUsage)
+	}
+	if err := fs.Parse(args); err != nil {
+		return flagErr(fs, err, keysUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("latch keys %s: unexpected arguments %q\n%s", sub, fs.Args(), keysUsage)
 	}
 	svc, closeFn, err := openKeyService(ctx, getenv, stderr)
 	if err != nil {

@@ -1,13 +1,14 @@
 // Command latch is an authentication server: email + password accounts,
 // JWT access tokens and rotating refresh tokens over a JSON API.
 //
-//	latch serve      run the server (the default)
+//	latch serve      run the server
 //	latch migrate    apply the database migrations and exit
 //	latch user ...   manage accounts on the database directly
 //	latch audit      list audit events
 //	latch import F   import users from a JSON Lines or CSV file
 //	latch keys ...   list or rotate the signing keys
-//	latch version    print the version
+//	latch version    print the version and commit
+//	latch help       list the commands; latch help CMD or latch CMD -h: its usage
 package main
 
 import (
@@ -32,7 +33,9 @@ import (
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; when
+// it is not, `latch version` reports the module version from the build
+// information.
 var version = "dev"
 
 func main() {
@@ -44,46 +47,103 @@ func main() {
 	}
 }
 
-const usage = `usage: latch [command] [flags]
+// command is one subcommand of latch.
+type command struct {
+	name  string
+	short string // one line in `latch help`
+	run   func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+}
 
-commands:
-  serve     run the server (default); flags override LATCH_* variables
-  migrate   apply the embedded database migrations and exit
-  user      manage accounts on the database directly (latch user help)
-  audit     list audit events (latch audit -h)
-  import    import users from a JSON Lines or CSV file (latch import -h)
-  keys      list or rotate the signing keys (latch keys help)
-  version   print the version
-`
+// commands lists latch's subcommands in the order `latch help` shows them.
+// Each one answers -h with its own usage and flags.
+var commands = []command{
+	{"serve", "run the server; flags override LATCH_* variables", func(ctx context.Context, args []string, getenv func(string) string, _, stderr io.Writer) error {
+		return serve(ctx, args, getenv, stderr)
+	}},
+	{"migrate", "apply the embedded database migrations and exit", migrate},
+	{"user", "manage accounts on the database directly", userCmd},
+	{"audit", "list audit events", auditCmd},
+	{"import", "import users from a JSON Lines or CSV file", importCmd},
+	{"keys", "list or rotate the signing keys", keysCmd},
+	{"version", "print the version and commit", func(_ context.Context, args []string, _ func(string) string, stdout, _ io.Writer) error {
+		if len(args) > 0 {
+			if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+				return &helpRequest{"usage: latch version\n\nPrints latch's version, the commit it was built from and the Go version.\n"}
+			}
+			return fmt.Errorf("latch version: unexpected arguments %q", args)
+		}
+		fmt.Fprintln(stdout, versionLine())
+		return nil
+	}},
+}
+
+// usage is what `latch`, `latch -h` and `latch help` print.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("latch is an authentication server.\n\nusage: latch <command> [arguments]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(&b, "  %-9s %s\n", "help", "show a command's usage (latch help <command>)")
+	b.WriteString("\nRun 'latch <command> -h' for a command's usage and flags; 'latch --version' prints\n" +
+		"the version. Settings are LATCH_* environment variables (docs/configuration.md).\n")
+	return b.String()
+}
+
+// helpRequest is returned by a command asked for help (-h): run prints
+// the usage to stdout and succeeds, as the go command does.
+type helpRequest struct{ usage string }
+
+func (h *helpRequest) Error() string { return h.usage }
 
 // run is latch's whole program with the operating system passed in.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, getenv, stderr)
-	case "migrate":
-		return migrate(ctx, args, getenv, stdout, stderr)
-	case "user": // administration (issue 5): cli.go, import.go
-		return userCmd(ctx, args, getenv, stdout, stderr)
-	case "audit":
-		return auditCmd(ctx, args, getenv, stdout, stderr)
-	case "keys": // signing keys (issue 6): keys.go
-		return keysCmd(ctx, args, getenv, stdout, stderr)
-	case "import":
-		return importCmd(ctx, args, getenv, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "latch", version)
+	err := dispatch(ctx, args, getenv, stdout, stderr)
+	var help *helpRequest
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.usage)
 		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
-	default:
-		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stdout, usage())
+		return nil
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(rest) == 0 || name != "help" {
+			fmt.Fprint(stdout, usage())
+			return nil
+		}
+		// latch help CMD is latch CMD -h.
+		if c := findCommand(rest[0]); c != nil {
+			return c.run(ctx, append(rest[1:], "-h"), getenv, stdout, stderr)
+		}
+		return fmt.Errorf("latch help %s: unknown command; run 'latch help' for the list", rest[0])
+	case "-version", "--version":
+		name = "version"
+	}
+	if strings.HasPrefix(name, "-") {
+		return fmt.Errorf("flag %s before a command: flags follow the command, as in 'latch serve %s'; run 'latch help' for the commands", name, strings.Join(args, " "))
+	}
+	c := findCommand(name)
+	if c == nil {
+		return fmt.Errorf("latch %s: unknown command; run 'latch help' for the list", name)
+	}
+	return c.run(ctx, rest, getenv, stdout, stderr)
+}
+
+func findCommand(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
 }
 
 func newLogger(c *config, w io.Writer) *slog.Logger {
@@ -113,7 +173,7 @@ func openStore(ctx context.Context, c *config) (*sqlstore.DB, error) {
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c, err := loadConfig(args, getenv)
+	c, err := loadCommandConfig("migrate", args, getenv)
 	if err != nil {
 		return err
 	}
