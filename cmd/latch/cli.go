@@ -99,20 +99,20 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 			return nil, fmt.Errorf("no database at %s: check LATCH_DATABASE_URL (latch migrate creates one)", p)
 		}
 	}
+	warnUnknownVariables(ctx, stderr)
 	// Security events still go to the log, but only warnings reach the
 	// terminal; the audit log keeps every event.
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if c.LogFormat == "json" {
 		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	secret := []byte(c.Secret)
-	if len(secret) == 0 {
-		if secret, _, _, err = developmentSecret(c.DatabaseURL); err != nil {
-			return nil, fmt.Errorf("development secret: %w", err)
-		}
-	}
 	db, err := openStore(ctx, c)
 	if err != nil {
+		return nil, err
+	}
+	secret, secretFrom, err := loadSecret(c)
+	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	hasher := password.NewHasher(password.Config{})
@@ -135,7 +135,7 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 	})
 	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, explainServiceError(err, c, secretFrom)
 	}
 	return &cliEnv{svc: svc, db: db, hasher: hasher, stdout: stdout, stderr: stderr}, nil
 }
@@ -458,9 +458,12 @@ func cliTime(s string, now time.Time) (time.Time, error) {
 // enough, and made of RFC 6750 b64token characters so that it survives
 // the Authorization header.
 func validAdminKey(key string) bool {
-	if len(key) < 16 {
-		return false
-	}
+	return len(key) >= 16 && bearerSafe(key)
+}
+
+// bearerSafe reports whether key is an RFC 6750 b64token, which an
+// Authorization header can carry.
+func bearerSafe(key string) bool {
 	body := strings.TrimRight(key, "=") // b64token allows trailing '='
 	for i := 0; i < len(body); i++ {
 		c := body[i]

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -13,8 +16,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/latchauth/latch/internal/httpapi"
+	"github.com/latchauth/latch/internal/limit"
+	latchmail "github.com/latchauth/latch/internal/mail"
 )
 
 // config is latch's configuration, read from LATCH_* variables and the
@@ -49,6 +55,13 @@ type config struct {
 	OAuthClients    []httpapi.OAuthClient // LATCH_OAUTH_CLIENTS (issue 6)
 	LogFormat       string
 	LogLevel        string
+
+	// PublicURLFromAddr is set when LATCH_PUBLIC_URL (and -public-url)
+	// is not: PublicURL then follows the listen address, and serve fixes
+	// its port once listening (for port 0). AudienceFromPublicURL is the
+	// same for LATCH_AUDIENCE.
+	PublicURLFromAddr     bool
+	AudienceFromPublicURL bool
 
 	// Mail and pages (issue 3).
 	ProductName         string
@@ -107,7 +120,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	}
 	c.Env = str("LATCH_ENV", "development")
 	c.Addr = str("LATCH_ADDR", "127.0.0.1:8080")
-	c.PublicURL = str("LATCH_PUBLIC_URL", "http://localhost:8080")
+	c.PublicURL = getenv("LATCH_PUBLIC_URL")
 	c.DatabaseURL = str("LATCH_DATABASE_URL", "sqlite:latch.db")
 	c.RedisURL = getenv("LATCH_REDIS_URL")
 	c.RedisPrefix = str("LATCH_REDIS_PREFIX", "latch:")
@@ -150,7 +163,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	fs := flag.NewFlagSet("latch "+name, flag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (LATCH_ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public base URL (LATCH_PUBLIC_URL)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public base URL (LATCH_PUBLIC_URL; default: http:// and the listen address, localhost for a loopback one)")
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "sqlite:PATH or postgres://... (LATCH_DATABASE_URL)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "smtp://user:pass@host:port (LATCH_SMTP_URL)")
 	fs.StringVar(&c.Env, "env", c.Env, "development or production (LATCH_ENV)")
@@ -189,6 +202,15 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 		}
 		c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
 	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("LATCH_ADDR: %q is not HOST:PORT (e.g. 127.0.0.1:8080 or :8080)", c.Addr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		errs = append(errs, fmt.Errorf("LATCH_ADDR: %q has no port number from 0 to 65535", c.Addr))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = publicURLForAddr(c.Addr)
+		c.PublicURLFromAddr = true
+	}
 	pu, err := url.Parse(c.PublicURL)
 	if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 		errs = append(errs, fmt.Errorf("LATCH_PUBLIC_URL: %q is not an http(s) URL", c.PublicURL))
@@ -196,6 +218,30 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Audience == "" {
 		c.Audience = c.PublicURL
+		c.AudienceFromPublicURL = true
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("LATCH_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
+		errs = append(errs, fmt.Errorf("LATCH_MAIL_FROM: %q is not an email address (e.g. latch@example.com or \"Example <no-reply@example.com>\")", c.MailFrom))
+	}
+	if c.ProductName == "" || strings.ContainsFunc(c.ProductName, unicode.IsControl) || len(c.ProductName) > 100 {
+		errs = append(errs, fmt.Errorf("LATCH_PRODUCT_NAME: %q must be 1 to 100 characters on one line", c.ProductName))
+	}
+	if c.RedisURL != "" {
+		if _, err := limit.RedisOptions(c.RedisURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.SMTPURL != "" {
+		if _, err := latchmail.NewSMTPSender(c.SMTPURL, c.MailFrom); err != nil {
+			errs = append(errs, fmt.Errorf("LATCH_SMTP_URL: %w", err))
+		}
+	}
+	if c.RevocationKey != "" && !bearerSafe(c.RevocationKey) {
+		errs = append(errs, errors.New("LATCH_REVOCATION_KEY must be letters, digits and -._~+/ (it is sent as a bearer token)"))
 	}
 	switch c.KeyAlg {
 	case "EdDSA", "ES256", "RS256":
@@ -210,7 +256,9 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 		if c.Secret == "" {
 			errs = append(errs, errors.New("production needs LATCH_SECRET (at least 32 characters)"))
 		}
-		if pu != nil && pu.Scheme != "https" {
+		if c.PublicURLFromAddr {
+			errs = append(errs, errors.New("production needs LATCH_PUBLIC_URL (https://...): the base of mailed links and of iss"))
+		} else if pu != nil && pu.Scheme != "https" {
 			errs = append(errs, errors.New("production needs LATCH_PUBLIC_URL on https"))
 		}
 		if c.SMTPURL == "" {

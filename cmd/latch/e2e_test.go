@@ -510,6 +510,8 @@ func TestKeysSurviveRestart(t *testing.T) {
 		"LATCH_ADDR":         "127.0.0.1:0",
 		"LATCH_DATABASE_URL": "sqlite:" + dir + "/latch.db",
 		"LATCH_LOG_FORMAT":   "json",
+		// Fixed: without it the issuer would follow port 0's new port.
+		"LATCH_PUBLIC_URL": "http://latch.test",
 	}
 	s := startWith(t, env)
 	conf := s.signupConfirmed("restart@example.com", goodPassword)

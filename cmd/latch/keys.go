@@ -172,15 +172,15 @@ func openKeyService(ctx context.Context, getenv func(string) string, stderr io.W
 	if err != nil {
 		return nil, nil, err
 	}
+	warnUnknownVariables(ctx, stderr)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	secret := []byte(c.Secret)
-	if len(secret) == 0 {
-		if secret, _, _, err = developmentSecret(c.DatabaseURL); err != nil {
-			return nil, nil, fmt.Errorf("development secret: %w", err)
-		}
-	}
 	db, err := openStore(ctx, c)
 	if err != nil {
+		return nil, nil, err
+	}
+	secret, secretFrom, err := loadSecret(c)
+	if err != nil {
+		db.Close()
 		return nil, nil, err
 	}
 	svc, err := auth.New(ctx, auth.Config{
@@ -200,7 +200,7 @@ func openKeyService(ctx context.Context, getenv func(string) string, stderr io.W
 	})
 	if err != nil {
 		db.Close()
-		return nil, nil, err
+		return nil, nil, explainServiceError(err, c, secretFrom)
 	}
 	return svc, func() { svc.Close(); db.Close() }, nil
 }

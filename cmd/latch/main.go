@@ -30,7 +30,6 @@ import (
 	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/sqlstore"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
@@ -41,6 +40,7 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx = withEnvNames(ctx, os.Environ())
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "latch:", err)
 		os.Exit(1)
@@ -158,25 +158,12 @@ func newLogger(c *config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func openStore(ctx context.Context, c *config) (*sqlstore.DB, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	db, err := sqlstore.Open(ctx, c.DatabaseURL)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := loadCommandConfig("migrate", args, getenv)
 	if err != nil {
 		return err
 	}
+	warnUnknownVariables(ctx, stderr)
 	db, err := openStore(ctx, c)
 	if err != nil {
 		return err
@@ -192,26 +179,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log := newLogger(c, stderr)
-
-	secret := []byte(c.Secret)
-	if len(secret) == 0 {
-		s, path, created, err := developmentSecret(c.DatabaseURL)
-		if err != nil {
-			return fmt.Errorf("development secret: %w", err)
-		}
-		secret = s
-		if created {
-			log.Warn("LATCH_SECRET is not set: generated a development secret; signing keys are sealed with it. Set LATCH_SECRET in production.", "file", path)
-		} else {
-			log.Warn("LATCH_SECRET is not set: using the development secret file", "file", path)
-		}
+	for _, w := range unknownVariables(ctx) {
+		log.Warn(w)
 	}
 
+	// The database first: its errors say more than the secret file's
+	// beside it would.
 	db, err := openStore(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+
+	secret, secretFrom, err := loadSecret(c)
+	if err != nil {
+		return err
+	}
+	if secretFrom.created {
+		log.Warn("LATCH_SECRET is not set: generated a development secret; signing keys are sealed with it. Set LATCH_SECRET in production.", "file", secretFrom.file)
+	} else if secretFrom.file != "" {
+		log.Warn("LATCH_SECRET is not set: using the development secret file", "file", secretFrom.file)
+	}
+
+	// Listen before building the service: with port 0 (and no
+	// LATCH_PUBLIC_URL) the public URL takes the port actually bound.
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("LATCH_ADDR %s: %w", c.Addr, err)
+	}
+	defer ln.Close()
+	if c.PublicURLFromAddr {
+		c.PublicURL = publicURLForAddr(ln.Addr().String())
+		if c.AudienceFromPublicURL {
+			c.Audience = c.PublicURL
+		}
+	}
 
 	// Metrics, shared limits and revocation fan-out (issue 4): scale.go.
 	sc, err := newScale(c, log, db)
@@ -278,7 +280,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		OnEvent:    sc.onEvent(revocations.OnEvent),
 	})
 	if err != nil {
-		return err
+		return explainServiceError(err, c, secretFrom)
 	}
 
 	handler := httpapi.NewServer(httpapi.Config{
@@ -292,10 +294,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Revocations:    revocations,
 		RevocationKey:  c.RevocationKey,
 	})
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return err
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -334,7 +332,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.PublicURL, "env", c.Env, "version", version)
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.PublicURL,
+		"database", describeDatabase(c.DatabaseURL), "mail", describeMail(c.SMTPURL),
+		"redis", describeRedis(c.RedisURL), "env", c.Env, "version", version)
 
 	select {
 	case err := <-serveErr:

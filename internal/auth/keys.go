@@ -40,6 +40,10 @@ const (
 // token lifetime and the reload period: verifiers' clocks may be behind.
 const keySkew = 5 * time.Minute
 
+// ErrSecretMismatch is wrapped by New when a stored signing key cannot be
+// opened with Config.Secret: the keys were sealed with another secret.
+var ErrSecretMismatch = errors.New("auth: the stored signing keys were sealed with another secret")
+
 // ErrRotationConflict is returned by RotateKeys when another rotation changed
 // the keys between its read and its write; nothing was changed.
 var ErrRotationConflict = errors.New("auth: another key rotation ran at the same time; nothing changed")
@@ -153,7 +157,7 @@ func (s *Service) readKeys(ctx context.Context) (*keyRing, error) {
 	open := func(sk *SigningKey) (*token.Key, error) {
 		der, err := token.Open(s.cfg.Secret, sk.PrivateEnc, keyAD(sk.KID))
 		if err != nil {
-			return nil, fmt.Errorf("auth: signing key %s cannot be opened with LATCH_SECRET (was the secret changed?): %w", sk.KID, err)
+			return nil, fmt.Errorf("auth: signing key %s: %w: %w", sk.KID, ErrSecretMismatch, err)
 		}
 		k, err := token.ParsePrivate(sk.Alg, sk.KID, der)
 		if err != nil {
