@@ -33,6 +33,11 @@ var userCommands = []struct{ name, args, doc string }{
 		"list accounts, oldest first (email: case-insensitive prefix)"},
 	{"show", "USER", "show an account and its live sessions"},
 	{"set-roles", "USER ROLE...", "replace the roles (comma or space separated; --none for no roles);\nends the user's sessions"},
+	{"set-email", "USER NEW_EMAIL", "change the address at once; the old address is told by mail"},
+	{"set-password", "USER [--password PW | --password-file FILE]",
+		"set the password (generated and printed when none is given); ends every session"},
+	{"send-reset", "USER", "mail a password reset link"},
+	{"resend-confirmation", "USER", "mail a new confirmation link to an unconfirmed address"},
 	{"disable", "USER", "disable the account and end its sessions"},
 	{"enable", "USER", "enable the account"},
 	{"logout", "USER", "end every session and cut off its access tokens"},
@@ -248,6 +253,70 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 			}
 			return cliPatch(ctx, e, pos[:1], auth.UserPatch{Roles: &roles})
 		}
+	case "set-email":
+		run = func(ctx context.Context, e *cliEnv, pos []string) error {
+			if len(pos) != 2 {
+				return errors.New("latch user set-email: give a user and the new address")
+			}
+			u, err := oneUser(ctx, e, pos[:1])
+			if err != nil {
+				return err
+			}
+			if u, err = e.svc.AdminSetEmail(ctx, auth.ActorCLI, u.ID, pos[1]); err != nil {
+				return cliError(err)
+			}
+			return e.showUser(u, nil)
+		}
+	case "set-password":
+		pw := fs.String("password", "", "the password (visible in the process list: prefer --password-file)")
+		pwFile := fs.String("password-file", "", "read the password from the first line of this file")
+		run = func(ctx context.Context, e *cliEnv, pos []string) error {
+			u, err := oneUser(ctx, e, pos)
+			if err != nil {
+				return err
+			}
+			password, generated, err := cliPassword(*pw, *pwFile)
+			if err != nil {
+				return fmt.Errorf("latch user set-password: %w", err)
+			}
+			if _, err = e.svc.AdminSetPassword(ctx, auth.ActorCLI, u.ID, password); err != nil {
+				return cliError(err)
+			}
+			if e.json {
+				return e.writeJSON(struct {
+					Status   string `json:"status"`
+					ID       string `json:"id"`
+					Password string `json:"password,omitempty"`
+				}{"password_set", u.ID, generated})
+			}
+			fmt.Fprintf(e.stdout, "password set for %s (%s); every session ended\n", u.ID, u.Email)
+			if generated != "" {
+				fmt.Fprintf(e.stdout, "password: %s\n", generated)
+			}
+			return nil
+		}
+	case "send-reset", "resend-confirmation":
+		run = func(ctx context.Context, e *cliEnv, pos []string) error {
+			u, err := oneUser(ctx, e, pos)
+			if err != nil {
+				return err
+			}
+			if sub == "send-reset" {
+				err = e.svc.AdminSendReset(ctx, auth.ActorCLI, u.ID)
+			} else {
+				err = e.svc.AdminResendConfirmation(ctx, auth.ActorCLI, u.ID)
+			}
+			if err != nil {
+				return cliError(err)
+			}
+			status := map[string]string{"send-reset": "reset_sent", "resend-confirmation": "confirmation_sent"}[sub]
+			if e.json {
+				return e.done(status, u)
+			}
+			// The mail is in the database's outbox: a running server sends it.
+			_, err = fmt.Fprintf(e.stdout, "mail queued for %s (%s); a running latch serve sends it\n", u.ID, u.Email)
+			return err
+		}
 	case "disable", "enable":
 		disabled := sub == "disable"
 		run = func(ctx context.Context, e *cliEnv, pos []string) error {
@@ -321,18 +390,9 @@ func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, 
 	if pw != "" && pwFile != "" {
 		return errors.New("latch user create: give --password or --password-file, not both")
 	}
-	generated := ""
-	switch {
-	case pwFile != "":
-		b, err := os.ReadFile(pwFile)
-		if err != nil {
-			return fmt.Errorf("latch user create: %w", err)
-		}
-		pw, _, _ = strings.Cut(string(b), "\n")
-		pw = strings.TrimSuffix(pw, "\r")
-	case pw == "":
-		generated = rand.Text() // 26 base32 characters, 128 bits
-		pw = generated
+	pw, generated, err := cliPassword(pw, pwFile)
+	if err != nil {
+		return fmt.Errorf("latch user create: %w", err)
 	}
 	in := auth.NewUser{Email: email, Password: pw, EmailConfirmed: confirmed}
 	if roles != "" {
@@ -354,6 +414,26 @@ func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, 
 		fmt.Fprintf(e.stdout, "password: %s\n", generated)
 	}
 	return nil
+}
+
+// cliPassword is the password of --password or --password-file, or a
+// generated one (then also returned as generated, to be shown once).
+func cliPassword(pw, pwFile string) (password, generated string, err error) {
+	switch {
+	case pw != "" && pwFile != "":
+		return "", "", errors.New("give --password or --password-file, not both")
+	case pwFile != "":
+		b, err := os.ReadFile(pwFile)
+		if err != nil {
+			return "", "", err
+		}
+		pw, _, _ = strings.Cut(string(b), "\n")
+		return strings.TrimSuffix(pw, "\r"), "", nil
+	case pw == "":
+		generated = rand.Text() // 26 base32 characters, 128 bits
+		return generated, generated, nil
+	}
+	return pw, "", nil
 }
 
 func cliList(ctx context.Context, e *cliEnv, f auth.UserFilter, all bool) error {

@@ -244,11 +244,20 @@ func TestOpenAPIResponses(t *testing.T) {
 	want(call("PATCH", "/admin/v1/users/"+id, adminKey, map[string]any{"roles": []string{"user", "admin"}}), 200)
 	want(call("GET", "/admin/v1/users/"+id+"/sessions", adminKey, nil), 200)
 	want(call("POST", "/admin/v1/users/"+id+"/logout", adminKey, nil), 204)
+	want(call("PATCH", "/admin/v1/users/"+id, adminKey, map[string]any{"email": "made2@example.com", "password": pw + "?"}), 200)
+	want(call("PATCH", "/admin/v1/users/"+id, adminKey, map[string]any{"id": "x"}), 400)
+	want(call("PATCH", "/admin/v1/users/"+id, adminKey, map[string]any{"email": addr}), 409)
+	want(call("POST", "/admin/v1/users/"+id+"/reset", adminKey, nil), 202)
+	want(call("POST", "/admin/v1/users/"+id+"/confirmation", adminKey, nil), 400)
+	unconfirmed := want(call("POST", "/admin/v1/users", adminKey, map[string]any{"email": "later@example.com", "password": pw}), 201)
+	want(call("POST", "/admin/v1/users/"+str(unconfirmed, "id")+"/confirmation", adminKey, nil), 202)
+	want(call("GET", "/admin/v1/audit?type=bogus", adminKey, nil), 400)
 	want(call("GET", "/admin/v1/audit", adminKey, nil), 200)
 	want(call("DELETE", "/admin/v1/users/"+id, adminKey, nil), 204)
 
 	// The account goes.
 	last := want(call("POST", "/v1/login", "", map[string]string{"email": addr, "password": pw + "!"}), 200)
+	want(call("DELETE", "/v1/me", str(last, "access_token"), nil), 400)
 	want(call("DELETE", "/v1/me", str(last, "access_token"), map[string]string{"password": pw + "!"}), 204)
 
 	// Every JSON API and OAuth operation of the document was exercised

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,8 +70,24 @@ func pageSize(n int) int {
 	return n
 }
 
-// Audit lists audit events matching f, newest first.
+// EventTypes are the event types, in the order the audit filter error
+// lists them. TestEventTypesListed keeps it complete.
+var EventTypes = []string{
+	EventSignup, EventConfirm, EventLogin, EventLoginFailed, EventLoginThrottled,
+	EventRefreshReuseDetected, EventLogout, EventLogoutAll, EventSessionEnded,
+	EventResetRequested, EventResetCompleted, EventPasswordChanged,
+	EventEmailChangeRequested, EventEmailChanged, EventAccountDeleted,
+	EventRoleChanged, EventDisabled, EventEnabled, EventForceLogout, EventUserCreated,
+	EventUserDeleted, EventEmailConfirmedSet, EventUsersImported, EventConfirmationSent,
+}
+
+// Audit lists audit events matching f, newest first. An unknown type is
+// CodeInvalidRequest naming the known ones (a typo would otherwise list
+// nothing).
 func (s *Service) Audit(ctx context.Context, f AuditFilter) (*AuditPage, error) {
+	if f.Type != "" && !slices.Contains(EventTypes, f.Type) {
+		return nil, Errorf(CodeInvalidRequest, "unknown event type %q; the types are %s", clip(f.Type, 64), strings.Join(EventTypes, ", "))
+	}
 	q := AuditQuery{UserID: f.UserID, Type: f.Type, Since: f.Since, Until: f.Until, Limit: pageSize(f.Limit) + 1}
 	if f.Cursor != "" {
 		id, ok := decodeAuditCursor(f.Cursor)

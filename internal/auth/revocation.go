@@ -176,6 +176,7 @@ var quietEvents = map[string]bool{
 	EventUsersImported:        true,
 	EventEnabled:              true,
 	EventEmailConfirmedSet:    true,
+	EventConfirmationSent:     true,
 }
 
 // OnEvent is a Deps.OnEvent hook: it calls Changed for events that may have

@@ -66,6 +66,14 @@ type patchUserRequest struct {
 	Roles          *[]string `json:"roles"`
 	Disabled       *bool     `json:"disabled"`
 	EmailConfirmed *bool     `json:"email_confirmed"`
+	Email          *string   `json:"email"`
+	Password       *string   `json:"password"`
+}
+
+// readOnlyFields: PATCH refuses, rather than ignores, a field of the user
+// object it cannot change, and any unknown one.
+func (patchUserRequest) readOnlyFields() []string {
+	return []string{"id", "created_at", "updated_at"}
 }
 
 // Answer bodies.
@@ -212,7 +220,25 @@ func (s *server) handleAdminPatchUser() adminFunc {
 		if q.Roles != nil && *q.Roles == nil {
 			q.Roles = &[]string{} // "roles": [] - explicitly none
 		}
-		u, err := s.svc.AdminUpdateUser(r.Context(), actor, r.PathValue("id"), auth.UserPatch{
+		id := r.PathValue("id")
+		// The password is checked before anything changes, so that a
+		// weak one does not leave the email half-applied.
+		if q.Password != nil {
+			if err := s.svc.AdminCheckPassword(r.Context(), id, *q.Password); err != nil {
+				return err
+			}
+		}
+		if q.Email != nil {
+			if _, err := s.svc.AdminSetEmail(r.Context(), actor, id, *q.Email); err != nil {
+				return err
+			}
+		}
+		if q.Password != nil {
+			if _, err := s.svc.AdminSetPassword(r.Context(), actor, id, *q.Password); err != nil {
+				return err
+			}
+		}
+		u, err := s.svc.AdminUpdateUser(r.Context(), actor, id, auth.UserPatch{
 			Roles: q.Roles, Disabled: q.Disabled, EmailConfirmed: q.EmailConfirmed,
 		})
 		if err != nil {
@@ -264,6 +290,35 @@ func (s *server) handleAdminLogout() adminFunc {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+}
+
+// handleAdminSendReset mails the user a password reset link.
+func (s *server) handleAdminSendReset() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		if _, err := decodeOptional[emptyRequest](w, r); err != nil {
+			return err
+		}
+		if err := s.svc.AdminSendReset(r.Context(), actor, r.PathValue("id")); err != nil {
+			return err
+		}
+		encode(w, http.StatusAccepted, statusBody{Status: "reset_sent"})
+		return nil
+	}
+}
+
+// handleAdminResendConfirmation mails an unconfirmed user a new
+// confirmation link.
+func (s *server) handleAdminResendConfirmation() adminFunc {
+	return func(w http.ResponseWriter, r *http.Request, actor string) error {
+		if _, err := decodeOptional[emptyRequest](w, r); err != nil {
+			return err
+		}
+		if err := s.svc.AdminResendConfirmation(r.Context(), actor, r.PathValue("id")); err != nil {
+			return err
+		}
+		encode(w, http.StatusAccepted, statusBody{Status: "confirmation_sent"})
 		return nil
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -124,10 +127,70 @@ func unmarshal(b []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("request body has data after the JSON object")
 	}
+	if f, ok := v.(fieldChecker); ok {
+		if err := checkFields(b, v, f.readOnlyFields()); err != nil {
+			return err
+		}
+	}
 	if c, ok := v.(checker); ok {
 		return c.check()
 	}
 	return nil
+}
+
+// fieldChecker is a request that refuses fields it does not take, rather
+// than ignore them: for a change, an ignored field would be a silent
+// no-op. readOnlyFields are fields of the resource that cannot be changed.
+type fieldChecker interface {
+	readOnlyFields() []string
+}
+
+// checkFields refuses a top-level key of b that is not a json field of
+// v's struct type, saying whether it is read-only or unknown.
+func checkFields(b []byte, v any, readOnly []string) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return jsonError(err)
+	}
+	known := map[string]bool{}
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if known[k] {
+			continue
+		}
+		if slices.Contains(readOnly, k) {
+			return badRequest(fmt.Sprintf("field %q is read-only", k))
+		}
+		names := make([]string, 0, len(known))
+		for n := range known {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return badRequest(fmt.Sprintf("unknown field %q; this request takes %s", clipField(k), strings.Join(names, ", ")))
+	}
+	return nil
+}
+
+// clipField shortens a client's field name for an error message.
+func clipField(k string) string {
+	if r := []rune(k); len(r) > 64 {
+		return string(r[:64]) + "..."
+	}
+	return k
 }
 
 // jsonError turns an encoding/json error into a 400 that says what is wrong

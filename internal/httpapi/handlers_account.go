@@ -69,9 +69,14 @@ func (s *server) handleMe() authedFunc {
 // handleDeleteMe deletes the caller's account; it needs the password.
 func (s *server) handleDeleteMe() authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		q, err := decode[passwordRequest](w, r)
+		// No body at all is the common mistake: say what is missing
+		// rather than that the (absent) body has no JSON type.
+		q, err := decodeOptional[passwordRequest](w, r)
 		if err != nil {
 			return err
+		}
+		if q.Password == "" {
+			return badRequest(`field "password" is required: deleting the account needs {"password": "<current password>"}`)
 		}
 		if err := s.svc.DeleteAccount(r.Context(), clientFrom(r.Context()), p, q.Password); err != nil {
 			return err

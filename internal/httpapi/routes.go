@@ -33,6 +33,8 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("DELETE /admin/v1/users/{id}", s.admin(s.handleAdminDeleteUser()))
 	mux.Handle("GET /admin/v1/users/{id}/sessions", s.admin(s.handleAdminSessions()))
 	mux.Handle("POST /admin/v1/users/{id}/logout", s.admin(s.handleAdminLogout()))
+	mux.Handle("POST /admin/v1/users/{id}/reset", s.admin(s.handleAdminSendReset()))
+	mux.Handle("POST /admin/v1/users/{id}/confirmation", s.admin(s.handleAdminResendConfirmation()))
 	mux.Handle("GET /admin/v1/audit", s.admin(s.handleAdminAudit()))
 
 	// OAuth 2.0 and discovery (issue 6).

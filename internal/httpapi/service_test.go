@@ -219,7 +219,8 @@ func TestLogoutBodies(t *testing.T) {
 func TestDeleteMe(t *testing.T) {
 	e := newEnv(t, auth.Config{}, Config{})
 	tk := tokens(t, e.call("POST", "/v1/signup", `{"email":"ada@example.com","password":"`+goodPassword+`"}`, ""), 201)
-	wantProblem(t, e.call("DELETE", "/v1/me", "", tk.AccessToken), 415, "unsupported_media_type")
+	// No body: the password is missing, which is what the caller must hear.
+	wantProblem(t, e.call("DELETE", "/v1/me", "", tk.AccessToken), 400, "invalid_request")
 	wantProblem(t, e.call("DELETE", "/v1/me", `{}`, tk.AccessToken), 400, "invalid_request")
 	wantProblem(t, e.call("DELETE", "/v1/me", `{"password":"wrong password!"}`, tk.AccessToken), 401, "invalid_credentials")
 	if w := e.call("DELETE", "/v1/me", `{"password":"`+goodPassword+`"}`, tk.AccessToken); w.Code != 204 || w.Body.Len() != 0 {
