@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,17 +121,28 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 		bar = &progressBar{w: stderr, total: size, start: time.Now()}
 	}
 	sum := importSummary{Errors: []importIssue{}}
+	// Rows refused while reading and rows the store refuses are reported
+	// together at each batch, in line order.
+	var unreported []importIssue
 	report := func(line int, reason string) {
 		sum.Invalid++
-		sum.Errors = append(sum.Errors, importIssue{Line: line, Reason: reason})
-		if !e.json {
-			bar.clear()
-			fmt.Fprintf(stderr, "line %d: %s\n", line, reason)
+		unreported = append(unreported, importIssue{Line: line, Reason: reason})
+	}
+	printReports := func() {
+		slices.SortStableFunc(unreported, func(a, b importIssue) int { return a.Line - b.Line })
+		for _, is := range unreported {
+			sum.Errors = append(sum.Errors, is)
+			if !e.json {
+				bar.clear()
+				fmt.Fprintf(stderr, "line %d: %s\n", is.Line, is.Reason)
+			}
 		}
+		unreported = unreported[:0]
 	}
 	start := time.Now()
 	pending := make([]importRow, 0, *batch)
 	flush := func() error {
+		defer printReports()
 		if len(pending) == 0 {
 			return nil
 		}
@@ -298,6 +310,12 @@ func newCSVReader(r io.Reader, confirmed bool) (*csvReader, error) {
 		header[i] = fieldKey(h)
 	}
 	if !containsKey(header, "email") {
+		if len(head) == 1 && strings.Contains(head[0], ";") {
+			return nil, errors.New("the CSV header has no email column: the header looks semicolon-separated; latch reads comma-separated CSV (export with commas, or use JSON Lines)")
+		}
+		if len(head) == 1 && strings.Contains(head[0], "\t") {
+			return nil, errors.New("the CSV header has no email column: the header looks tab-separated; latch reads comma-separated CSV (export with commas, or use JSON Lines)")
+		}
 		return nil, errors.New("the CSV header has no email column")
 	}
 	return &csvReader{r: cr, header: header, confirmed: confirmed}, nil
