@@ -12,6 +12,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"token":"t","password":"p"}`, `{"refresh_token":1}`, `{"email":"a"} x`,
 		`{"current_password":"a","new_password":"b"}`, `{"new_email":"x","password":"y"}`,
 		"{\"email\":\"\xff\"}", `{"a":{"b":[1,2,{"c":null}]}}`, `{"email":"\u0000"}`,
+		`{"roles":["a"],"id":"x"}`, `{"disabled":true,"bogus":1}`, `{"email":"a@b.c","email":"d@e.f"}`,
 	}
 	for _, s := range seeds {
 		f.Add(s, "application/json")
@@ -24,6 +25,7 @@ func FuzzDecodeJSON(f *testing.F) {
 			fuzzOne[emailRequest](false), fuzzOne[refreshRequest](false), fuzzOne[resetRequest](false),
 			fuzzOne[changePasswordRequest](false), fuzzOne[changeEmailRequest](false),
 			fuzzOne[passwordRequest](false), fuzzOne[logoutRequest](true), fuzzOne[emptyRequest](true),
+			fuzzOne[patchUserRequest](false), fuzzOne[passwordRequest](true),
 		}
 		// Every JSON endpoint's decoder, as its handler calls it.
 		for _, d := range decoders {
