@@ -62,7 +62,11 @@ var userUsage = func() string {
 func userCommandUsage(name string) string {
 	for _, c := range userCommands {
 		if c.name == name {
-			return fmt.Sprintf("usage: latch user %s %s\n\n%s\n(USER is a user id or an email address)\n", c.name, c.args, c.doc)
+			u := fmt.Sprintf("usage: latch user %s %s\n\n%s\n", c.name, c.args, c.doc)
+			if strings.Contains(c.args, "USER") {
+				u += "(USER is a user id or an email address)\n"
+			}
+			return u
 		}
 	}
 	return userUsage
