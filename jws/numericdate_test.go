@@ -3,6 +3,7 @@ package jws
 import (
 	"errors"
 	"math/big"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestVerifyTimeClaimsBounded(t *testing.T) {
 	for _, tt := range []struct {
 		value string
 		ok    bool
-	}{{itoa(exp) + ".000000001", true}, {itoa(exp) + ".0", false}, {itoa(exp-1) + ".999999999", false}} {
+	}{{strconv.FormatInt(exp, 10) + ".000000001", true}, {strconv.FormatInt(exp, 10) + ".0", false}, {strconv.FormatInt(exp-1, 10) + ".999999999", false}} {
 		p := payload(t, func(p map[string]any) { p["exp"] = "PLACEHOLDER" })
 		p = strings.Replace(p, `"PLACEHOLDER"`, tt.value, 1)
 		c, err := Verify(ed.forge(t, ed.header(), p), keyFor, checks())
@@ -102,8 +103,6 @@ func TestVerifyTimeClaimsBounded(t *testing.T) {
 		}
 	}
 }
-
-func itoa(n int64) string { return big.NewInt(n).String() }
 
 // TestVerifyZeroNowMeansNow: a Checks without Now checks the times against
 // the current time instead of not at all.

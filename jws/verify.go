@@ -241,7 +241,7 @@ var (
 // verifySig checks the signature segment over input with key, whose Alg
 // fixes the algorithm.
 func verifySig(key *Key, input string, sigSeg string) error {
-	if err := CheckKey(key.Alg, key.Public); err != nil {
+	if err := checkKey(key.Alg, key.Public, false); err != nil {
 		return invalid("unusable key")
 	}
 	var buf [512]byte
