@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/latchauth/latch/internal/token"
@@ -528,22 +529,48 @@ func (s *Service) ring() *keyRing {
 	return s.keys
 }
 
-// keyByKID finds a verification key, reloading the set from the store (at
-// most once a second) when the kid is unknown, so that keys created by
-// another instance are picked up.
+// keyReload is the state of reloads of the key ring for unknown kids:
+// at most one runs at a time, and at most one starts a second.
+type keyReload struct {
+	mu      sync.Mutex
+	running chan struct{} // closed when the running reload ends; nil when none runs
+	last    time.Time     // when the last reload started, whatever its outcome
+}
+
+// keyByKID finds a verification key, reloading the set from the store
+// when the kid is unknown, so that keys created by another instance are
+// picked up. A reload starts at most once a second (whether the last one
+// worked or not), and callers arriving while one runs wait for it and use
+// its result, so that a burst of tokens with unknown kids costs the store
+// one read.
 func (s *Service) keyByKID(kid string) (*token.Key, bool) {
-	r := s.ring()
-	if k, ok := r.byKID[kid]; ok {
+	if k, ok := s.ring().byKID[kid]; ok {
 		return k, true
 	}
-	if s.now().Sub(r.loadedAt) < time.Second {
-		return nil, false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.reloadKeys(ctx); err != nil {
-		s.log.Warn("reloading signing keys", "err", err)
-		return nil, false
+	rl := &s.reload
+	rl.mu.Lock()
+	if done := rl.running; done != nil {
+		rl.mu.Unlock()
+		<-done // the reload runs under a timeout, so this ends
+	} else {
+		now := s.now()
+		if now.Sub(s.ring().loadedAt) < time.Second || now.Sub(rl.last) < time.Second {
+			rl.mu.Unlock()
+		} else {
+			done := make(chan struct{})
+			rl.running, rl.last = done, now
+			rl.mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := s.reloadKeys(ctx)
+			cancel()
+			rl.mu.Lock()
+			rl.running = nil
+			rl.mu.Unlock()
+			close(done)
+			if err != nil {
+				s.log.Warn("reloading signing keys", "err", err)
+			}
+		}
 	}
 	k, ok := s.ring().byKID[kid]
 	return k, ok

@@ -102,6 +102,7 @@ type Service struct {
 
 	keysMu sync.RWMutex
 	keys   *keyRing
+	reload keyReload // reloads of keys for unknown kids
 
 	bg    sync.WaitGroup // per-user work done off the request path
 	bgSem chan struct{}
