@@ -529,8 +529,8 @@ func (s *Service) ring() *keyRing {
 	return s.keys
 }
 
-// keyReload is the state of reloads of the key ring for unknown kids:
-// at most one runs at a time, and at most one starts a second.
+// keyReload is the state of the reloads of the key ring for unknown kids:
+// one runs at a time, and at most one starts per second.
 type keyReload struct {
 	mu      sync.Mutex
 	running chan struct{} // closed when the running reload ends; nil when none runs
@@ -539,41 +539,50 @@ type keyReload struct {
 
 // keyByKID finds a verification key, reloading the set from the store
 // when the kid is unknown, so that keys created by another instance are
-// picked up. A reload starts at most once a second (whether the last one
-// worked or not), and callers arriving while one runs wait for it and use
-// its result, so that a burst of tokens with unknown kids costs the store
-// one read.
+// picked up.
 func (s *Service) keyByKID(kid string) (*token.Key, bool) {
 	if k, ok := s.ring().byKID[kid]; ok {
 		return k, true
 	}
+	s.reloadForUnknownKID()
+	k, ok := s.ring().byKID[kid]
+	return k, ok
+}
+
+// reloadForUnknownKID reloads the key ring unless it was loaded, or a
+// reload was tried, less than a second ago. Callers arriving while a
+// reload runs wait for it and use its result instead of starting their
+// own, so that a burst of tokens with unknown kids costs the store one
+// read.
+func (s *Service) reloadForUnknownKID() {
 	rl := &s.reload
 	rl.mu.Lock()
 	if done := rl.running; done != nil {
 		rl.mu.Unlock()
 		<-done // the reload runs under a timeout, so this ends
-	} else {
-		now := s.now()
-		if now.Sub(s.ring().loadedAt) < time.Second || now.Sub(rl.last) < time.Second {
-			rl.mu.Unlock()
-		} else {
-			done := make(chan struct{})
-			rl.running, rl.last = done, now
-			rl.mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := s.reloadKeys(ctx)
-			cancel()
-			rl.mu.Lock()
-			rl.running = nil
-			rl.mu.Unlock()
-			close(done)
-			if err != nil {
-				s.log.Warn("reloading signing keys", "err", err)
-			}
-		}
+		return
 	}
-	k, ok := s.ring().byKID[kid]
-	return k, ok
+	now := s.now()
+	// A clock set back makes the differences negative: reload then.
+	recent := func(t time.Time) bool { d := now.Sub(t); return d >= 0 && d < time.Second }
+	if recent(s.ring().loadedAt) || recent(rl.last) {
+		rl.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	rl.running, rl.last = done, now
+	rl.mu.Unlock()
+	defer func() {
+		rl.mu.Lock()
+		rl.running = nil
+		rl.mu.Unlock()
+		close(done)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.reloadKeys(ctx); err != nil {
+		s.log.Warn("reloading signing keys", "err", err)
+	}
 }
 
 // JWKS returns the published key set as JSON: the current key, the next
