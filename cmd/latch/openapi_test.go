@@ -199,6 +199,15 @@ func TestOpenAPIResponses(t *testing.T) {
 	want(call("POST", "/v1/token/refresh", "", map[string]string{"refresh_token": "nope"}), 401)
 	at = str(ref, "access_token")
 	want(call("POST", "/v1/email/change", at, map[string]string{"new_email": "openapi2@example.com", "password": pw}), 202)
+	// An email-change link answers a status and no session (on another
+	// account, so that this one keeps its address).
+	mover, moved := "openapi-mover@example.com", "openapi-moved@example.com"
+	want(call("POST", "/v1/signup", "", map[string]string{"email": mover, "password": pw}), 202)
+	oc := want(call("POST", "/v1/confirm", "", map[string]string{"token": linkToken(t, s.mailTo(mover, 1))}), 200)
+	want(call("POST", "/v1/email/change", str(oc, "access_token"), map[string]string{"new_email": moved, "password": pw}), 202)
+	if a := want(call("POST", "/v1/confirm", "", map[string]string{"token": linkToken(t, s.mailTo(moved, 1))}), 200); str(a, "status") != "email_changed" {
+		t.Fatalf("email-change confirm: %v", a.body)
+	}
 	want(call("POST", "/v1/password/forgot", "", map[string]string{"email": addr}), 202)
 	want(call("POST", "/v1/password/reset", "", map[string]string{"token": "x", "password": pw}), 400)
 	changed := want(call("POST", "/v1/password/change", at, map[string]string{"current_password": pw, "new_password": pw + "!"}), 200)

@@ -10,7 +10,8 @@ import (
 // Signup creates an account. With confirmation required (the default) it
 // answers the same whether or not the address already has an account: a new
 // account gets a confirmation mail, an existing one a "someone tried to sign
-// up" mail (or, when still unconfirmed, a fresh confirmation link).
+// up" mail (or, when still unconfirmed, a fresh confirmation link that
+// activates this signup's password).
 func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password string) (*SignupResult, error) {
 	if err := s.limitIP(ctx, "signup", c, s.cfg.SignupPerIP); err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 			if !s.cfg.RequireConfirmation {
 				return nil
 			}
-			return s.mailExistingOwner(ctx, tx, existing)
+			return s.mailExistingOwner(ctx, tx, existing, hash)
 		case !notFound(err):
 			return err
 		}
@@ -93,10 +94,19 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 }
 
 // mailExistingOwner tells the owner of an address that someone tried to
-// sign up with it; an unconfirmed owner gets a new confirmation link
-// instead, within the resend cap.
-func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User) error {
+// sign up with it (within the notice cap). An unconfirmed account instead
+// takes hash, the password of this latest signup, and gets a new
+// confirmation link (within the resend cap) that activates it: nobody has
+// proved the address yet, so the signup whose link is clicked in the
+// mailbox decides the password, and an earlier squatter's password does not
+// survive the owner's own signup and confirmation.
+func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User, hash string) error {
 	if !u.EmailConfirmed {
+		u.PasswordHash = hash
+		u.UpdatedAt = s.now()
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
 		ok, err := s.underResendCap(ctx, tx, u)
 		if err != nil || !ok {
 			return err
@@ -107,7 +117,7 @@ func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User) error {
 		}
 		return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
 	}
-	return s.enqueue(ctx, tx, MailDuplicateSignup, u.Email, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+	return s.notify(ctx, tx, u, MailDuplicateSignup, u.Email, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
 }
 
 // underResendCap reports whether u may get another confirmation mail: the
@@ -120,12 +130,17 @@ func (s *Service) underResendCap(ctx context.Context, tx Reader, u *User) (bool,
 	return n < s.cfg.ResendCap.N+1, nil
 }
 
-// Confirm redeems a confirmation token (a new account's, or an email
-// change's) and logs the user in.
+// Confirm redeems a confirmation token. A new account's link logs the user
+// in. An email change's link changes the address and answers a nil pair:
+// whoever clicks it proves only that they read the new mailbox, not that
+// they hold the account, so it starts no session.
 func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*TokenPair, error) {
 	u, sess, refresh, err := s.confirm(ctx, c, tok, true)
 	if err != nil {
 		return nil, err
+	}
+	if sess == nil {
+		return nil, nil
 	}
 	return s.pair(u, sess.ID, refresh)
 }
@@ -179,12 +194,24 @@ func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login b
 		if !won {
 			return errBadLink()
 		}
+		now := s.now()
 		u.EmailConfirmed = true
-		u.UpdatedAt = s.now()
+		u.UpdatedAt = now
 		if t.Kind == KindEmailChange {
 			oldAddr = u.Email
 			u.Email = t.NewEmail
 			u.EmailNorm = NormalizeEmail(t.NewEmail)
+		}
+		if t.Kind == KindConfirm && t.PasswordHash != "" && t.PasswordHash != u.PasswordHash {
+			// The link activates the password of the signup that sent
+			// it; like any password change, that ends what the other
+			// password was handed.
+			u.PasswordHash = t.PasswordHash
+			if _, err := s.cutOff(ctx, tx, u, now); err != nil {
+				return err
+			}
+		} else if err := voidLinks(ctx, tx, u.ID, now); err != nil {
+			return err
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -193,11 +220,11 @@ func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login b
 			return err
 		}
 		if oldAddr != "" {
-			if err := s.enqueue(ctx, tx, MailEmailChanged, oldAddr, MailData{NewEmail: u.Email}); err != nil {
+			if err := s.notify(ctx, tx, u, MailEmailChanged, oldAddr, MailData{NewEmail: u.Email}); err != nil {
 				return err
 			}
 		}
-		if !login {
+		if !login || t.Kind != KindConfirm {
 			return nil
 		}
 		sess, refresh, err = s.newSession(ctx, tx, u, c)

@@ -261,7 +261,8 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 
 // AdminUpdateUser applies p to the user with id. Changing the roles or
 // disabling the account ends every session of theirs and cuts off every
-// access token issued so far, so that a demoted admin loses the admin API
+// access token issued so far and every pending emailed link (see cutOff),
+// so that a demoted admin loses the admin API
 // at once; their next login (or nothing, when disabled) carries the new
 // roles. Setting a field to its current value changes nothing.
 func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserPatch) (*User, error) {
@@ -315,11 +316,10 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 			return nil
 		}
 		if cut {
-			ended, err := tx.RevokeUserSessions(ctx, u.ID, "", now)
+			ended, err := s.cutOff(ctx, tx, u, now)
 			if err != nil {
 				return err
 			}
-			u.TokensValidAfter = now
 			for i := range events {
 				if events[i].Type == EventRoleChanged || events[i].Type == EventDisabled {
 					events[i].Details = withDetail(events[i].Details, "sessions_ended", strconv.Itoa(len(ended)))
@@ -407,8 +407,9 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 	return live, nil
 }
 
-// AdminLogout forces the user with id out: every session ends and every
-// access token issued so far is refused.
+// AdminLogout forces the user with id out: every session ends, every
+// access token issued so far is refused and every pending emailed link
+// stops working.
 func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
 	var ended []string
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -420,10 +421,9 @@ func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
 			return err
 		}
 		now := s.now()
-		if ended, err = tx.RevokeUserSessions(ctx, id, "", now); err != nil {
+		if ended, err = s.cutOff(ctx, tx, u, now); err != nil {
 			return err
 		}
-		u.TokensValidAfter = now
 		u.UpdatedAt = now
 		return tx.UpdateUser(ctx, u)
 	})

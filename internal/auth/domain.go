@@ -80,18 +80,25 @@ const (
 	KindConfirm     TokenKind = "confirm"
 	KindReset       TokenKind = "reset"
 	KindEmailChange TokenKind = "email_change"
+
+	// AllKinds, given to VoidOneTimeTokens, voids tokens of every kind.
+	AllKinds TokenKind = ""
 )
 
 // OneTimeToken is a single-use emailed token (confirmation, reset, email
 // change), stored only as its SHA-256 hash.
 type OneTimeToken struct {
-	Hash      []byte
-	Kind      TokenKind
-	UserID    string
-	NewEmail  string // for KindEmailChange: the address being confirmed
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	UsedAt    time.Time
+	Hash     []byte
+	Kind     TokenKind
+	UserID   string
+	NewEmail string // for KindEmailChange: the address being confirmed
+	// PasswordHash, for KindConfirm, is the hash of the password chosen in
+	// the signup that sent the link: confirming activates it. Empty keeps
+	// the account's hash (links issued before it was stored).
+	PasswordHash string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UsedAt       time.Time
 }
 
 // Message is one mail to send.
@@ -163,6 +170,11 @@ type Reader interface {
 	// CountOneTimeTokens counts tokens of kind issued to userID since since.
 	CountOneTimeTokens(ctx context.Context, userID string, kind TokenKind, since time.Time) (int, error)
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// CountNotices counts the notice mails of kind recorded for userID at
+	// or after since. Inside a write transaction it serializes with the
+	// other transactions of userID that count (see CountOneTimeTokens), so
+	// that count-then-record caps are exact.
+	CountNotices(ctx context.Context, userID, kind string, since time.Time) (int, error)
 
 	// Admin (issue 5).
 	// ListUsers lists the users matching q in (CreatedAt, ID) order,
@@ -215,11 +227,15 @@ type Tx interface {
 	// kind, unused and not expired at at. Exactly one concurrent caller
 	// gets true.
 	ConsumeOneTimeToken(ctx context.Context, hash []byte, kind TokenKind, at time.Time) (bool, error)
-	// VoidOneTimeTokens marks every unused token of kind for userID used.
+	// VoidOneTimeTokens marks every unused token of kind (of every kind for
+	// AllKinds) for userID used.
 	VoidOneTimeTokens(ctx context.Context, userID string, kind TokenKind, at time.Time) error
 
 	// EnqueueMail adds a message to the outbox.
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+	// RecordNotice records that a notice mail of kind went to userID at at
+	// (the outbox forgets delivered mail; the notice caps count these).
+	RecordNotice(ctx context.Context, userID, kind string, at time.Time) error
 
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error
@@ -240,9 +256,15 @@ type Tx interface {
 
 	// Housekeeping.
 	// Prune deletes what can no longer matter: one-time tokens that expired
-	// or were used before before, and sessions (with their refresh tokens)
-	// that ended or expired before before. It returns how many rows went.
+	// or were used before before, sessions (with their refresh tokens)
+	// that ended or expired before before, and notices recorded before
+	// before. It returns how many rows went.
 	Prune(ctx context.Context, before time.Time) (int64, error)
+	// PruneUnconfirmed deletes the accounts whose address is unconfirmed,
+	// created before createdBefore and without a session live at now (not
+	// revoked, not past its absolute end), with everything of theirs. It
+	// returns how many accounts went.
+	PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error)
 }
 
 // Outbox is what the mail worker needs from the store.

@@ -196,10 +196,11 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 	return s.pair(u, sess.ID, refresh)
 }
 
-// setPassword stores a new password hash for userID inside tx: it sets the
-// user-wide cut-off, ends every session, voids open reset links and queues
-// the notification mail of kind. confirm also marks the address confirmed
-// (a reset link reached the mailbox).
+// setPassword stores a new password hash for userID inside tx: it cuts
+// everything earlier off (every session, access token and emailed link)
+// and queues the notification mail of kind (within the notice cap).
+// confirm also marks the address confirmed (a reset link reached the
+// mailbox).
 func (s *Service) setPassword(ctx context.Context, tx Tx, userID, hash string, confirm bool, kind string) (*User, error) {
 	now := s.now()
 	u, err := tx.UserByID(ctx, userID)
@@ -210,18 +211,14 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, userID, hash string, c
 	if confirm {
 		u.EmailConfirmed = true
 	}
-	u.TokensValidAfter = now
+	if _, err := s.cutOff(ctx, tx, u, now); err != nil {
+		return nil, err
+	}
 	u.UpdatedAt = now
 	if err := tx.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	if _, err := tx.RevokeUserSessions(ctx, userID, "", now); err != nil {
-		return nil, err
-	}
-	if err := tx.VoidOneTimeTokens(ctx, userID, KindReset, now); err != nil {
-		return nil, err
-	}
-	if err := s.enqueue(ctx, tx, kind, u.Email, MailData{}); err != nil {
+	if err := s.notify(ctx, tx, u, kind, u.Email, MailData{}); err != nil {
 		return nil, err
 	}
 	return u, nil

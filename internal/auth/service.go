@@ -54,6 +54,7 @@ type Config struct {
 	MailPerIP   Rate // 10/min, for forgot, resend, confirm and reset
 	ForgotCap   Rate // 5/h per email
 	ResendCap   Rate // 5/24h per account
+	NoticeCap   Rate // 5/24h per account and notice kind
 }
 
 // Hasher hashes and verifies passwords (internal/password.Hasher).
@@ -178,6 +179,7 @@ func (c Config) withDefaults() Config {
 	rate(&c.MailPerIP, 10, time.Minute)
 	rate(&c.ForgotCap, 5, time.Hour)
 	rate(&c.ResendCap, 5, 24*time.Hour)
+	rate(&c.NoticeCap, 5, 24*time.Hour)
 	return c
 }
 

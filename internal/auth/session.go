@@ -303,22 +303,23 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	return nil
 }
 
-// endAllSessions revokes every session of userID but except, and sets the
-// user-wide cut-off.
+// endAllSessions revokes every session of userID but except; without an
+// exception it is a cut-off (see cutOff): access tokens and emailed links
+// die too.
 func (s *Service) endAllSessions(ctx context.Context, userID, except string) error {
 	now := s.now()
 	return s.deps.Store.Tx(ctx, func(tx Tx) error {
-		if _, err := tx.RevokeUserSessions(ctx, userID, except, now); err != nil {
-			return err
-		}
 		if except != "" {
-			return nil
+			_, err := tx.RevokeUserSessions(ctx, userID, except, now)
+			return err
 		}
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
 			return err
 		}
-		u.TokensValidAfter = now
+		if _, err := s.cutOff(ctx, tx, u, now); err != nil {
+			return err
+		}
 		u.UpdatedAt = now
 		return tx.UpdateUser(ctx, u)
 	})

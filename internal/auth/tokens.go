@@ -112,7 +112,9 @@ func rolesOf(u *User) []string {
 }
 
 // newOneTimeToken voids older tokens of kind for u, stores a new one and
-// returns its plaintext.
+// returns its plaintext. A confirmation link carries u's password hash:
+// for an unconfirmed account that is the password of its latest signup,
+// which confirming the link activates.
 func (s *Service) newOneTimeToken(ctx context.Context, tx Tx, u *User, kind TokenKind, ttl time.Duration, newEmail string) (string, error) {
 	now := s.now()
 	if err := tx.VoidOneTimeTokens(ctx, u.ID, kind, now); err != nil {
@@ -124,6 +126,9 @@ func (s *Service) newOneTimeToken(ctx context.Context, tx Tx, u *User, kind Toke
 	}
 	h, _ := token.HashOpaque(plain)
 	t := &OneTimeToken{Hash: h, Kind: kind, UserID: u.ID, NewEmail: newEmail, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if kind == KindConfirm {
+		t.PasswordHash = u.PasswordHash
+	}
 	if err := tx.CreateOneTimeToken(ctx, t); err != nil {
 		return "", err
 	}

@@ -81,6 +81,12 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"UserCutoffsSince", testUserCutoffsSince},
 		// Housekeeping: prune.go.
 		{"Prune", testPrune},
+		// Emailed links and notices: links.go.
+		{"OneTimeTokenPasswordHash", testOneTimeTokenPasswordHash},
+		{"VoidAllKinds", testVoidAllKinds},
+		{"Notices", testNotices},
+		{"ConcurrentNoticeCap", testConcurrentNoticeCap},
+		{"PruneUnconfirmed", testPruneUnconfirmed},
 		// Admin (issue 5): admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
