@@ -1,10 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/sqlstore"
 	"github.com/latchauth/latch/internal/svctest"
 )
 
@@ -149,4 +156,105 @@ func TestAddressUnicodeLocalParts(t *testing.T) {
 		// Long s is a compatibility character: refused.
 		s.do("POST", "/v1/signup", "", map[string]string{"email": "\u017Fam@corp.example", "password": goodPassword}).want(t, 422, "invalid_email")
 	})
+}
+
+// TestAddressStoredUnderOldRules: accounts stored when keys were
+// strings.ToLower of the address are re-keyed at start, and a lookalike
+// that held an ASCII address's key lets go of it, so the address's owner
+// can sign up and gets their own mail: "İnfo" becomes an account of its
+// own (reached only with LATCH_UNICODE_EMAIL, like every Unicode local
+// part); the Kelvin sign, which normalises to another spelling, keeps its
+// account but no spelling reaches it (logged). A Unicode domain joins its
+// A-label.
+func TestAddressStoredUnderOldRules(t *testing.T) {
+	for _, flavour := range []string{"sqlite", "postgres"} {
+		t.Run(flavour, func(t *testing.T) {
+			env := map[string]string{
+				"LATCH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "latch.db"),
+				"LATCH_SECRET":       "an old secret of at least 32 bytes, for two starts",
+			}
+			if flavour == "postgres" {
+				env["LATCH_DATABASE_URL"] = svctest.PostgresURL(t)
+			}
+			const squatPW = "the squatter's passphrase"
+			seedOldRules(t, env["LATCH_DATABASE_URL"], map[string][2]string{
+				"squat-i": {dottedI + "nfo@corp.example", squatPW},
+				"squat-k": {kelvin + "ate@corp.example", squatPW},
+				"idn":     {"kate@ex\u00e4mple.com", goodPassword},
+				"jorg":    {"J\u00f6rg@example.de", goodPassword},
+				"bob":     {"Bob@Example.com", goodPassword},
+			})
+			s := startServer(t, env)
+
+			for _, victim := range []string{"info@corp.example", "kate@corp.example"} {
+				// The address is free: its owner's signup mails them a link.
+				s.do("POST", "/v1/login", "", map[string]string{"email": victim, "password": squatPW}).want(t, 401, "invalid_credentials")
+				s.signupConfirmed(victim, goodPassword)
+				s.login(victim, goodPassword)
+			}
+			if n := s.logs.count(func(l map[string]any) bool { return l["level"] == "WARN" && l["user_id"] == "squat-k" }); n != 1 {
+				t.Errorf("%d warnings naming squat-k, want 1:\n%s", n, s.logs.all())
+			}
+			s.do("POST", "/v1/login", "", map[string]string{"email": dottedI + "nfo@corp.example", "password": squatPW}).want(t, 401, "invalid_credentials")
+			l := s.login("KATE@xn--exmple-cua.com", goodPassword).Body["user"].(map[string]any)
+			if l["id"] != "idn" || l["email"] != "kate@xn--exmple-cua.com" {
+				t.Errorf("login with the A-label: user %v", l)
+			}
+			s.login("bob@example.com", goodPassword)
+			s.do("POST", "/v1/login", "", map[string]string{"email": "J\u00f6rg@example.de", "password": goodPassword}).want(t, 401, "invalid_credentials")
+			if s.logs.count(func(l map[string]any) bool {
+				return l["level"] == "WARN" && strings.Contains(fmt.Sprint(l["msg"]), "LATCH_UNICODE_EMAIL") && l["accounts"] == 2.0
+			}) != 1 {
+				t.Errorf("no warning that two accounts need LATCH_UNICODE_EMAIL:\n%s", s.logs.all())
+			}
+			s.stop()
+
+			// Started again with Unicode local parts: those accounts log in
+			// with their address (ASCII case aside: "ö" is not "Ö"), the
+			// Kelvin spelling still reaches nothing, and nothing is re-keyed
+			// twice.
+			env["LATCH_UNICODE_EMAIL"] = "true"
+			s = startServer(t, env)
+			s.login("J\u00f6rg@example.de", goodPassword)
+			s.login("j\u00f6RG@EXAMPLE.de", goodPassword)
+			s.do("POST", "/v1/login", "", map[string]string{"email": "J\u00d6rg@example.de", "password": goodPassword}).want(t, 401, "invalid_credentials")
+			s.login(dottedI+"nfo@corp.example", squatPW)
+			s.do("POST", "/v1/login", "", map[string]string{"email": kelvin + "ate@corp.example", "password": squatPW}).want(t, 401, "invalid_credentials")
+			if n := s.logs.count(func(l map[string]any) bool {
+				return l["level"] == "WARN" && (l["user_id"] != nil || strings.Contains(fmt.Sprint(l["msg"]), "LATCH_UNICODE_EMAIL"))
+			}); n != 0 {
+				t.Errorf("%d address warnings on the second start:\n%s", n, s.logs.all())
+			}
+		})
+	}
+}
+
+// seedOldRules stores confirmed accounts (id: address, password) keyed as
+// latch once keyed them: strings.ToLower of the address.
+func seedOldRules(t *testing.T, url string, users map[string][2]string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hasher := password.NewHasher(password.Config{})
+	now := time.Now().UTC()
+	for id, u := range users {
+		hash, err := hasher.Hash(ctx, u[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Tx(ctx, func(tx auth.Tx) error {
+			return tx.CreateUser(ctx, &auth.User{ID: id, Email: u[0], EmailNorm: strings.ToLower(u[0]), PasswordHash: hash,
+				EmailConfirmed: true, Roles: []string{auth.RoleUser}, CreatedAt: now, UpdatedAt: now})
+		})
+		if err != nil {
+			t.Fatalf("seeding %s: %v", u[0], err)
+		}
+	}
 }
