@@ -127,16 +127,16 @@ func (s *Service) rekey(ctx context.Context, id string, res *RekeyResult) error 
 		if !ok {
 			mail, key, unmatched = u.Email, unmatchedKeyPrefix+u.ID, true
 		}
-		if u.Email == mail && u.EmailNorm == key {
-			return nil
-		}
-		if !unmatched {
+		if !unmatched && u.EmailNorm != key {
 			switch other, err := tx.UserByEmail(ctx, key); {
 			case err == nil && other.ID != u.ID:
 				mail, key, unmatched = u.Email, unmatchedKeyPrefix+u.ID, true
 			case err != nil && !notFound(err):
 				return err
 			}
+		}
+		if u.Email == mail && u.EmailNorm == key {
+			return nil
 		}
 		u.Email, u.EmailNorm, u.UpdatedAt = mail, key, s.now()
 		changed = true
