@@ -160,6 +160,11 @@ func FuzzParse(f *testing.F) {
 		if len(a.Mail) > MaxLength || !utf8.ValidString(a.Mail) {
 			t.Fatalf("Parse(%q): mail address %q too long or not UTF-8", s, a.Mail)
 		}
+		// An ASCII address is mailed as given and keyed as strings.ToLower
+		// keyed it, so accounts stored under the old rules keep their keys.
+		if in := strings.TrimSpace(s); ascii(in) && (a.Mail != in || a.Key != strings.ToLower(in)) {
+			t.Fatalf("Parse(%q) = %+v: an ASCII address changed", s, a)
+		}
 		// Normalising is idempotent: the mail address and the key parse to
 		// themselves.
 		b, err := Parse(a.Mail, unicode)
