@@ -54,6 +54,7 @@ type config struct {
 	ProductName         string
 	TemplatesDir        string
 	MailUnknownAccounts bool
+	UnicodeEmail        bool // LATCH_UNICODE_EMAIL: local parts outside ASCII
 }
 
 // loadConfig reads the environment, then the flags in args.
@@ -101,6 +102,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	c.ProductName = strings.TrimSpace(str("LATCH_PRODUCT_NAME", "latch"))
 	c.TemplatesDir = getenv("LATCH_TEMPLATES_DIR")
 	c.MailUnknownAccounts = boolean("LATCH_MAIL_UNKNOWN_ACCOUNTS", false)
+	c.UnicodeEmail = boolean("LATCH_UNICODE_EMAIL", false)
 	c.ConfirmEmail = boolean("LATCH_CONFIRM_EMAIL", true)
 	c.AccessTTL = dur("LATCH_ACCESS_TTL", 15*time.Minute)
 	c.AdminKey = getenv("LATCH_ADMIN_KEY")

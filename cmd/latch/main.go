@@ -203,6 +203,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		RateLimits:          c.RateLimits,
 		Product:             c.ProductName,
 		MailUnknownAccounts: c.MailUnknownAccounts,
+		UnicodeEmail:        c.UnicodeEmail,
 		Secret:              secret,
 		KeyAlg:              c.KeyAlg,
 		KeyRotation:         c.KeyRotation, // issue 6
@@ -219,6 +220,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	})
 	if err != nil {
 		return err
+	}
+	// Addresses stored under older matching rules get today's keys before
+	// the first request is matched against them.
+	if _, err := svc.RekeyEmails(ctx); err != nil {
+		return fmt.Errorf("matching stored email addresses: %w", err)
 	}
 
 	handler := httpapi.NewServer(httpapi.Config{

@@ -16,10 +16,11 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 	if err := s.limitIP(ctx, "signup", c, s.cfg.SignupPerIP); err != nil {
 		return nil, err
 	}
-	if err := validEmail(email); err != nil {
+	addr, err := s.parseEmail(email)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(password, email); err != nil {
+	if err := s.checkPassword(password, addr.Mail); err != nil {
 		return nil, err
 	}
 	// Hash before looking the address up so that both paths cost the same.
@@ -30,8 +31,8 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 	now := s.now()
 	u := &User{
 		ID:           newUUID(),
-		Email:        trimmed(email),
-		EmailNorm:    NormalizeEmail(email),
+		Email:        addr.Mail,
+		EmailNorm:    addr.Key,
 		PasswordHash: hash,
 		Roles:        []string{"user"},
 		CreatedAt:    now,
@@ -198,9 +199,14 @@ func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login b
 		u.EmailConfirmed = true
 		u.UpdatedAt = now
 		if t.Kind == KindEmailChange {
+			// The address was checked when the change was asked for; it
+			// fails here only if LATCH_UNICODE_EMAIL was turned off since.
+			addr, err := s.parseEmail(t.NewEmail)
+			if err != nil {
+				return errBadLink()
+			}
 			oldAddr = u.Email
-			u.Email = t.NewEmail
-			u.EmailNorm = NormalizeEmail(t.NewEmail)
+			u.Email, u.EmailNorm = addr.Mail, addr.Key
 		}
 		if t.Kind == KindConfirm && t.PasswordHash != "" && t.PasswordHash != u.PasswordHash {
 			// The link activates the password of the signup that sent
@@ -256,7 +262,11 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 	if err := s.limitIP(ctx, "resend", c, s.cfg.MailPerIP); err != nil {
 		return err
 	}
-	norm := NormalizeEmail(email)
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		return nil // no account has that spelling: the same answer as any other
+	}
+	norm := addr.Key
 	s.background("resend", func(ctx context.Context) error {
 		queued := false
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -298,10 +308,11 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 	if err != nil {
 		return err
 	}
-	if err := validEmail(newEmail); err != nil {
+	addr, err := s.parseEmail(newEmail)
+	if err != nil {
 		return err
 	}
-	norm := NormalizeEmail(newEmail)
+	norm := addr.Key
 	queued := false
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		queued = false
@@ -315,12 +326,12 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 		if !notFound(err) {
 			return err
 		}
-		tok, err := s.newOneTimeToken(ctx, tx, u, KindEmailChange, s.cfg.ConfirmTTL, trimmed(newEmail))
+		tok, err := s.newOneTimeToken(ctx, tx, u, KindEmailChange, s.cfg.ConfirmTTL, addr.Mail)
 		if err != nil {
 			return err
 		}
 		queued = true
-		return s.enqueue(ctx, tx, MailEmailChange, trimmed(newEmail), MailData{Link: s.link("/confirm", tok), NewEmail: trimmed(newEmail), ExpiresIn: s.cfg.ConfirmTTL})
+		return s.enqueue(ctx, tx, MailEmailChange, addr.Mail, MailData{Link: s.link("/confirm", tok), NewEmail: addr.Mail, ExpiresIn: s.cfg.ConfirmTTL})
 	})
 	if err != nil {
 		return err

@@ -15,8 +15,8 @@ import (
 // User is an account.
 type User struct {
 	ID             string
-	Email          string // as given by the user
-	EmailNorm      string // lower-cased, trimmed; unique
+	Email          string // the address mailed: as given, domain as A-label (emailaddr Mail)
+	EmailNorm      string // the match key (emailaddr Key); unique
 	PasswordHash   string // PHC string (argon2id) or bcrypt
 	EmailConfirmed bool
 	Roles          []string

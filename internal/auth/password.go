@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+
+	"github.com/latchauth/latch/internal/emailaddr"
 )
 
 // ForgotPassword mails a reset link when the address has an account, and
@@ -12,7 +14,11 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 	if err := s.limitIP(ctx, "forgot", c, s.cfg.MailPerIP); err != nil {
 		return err
 	}
-	norm := NormalizeEmail(email)
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		return nil // no account has that spelling, and it is no address to mail
+	}
+	norm := addr.Key
 	s.background("forgot", func(ctx context.Context) error {
 		queued, unknown := false, false
 		var userID string
@@ -42,7 +48,7 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
 		}
 		if unknown && err == nil && s.cfg.MailUnknownAccounts {
-			return s.mailUnknownAccount(ctx, email, norm)
+			return s.mailUnknownAccount(ctx, addr)
 		}
 		return err
 	})
@@ -54,11 +60,8 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 // user row to count tokens on, so the Limiter keeps that count (shared
 // across instances only with a shared limiter). A limiter that is down
 // means no mail: it is a courtesy, and a mailbox must not be flooded.
-func (s *Service) mailUnknownAccount(ctx context.Context, email, norm string) error {
-	if validEmail(email) != nil {
-		return nil
-	}
-	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+norm, s.cfg.ForgotCap)
+func (s *Service) mailUnknownAccount(ctx context.Context, addr emailaddr.Address) error {
+	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+addr.Key, s.cfg.ForgotCap)
 	if err != nil {
 		s.log.Warn("rate limiter unavailable; no mail for an unknown address", "err", err)
 		return nil
@@ -67,7 +70,7 @@ func (s *Service) mailUnknownAccount(ctx context.Context, email, norm string) er
 		return nil
 	}
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		return s.enqueue(ctx, tx, MailUnknownAccount, trimmed(email), MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+		return s.enqueue(ctx, tx, MailUnknownAccount, addr.Mail, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
 	})
 	if err == nil {
 		s.mailQueued()

@@ -35,6 +35,10 @@ type Config struct {
 	// (LATCH_MAIL_UNKNOWN_ACCOUNTS, default off), within ForgotCap per
 	// address, counted by the Limiter.
 	MailUnknownAccounts bool
+	// UnicodeEmail accepts addresses whose local part is outside ASCII
+	// (LATCH_UNICODE_EMAIL), normalised with PRECIS; off, they are 422
+	// invalid_email. See internal/emailaddr.
+	UnicodeEmail bool
 
 	// Secret seals signing keys at rest (at least 32 bytes).
 	Secret []byte

@@ -15,7 +15,17 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	if err := s.limitIP(ctx, "login", c, s.cfg.LoginPerIP); err != nil {
 		return nil, err
 	}
-	norm := NormalizeEmail(email)
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		// No account has a spelling latch does not accept: answer as for
+		// an unknown address, in the same time.
+		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && s.deps.IsBusy(err) {
+			return nil, s.hashErr(err)
+		}
+		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "invalid_email"}})
+		return nil, errBadCredentials()
+	}
+	norm := addr.Key
 	throttleKey := "login:account:" + norm
 	if s.cfg.RateLimits {
 		ok, wait, err := s.deps.Limiter.LoginAttempt(ctx, throttleKey)

@@ -6,10 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/latchauth/latch/internal/token"
 )
@@ -19,31 +16,6 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// NormalizeEmail is the form emails are matched on: trimmed and lower-cased.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
-// validEmail checks that email is one bare address (no display name, no
-// comments), at most 254 bytes, with a dotted domain.
-func validEmail(email string) error {
-	email = strings.TrimSpace(email)
-	if email == "" || len(email) > 254 || !utf8.ValidString(email) {
-		return Errorf(CodeInvalidEmail, "email is not a valid address")
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Name != "" || a.Address != email {
-		return Errorf(CodeInvalidEmail, "email is not a valid address")
-	}
-	at := strings.LastIndexByte(email, '@')
-	local, domain := email[:at], email[at+1:]
-	if local == "" || len(local) > 64 || !strings.Contains(domain, ".") ||
-		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(domain, "[] ") {
-		return Errorf(CodeInvalidEmail, "email is not a valid address")
-	}
-	return nil
 }
 
 // newSession creates a session and its first refresh token inside tx and
@@ -211,6 +183,3 @@ func newUUID() string {
 	b[8] = (b[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
-// trimmed is an email as stored: as given, without surrounding space.
-func trimmed(email string) string { return strings.TrimSpace(email) }

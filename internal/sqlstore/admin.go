@@ -57,6 +57,10 @@ func (r reader) ListUsers(ctx context.Context, q auth.UserQuery) ([]*auth.User, 
 	if q.EmailPrefix != "" {
 		w.add(`email_norm LIKE ? ESCAPE '\'`, likeEscaper.Replace(q.EmailPrefix)+"%")
 	}
+	if q.NonASCIIEmail {
+		// length counts characters in both flavours, octet_length bytes.
+		w.add(`octet_length(email) <> length(email)`)
+	}
 	if q.AfterID != "" {
 		at := q.AfterCreated.UnixMicro()
 		w.add(`(created_at, id) > (?, ?)`, at, q.AfterID)

@@ -90,6 +90,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		// Admin (issue 5): admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
+		{"ListUsersNonASCIIEmail", testListUsersNonASCIIEmail},
 		{"CreateUsersIfAbsent", testCreateUsersIfAbsent},
 		{"AuditAppendAndQuery", testAuditAppendAndQuery},
 		{"AuditRollback", testAuditRollback},
