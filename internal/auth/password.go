@@ -164,7 +164,7 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 // with a new pair (its old refresh token stops working). The owner is
 // notified.
 func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next string) (*TokenPair, error) {
-	u, err := s.verifyPrincipalPassword(ctx, p, current)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, current)
 	if err != nil {
 		return nil, err
 	}

@@ -16,15 +16,8 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		return nil, err
 	}
 	norm := NormalizeEmail(email)
-	throttleKey := "login:account:" + norm
-	if s.cfg.RateLimits {
-		ok, wait, err := s.deps.Limiter.LoginAttempt(ctx, throttleKey)
-		if err != nil {
-			s.log.Warn("rate limiter unavailable; allowing", "err", err)
-		} else if !ok {
-			s.emit(ctx, Event{Type: EventLoginThrottled, IP: c.IP, UserAgent: c.UserAgent})
-			return nil, &Error{Code: CodeRateLimited, Message: "too many failed logins for this account; try again later", RetryAfter: wait}
-		}
+	if err := s.passwordAttempt(ctx, c, norm, ""); err != nil {
+		return nil, err
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
 	if notFound(err) {
@@ -45,11 +38,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "wrong_password"}})
 		return nil, errBadCredentials()
 	}
-	if s.cfg.RateLimits {
-		if err := s.deps.Limiter.LoginSucceeded(ctx, throttleKey); err != nil {
-			s.log.Warn("rate limiter unavailable", "err", err)
-		}
-	}
+	s.passwordSucceeded(ctx, norm)
 	if u.Disabled {
 		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
 	}
@@ -92,6 +81,39 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
 	return s.pair(u, sess.ID, refresh)
 }
+
+// passwordAttempt counts one password check against the account throttle
+// of the normalised address norm before the password is looked at. Every
+// check of an account's password shares it (login and the re-checks of a
+// logged-in user), so no route is a guessing oracle the others do not
+// count. userID, when known, goes into the throttled event.
+func (s *Service) passwordAttempt(ctx context.Context, c ClientInfo, norm, userID string) error {
+	if !s.cfg.RateLimits {
+		return nil
+	}
+	ok, wait, err := s.deps.Limiter.LoginAttempt(ctx, loginThrottleKey(norm))
+	if err != nil {
+		s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		return nil
+	}
+	if !ok {
+		s.emit(ctx, Event{Type: EventLoginThrottled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
+		return &Error{Code: CodeRateLimited, Message: "too many failed password attempts for this account; try again later", RetryAfter: wait}
+	}
+	return nil
+}
+
+// passwordSucceeded clears the account throttle after the right password.
+func (s *Service) passwordSucceeded(ctx context.Context, norm string) {
+	if !s.cfg.RateLimits {
+		return
+	}
+	if err := s.deps.Limiter.LoginSucceeded(ctx, loginThrottleKey(norm)); err != nil {
+		s.log.Warn("rate limiter unavailable", "err", err)
+	}
+}
+
+func loginThrottleKey(norm string) string { return "login:account:" + norm }
 
 func errBadCredentials() error {
 	return Errorf(CodeInvalidCredentials, "the email or password is wrong")
