@@ -185,7 +185,16 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 			return err
 		}
 		u = fresh
-		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		// The caller's session goes on: it stays bound to its OAuth
+		// client, so a password change cannot move a client's session out
+		// of that client's hands.
+		own := c
+		if old, err := tx.SessionByID(ctx, p.SessionID); err == nil {
+			own.OAuthClient = old.client()
+		} else if !notFound(err) {
+			return err
+		}
+		sess, refresh, err = s.newSession(ctx, tx, fresh, own)
 		return err
 	})
 	if err != nil {

@@ -150,6 +150,12 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		if err != nil {
 			return err
 		}
+		// Checked before anything else: a refusal here changes nothing, so
+		// a token that leaked from its client is no use to anyone else,
+		// and presenting it elsewhere cannot end the session either.
+		if !sess.UsableBy(c.OAuthClient) {
+			return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
+		}
 		if !sess.Active(now, s.cfg.SessionIdle) {
 			return errInvalidBearer("the session has ended; log in again")
 		}

@@ -58,6 +58,9 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 		ExpiresAt:  now.Add(s.cfg.SessionMax),
 		IP:         c.IP,
 		UserAgent:  c.UserAgent,
+		// The session stays bound to the client it was started through.
+		ClientID:           c.OAuthClient.ID,
+		ClientConfidential: c.OAuthClient.Confidential,
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return nil, "", err
