@@ -230,7 +230,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 		return err
 	}
 	norm := NormalizeEmail(email)
-	s.background("resend", func(ctx context.Context) error {
+	return s.background(ctx, "resend", func(ctx context.Context) error {
 		queued := false
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 			queued = false
@@ -260,7 +260,6 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 		}
 		return err
 	})
-	return nil
 }
 
 // ChangeEmail starts an email change: a confirmation link goes to the new

@@ -13,7 +13,7 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		return err
 	}
 	norm := NormalizeEmail(email)
-	s.background("forgot", func(ctx context.Context) error {
+	return s.background(ctx, "forgot", func(ctx context.Context) error {
 		queued, unknown := false, false
 		var userID string
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -46,7 +46,6 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		}
 		return err
 	})
-	return nil
 }
 
 // mailUnknownAccount tells an address without an account that someone asked

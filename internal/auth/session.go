@@ -130,6 +130,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 	var (
 		u     *User
 		sid   string
+		end   time.Time
 		next  string
 		theft *RefreshToken
 	)
@@ -168,7 +169,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		if u.Disabled {
 			return Errorf(CodeAccountDisabled, "this account is disabled")
 		}
-		sid = sess.ID
+		sid, end = sess.ID, sess.ExpiresAt
 		if rt.UsedAt.IsZero() {
 			cand, err := token.NewOpaque()
 			if err != nil {
@@ -212,7 +213,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID, IP: c.IP, UserAgent: c.UserAgent})
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
-	return s.pair(u, sid, next)
+	return s.pairUntil(u, sid, next, end)
 }
 
 // graceSuccessor returns rt's successor when rt was rotated within the grace
@@ -267,8 +268,10 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if sess.UserID != cl.Subject || !sess.RevokedAt.IsZero() || !now.Before(sess.ExpiresAt) {
+	// The idle lifetime counts as much as revocation and the absolute end:
+	// a session nobody refreshed for that long is over, whatever tokens
+	// of it are still unexpired.
+	if sess.UserID != cl.Subject || !sess.Active(s.now(), s.cfg.SessionIdle) {
 		return nil, errInvalidBearer("the session has ended")
 	}
 	u, err := s.deps.Store.UserByID(ctx, cl.Subject)
