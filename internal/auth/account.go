@@ -267,7 +267,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 		return nil // no account has that spelling: the same answer as any other
 	}
 	norm := addr.Key
-	s.background("resend", func(ctx context.Context) error {
+	return s.background(ctx, "resend", func(ctx context.Context) error {
 		queued := false
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 			queued = false
@@ -297,14 +297,13 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 		}
 		return err
 	})
-	return nil
 }
 
 // ChangeEmail starts an email change: a confirmation link goes to the new
 // address, and the change happens when it is confirmed. A taken address
 // answers the same and changes nothing.
 func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, newEmail, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, p, password)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
 	if err != nil {
 		return err
 	}
@@ -346,7 +345,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 // DeleteAccount deletes the caller's account after checking the password:
 // every session and token ends and the address is free again.
 func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, p, password)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
 	if err != nil {
 		return err
 	}
@@ -365,12 +364,19 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 }
 
 // verifyPrincipalPassword re-reads the caller and checks their password.
-func (s *Service) verifyPrincipalPassword(ctx context.Context, p *Principal, password string) (*User, error) {
+// It is the one place that re-checks a logged-in user's password (password
+// change, email change, account deletion, any step-up), and it shares
+// login's per-account throttle: someone holding a stolen access token
+// must not get unlimited guesses here while login allows only a few.
+func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
 	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.passwordAttempt(ctx, c, u.EmailNorm, u.ID); err != nil {
 		return nil, err
 	}
 	ok, _, err := s.deps.Hasher.Verify(ctx, password, u.PasswordHash)
@@ -380,5 +386,6 @@ func (s *Service) verifyPrincipalPassword(ctx context.Context, p *Principal, pas
 	if !ok {
 		return nil, Errorf(CodeInvalidCredentials, "the password is wrong")
 	}
+	s.passwordSucceeded(ctx, u.EmailNorm)
 	return u, nil
 }

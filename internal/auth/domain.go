@@ -41,6 +41,31 @@ type Session struct {
 	UserAgent string
 	// RevokedAt is set when the session ended (logout, theft, reset...).
 	RevokedAt time.Time
+	// ClientID is the OAuth client the session was started through, ""
+	// for none (the JSON API, or an OAuth request naming no client);
+	// ClientConfidential tells whether that client had authenticated.
+	ClientID           string
+	ClientConfidential bool
+}
+
+// UsableBy reports whether a request through client c may use the
+// session's tokens (refresh them, revoke them, introspect its refresh
+// token). A session of no client is anyone's who holds its token; one of a
+// public client needs that client_id; one of a confidential client needs
+// that client, authenticated (RFC 6749 §6, RFC 7009 §2.1).
+func (s *Session) UsableBy(c OAuthClient) bool {
+	if s.ClientID == "" {
+		return true
+	}
+	if c.ID != s.ClientID {
+		return false
+	}
+	return c.Confidential || !s.ClientConfidential
+}
+
+// client is the OAuth client the session is bound to.
+func (s *Session) client() OAuthClient {
+	return OAuthClient{ID: s.ClientID, Confidential: s.ClientConfidential}
 }
 
 // Active reports whether the session is usable at now given the idle lifetime.

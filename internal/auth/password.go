@@ -19,7 +19,7 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		return nil // no account has that spelling, and it is no address to mail
 	}
 	norm := addr.Key
-	s.background("forgot", func(ctx context.Context) error {
+	return s.background(ctx, "forgot", func(ctx context.Context) error {
 		queued, unknown := false, false
 		var userID string
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -52,7 +52,6 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		}
 		return err
 	})
-	return nil
 }
 
 // mailUnknownAccount tells an address without an account that someone asked
@@ -167,7 +166,7 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 // with a new pair (its old refresh token stops working). The owner is
 // notified.
 func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next string) (*TokenPair, error) {
-	u, err := s.verifyPrincipalPassword(ctx, p, current)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, current)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +187,16 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 			return err
 		}
 		u = fresh
-		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		// The caller's session goes on: it stays bound to its OAuth
+		// client, so a password change cannot move a client's session out
+		// of that client's hands.
+		own := c
+		if old, err := tx.SessionByID(ctx, p.SessionID); err == nil {
+			own.OAuthClient = old.client()
+		} else if !notFound(err) {
+			return err
+		}
+		sess, refresh, err = s.newSession(ctx, tx, fresh, own)
 		return err
 	})
 	if err != nil {

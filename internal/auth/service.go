@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		log:   deps.Logger,
 		now:   func() time.Time { return deps.Now().UTC() },
 		iss:   strings.TrimRight(cfg.PublicURL, "/"),
-		bgSem: make(chan struct{}, 64),
+		bgSem: make(chan struct{}, bgSlots),
 	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
@@ -207,15 +207,34 @@ func (s *Service) Ready(ctx context.Context) error {
 // resend) to finish.
 func (s *Service) Close() { s.bg.Wait() }
 
-// background runs fn off the request path with its own deadline. When too
-// many such jobs are running it is dropped with a warning: the caller's
-// answer never depends on it.
-func (s *Service) background(name string, fn func(ctx context.Context) error) {
+// Off-request-path work (the lookups and mails of forgot and resend): at
+// most bgSlots jobs run at once; a request waits up to bgWait for a slot.
+const (
+	bgSlots = 64
+	bgWait  = 10 * time.Second
+)
+
+// background runs fn off the request path with its own deadline. When
+// every slot is taken the caller waits for one (back-pressure: a flood
+// slows down, no request's mail is silently dropped), and when none frees
+// within bgWait, or the request ends first, it answers 503 unavailable.
+// The caller waits only for a slot, never for fn, and takes its slot before
+// fn looks anything up, so how long it waits does not depend on what fn
+// finds (whether an account exists).
+func (s *Service) background(ctx context.Context, name string, fn func(ctx context.Context) error) error {
 	select {
 	case s.bgSem <- struct{}{}:
 	default:
-		s.log.Warn("background work dropped: too many in flight", "job", name)
-		return
+		t := time.NewTimer(bgWait)
+		defer t.Stop()
+		select {
+		case s.bgSem <- struct{}{}:
+		case <-t.C:
+			s.log.Warn("background work refused: no slot freed in time", "job", name)
+			return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: 5 * time.Second}
+		case <-ctx.Done():
+			return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: 5 * time.Second, Cause: ctx.Err()}
+		}
 	}
 	s.bg.Add(1)
 	go func() {
@@ -227,4 +246,5 @@ func (s *Service) background(name string, fn func(ctx context.Context) error) {
 			s.log.Error("background work failed", "job", name, "err", err)
 		}
 	}()
+	return nil
 }

@@ -30,6 +30,9 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 		ExpiresAt:  now.Add(s.cfg.SessionMax),
 		IP:         c.IP,
 		UserAgent:  c.UserAgent,
+		// The session stays bound to the client it was started through.
+		ClientID:           c.OAuthClient.ID,
+		ClientConfidential: c.OAuthClient.Confidential,
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return nil, "", err
@@ -48,7 +51,19 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 
 // pair signs an access token for u in session sid and builds the answer.
 func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
+	return s.pairUntil(u, sid, refresh, time.Time{})
+}
+
+// pairUntil is pair for a session that ends at end (zero: not before the
+// access token would): the access token never outlives its session, so
+// its exp, and expires_in, are the earlier of the usual lifetime and end.
+func (s *Service) pairUntil(u *User, sid, refresh string, end time.Time) (*TokenPair, error) {
 	now := s.now()
+	exp := now.Add(s.cfg.AccessTTL)
+	if !end.IsZero() && end.Before(exp) {
+		// exp is whole seconds in the token: round down, never past end.
+		exp = end.Truncate(time.Second)
+	}
 	ring := s.ring()
 	c := &token.Claims{
 		Issuer:        s.iss,
@@ -56,7 +71,7 @@ func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
 		Audience:      []string{s.cfg.Audience},
 		IssuedAt:      now,
 		NotBefore:     now,
-		ExpiresAt:     now.Add(s.cfg.AccessTTL),
+		ExpiresAt:     exp,
 		ID:            newID(),
 		SessionID:     sid,
 		Roles:         rolesOf(u),
@@ -70,7 +85,7 @@ func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
 	return &TokenPair{
 		AccessToken:  at,
 		TokenType:    "Bearer",
-		ExpiresIn:    int(s.cfg.AccessTTL / time.Second),
+		ExpiresIn:    max(0, int(exp.Sub(now)/time.Second)),
 		RefreshToken: refresh,
 		User:         u,
 	}, nil

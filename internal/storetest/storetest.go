@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Times", testTimes},
 		{"Session", testSession},
 		{"SessionsByUser", testSessionsByUser},
+		{"SessionClient", testSessionClient},
 		{"RevokeUserSessions", testRevokeUserSessions},
 		{"MissingReference", testMissingReference},
 		{"RefreshToken", testRefreshToken},
