@@ -47,6 +47,7 @@ func sharedEnv(t *testing.T) map[string]string {
 		"LATCH_LOG_FORMAT":      "json",
 		"LATCH_PUBLIC_URL":      "http://latch.test",
 		"LATCH_TRUSTED_PROXIES": "127.0.0.1",
+		"LATCH_METRICS_ADDR":    "127.0.0.1:0",
 	}
 }
 
@@ -207,8 +208,7 @@ func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
 	// The refusals are counted in every instance's metrics.
 	limited := 0
 	for _, s := range c.nodes {
-		m := s.do("GET", "/metrics", "", nil).want(t, 200, "")
-		limited += metricValue(t, m.Raw, `latch_rate_limited_total{route="POST /v1/login"}`)
+		limited += metricValue(t, s.metrics(), `latch_rate_limited_total{route="POST /v1/login"}`)
 	}
 	if limited != 50 {
 		t.Errorf("latch_rate_limited_total over the instances: %d, want 50", limited)
@@ -322,6 +322,7 @@ func TestRedisDownFailsOpen(t *testing.T) {
 		"LATCH_REDIS_URL":    "redis://" + p.Addr() + ru.Path,
 		"LATCH_REDIS_PREFIX": prefix,
 		"LATCH_SECRET":       testSecret,
+		"LATCH_METRICS_ADDR": "127.0.0.1:0",
 	})
 	const addr, pw = "open@example.com", "correct horse battery"
 	s.signupConfirmed(addr, pw)
@@ -336,8 +337,7 @@ func TestRedisDownFailsOpen(t *testing.T) {
 	if _, ok := s.logs.wait(time.Second, func(m map[string]any) bool { return m["msg"] == "rate limiter unavailable; allowing" }); !ok {
 		t.Errorf("no warning logged while Redis is down")
 	}
-	m := s.do("GET", "/metrics", "", nil).want(t, 200, "")
-	if n := metricValue(t, m.Raw, "latch_limiter_errors_total"); n < 3 {
+	if n := metricValue(t, s.metrics(), "latch_limiter_errors_total"); n < 3 {
 		t.Errorf("latch_limiter_errors_total = %d, want at least 3", n)
 	}
 	p.Restore()
