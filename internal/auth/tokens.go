@@ -161,7 +161,12 @@ func (s *Service) limitIP(ctx context.Context, what string, c ClientInfo, r Rate
 	if !s.cfg.RateLimits || c.IP == "" {
 		return nil
 	}
-	return s.allow(ctx, what+":ip:"+clientLimitKey(c.IP), r)
+	return s.allow(ctx, ipLimitKey(what, c), r)
+}
+
+// ipLimitKey is the limiter key of c for the per-IP limit named what.
+func ipLimitKey(what string, c ClientInfo) string {
+	return what + ":ip:" + clientLimitKey(c.IP)
 }
 
 func (s *Service) allow(ctx context.Context, key string, r Rate) error {

@@ -269,10 +269,14 @@ func unixOrZero(t time.Time) int64 {
 // Basic credentials; anyone else gets 401 invalid_client.
 func (s *server) handleOAuthIntrospect() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
-		if !s.isAdminKey(r) {
-			if err := s.introspectionClient(r); err != nil {
-				return err
+		err := s.adminAttempt(r, func() error {
+			if s.isAdminKey(r) {
+				return nil
 			}
+			return s.introspectionClient(r)
+		})
+		if err != nil {
+			return err
 		}
 		form, err := readOAuthForm(w, r)
 		if err != nil {
