@@ -15,6 +15,7 @@ import (
 func TestAdminAuthFailuresAreLimited(t *testing.T) {
 	s := startServer(t, map[string]string{
 		"LATCH_ADMIN_KEY":       testAdminKey,
+		"LATCH_REVOCATION_KEY":  "revocation-key_0123456789abcdef",
 		"LATCH_TRUSTED_PROXIES": "127.0.0.1",
 	})
 	// statusesFrom sends n requests at once, the i-th from from(i), and
@@ -85,4 +86,15 @@ func TestAdminAuthFailuresAreLimited(t *testing.T) {
 	if r := introspect(testAdminKey)(xff("203.0.113.70")); r.Status != 200 || !strings.Contains(r.Raw, `"active":false`) {
 		t.Errorf("introspection with the right key: %d %s, want 200 inactive", r.Status, r.Raw)
 	}
+
+	// A keyed revocation feed: its key (or the admin key) is guessed alike.
+	feed := func(bearer string) func(map[string]string) *response {
+		return func(hdr map[string]string) *response {
+			return s.doWith("GET", "/v1/revocations", bearer, nil, hdr)
+		}
+	}
+	if got := statuses(14, "203.0.113.71", feed(wrong)); got[401] != 10 || got[429] != 4 {
+		t.Errorf("14 revocation feed reads with a wrong key: %v, want 10x401 and 4x429", got)
+	}
+	feed("revocation-key_0123456789abcdef")(xff("203.0.113.72")).want(t, 200, "")
 }
