@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/svctest"
 )
 
 // Metrics are served on LATCH_METRICS_ADDR only: the public API address
@@ -78,8 +80,20 @@ func waitOutboxEmpty(t *testing.T, s *server) map[string]float64 {
 // for, so it runs before a second known address's request, whose mail is
 // waited for; then (unknown + known) must have moved every series exactly
 // twice as much as known alone, i.e. unknown exactly as much as known.
+// On SQLite and PostgreSQL.
 func TestMetricsTellNoAccount(t *testing.T) {
-	s := startServer(t, map[string]string{"LATCH_METRICS_ADDR": "127.0.0.1:0"})
+	for _, flavour := range []string{"sqlite", "postgres"} {
+		t.Run(flavour, func(t *testing.T) {
+			env := map[string]string{"LATCH_METRICS_ADDR": "127.0.0.1:0"}
+			if flavour == "postgres" {
+				env["LATCH_DATABASE_URL"] = svctest.PostgresURL(t) // skips, saying why, without PostgreSQL
+			}
+			metricsTellNoAccount(t, startServer(t, env))
+		})
+	}
+}
+
+func metricsTellNoAccount(t *testing.T, s *server) {
 	const known1, known2 = "known1@example.com", "known2@example.com"
 	s.signupConfirmed(known1, goodPassword)
 	s.signupConfirmed(known2, goodPassword)
