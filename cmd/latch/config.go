@@ -22,6 +22,7 @@ import (
 type config struct {
 	Env             string
 	Addr            string
+	MetricsAddr     string // LATCH_METRICS_ADDR: metrics listener (empty: none)
 	PublicURL       string
 	DatabaseURL     string
 	RedisURL        string
@@ -93,6 +94,7 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 	}
 	c.Env = str("LATCH_ENV", "development")
 	c.Addr = str("LATCH_ADDR", "127.0.0.1:8080")
+	c.MetricsAddr = getenv("LATCH_METRICS_ADDR")
 	c.PublicURL = str("LATCH_PUBLIC_URL", "http://localhost:8080")
 	c.DatabaseURL = str("LATCH_DATABASE_URL", "sqlite:latch.db")
 	c.RedisURL = getenv("LATCH_REDIS_URL")

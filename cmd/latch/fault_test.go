@@ -72,7 +72,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 	if !ok {
 		t.Fatalf("latch process did not start:\n%s", logs.all())
 	}
-	c.server = &server{t: t, URL: "http://" + line["addr"].(string), logs: logs, env: env}
+	c.server = &server{t: t, URL: "http://" + line["addr"].(string), logs: logs, env: env, MetricsURL: metricsURL(line)}
 	waitHealthy(t, c.URL)
 	return c
 }
@@ -329,6 +329,7 @@ func TestGracefulShutdown(t *testing.T) {
 		"LATCH_LOG_FORMAT":   "json",
 		"LATCH_PUBLIC_URL":   "http://latch.test",
 		"LATCH_RATE_LIMITS":  "false",
+		"LATCH_METRICS_ADDR": "127.0.0.1:0",
 	})
 	const addr, pw = "term@example.com", "correct horse battery"
 	c.signupConfirmed(addr, pw)
@@ -360,8 +361,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		m := c.do("GET", "/metrics", "", nil).want(t, 200, "")
-		arrived := metricValue(t, m.Raw, "latch_hash_queue_depth") + metricValue(t, m.Raw, `latch_security_events_total{type="login"}`)
+		m := c.metrics()
+		arrived := metricValue(t, m, "latch_hash_queue_depth") + metricValue(t, m, `latch_security_events_total{type="login"}`)
 		if arrived >= n {
 			break
 		}

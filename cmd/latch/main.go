@@ -242,6 +242,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	// Metrics on their own listener, only when LATCH_METRICS_ADDR is set.
+	metricsAddr, stopMetrics, err := sc.serveMetrics(c.MetricsAddr, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -280,7 +287,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.PublicURL, "env", c.Env, "version", version)
+	listening := []any{"addr", ln.Addr().String(), "public_url", c.PublicURL, "env", c.Env, "version", version}
+	if metricsAddr != "" {
+		listening = append(listening, "metrics_addr", metricsAddr)
+	}
+	log.Info("listening", listening...)
 
 	select {
 	case err := <-serveErr:

@@ -354,6 +354,10 @@ type Limiter interface {
 	// Allow counts one event against key under rate. When refused it
 	// returns the time until the next event would be allowed.
 	Allow(ctx context.Context, key string, rate Rate) (ok bool, retryAfter time.Duration, err error)
+	// Peek reports whether Allow would allow one more event against key
+	// under rate, counting nothing; when not, it returns the wait. It lets
+	// a limit count only failures and still refuse every attempt past it.
+	Peek(ctx context.Context, key string, rate Rate) (ok bool, retryAfter time.Duration, err error)
 	// LoginAttempt counts one login attempt for an account key before the
 	// password is checked; when throttled it returns ok=false and the wait.
 	LoginAttempt(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)

@@ -147,12 +147,18 @@ func (s *Service) link(path, tok string) string {
 	return s.cfg.PublicURL + path + "?token=" + tok
 }
 
-// limitIP applies a per-IP rate when rate limits are on.
+// limitIP applies a per-IP rate when rate limits are on. It is where every
+// per-IP limit key is made (an IPv6 client counts as its /64).
 func (s *Service) limitIP(ctx context.Context, what string, c ClientInfo, r Rate) error {
 	if !s.cfg.RateLimits || c.IP == "" {
 		return nil
 	}
-	return s.allow(ctx, what+":ip:"+c.IP, r)
+	return s.allow(ctx, ipLimitKey(what, c), r)
+}
+
+// ipLimitKey is the limiter key of c for the per-IP limit named what.
+func ipLimitKey(what string, c ClientInfo) string {
+	return what + ":ip:" + clientLimitKey(c.IP)
 }
 
 func (s *Service) allow(ctx context.Context, key string, r Rate) error {

@@ -276,12 +276,19 @@ func unixOrZero(t time.Time) int64 {
 func (s *server) handleOAuthIntrospect() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
 		var by *auth.OAuthClient // nil: the operator, who sees every token
-		if !s.isAdminKey(r) {
+		err := s.adminAttempt(r, func() error {
+			if s.isAdminKey(r) {
+				return nil
+			}
 			cl, err := s.introspectionClient(r)
 			if err != nil {
 				return err
 			}
 			by = &cl
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		form, err := readOAuthForm(w, r)
 		if err != nil {

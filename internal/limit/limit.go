@@ -80,6 +80,26 @@ func (m *Memory) Allow(_ context.Context, key string, rate auth.Rate) (bool, tim
 	return true, 0, nil
 }
 
+// Peek reports whether Allow would allow one more event, counting nothing.
+func (m *Memory) Peek(_ context.Context, key string, rate auth.Rate) (bool, time.Duration, error) {
+	if rate.N <= 0 || rate.Per <= 0 {
+		return true, 0, nil
+	}
+	now := m.now()
+	burst := rate.Per - rate.Per/time.Duration(rate.N)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[key]
+	if !ok || tat.Before(now) {
+		return true, 0, nil
+	}
+	if allowAt := tat.Add(-burst); now.Before(allowAt) {
+		return false, allowAt.Sub(now), nil
+	}
+	return true, 0, nil
+}
+
 // LoginAttempt counts an attempt as a failure before the password is
 // checked, so that parallel attempts cannot slip past the throttle;
 // LoginSucceeded clears it.

@@ -129,6 +129,30 @@ func (l *Redis) Allow(ctx context.Context, key string, rate auth.Rate) (bool, ti
 	return l.decision(res, err)
 }
 
+// peekScript: gcraScript's decision without its write. ARGV = now,
+// tolerance (µs). Returns {allowed 0/1, retry after µs}.
+var peekScript = redis.NewScript(luaNow + `
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then tat = now end
+local allow_at = tat - burst
+if now < allow_at then
+  return {0, allow_at - now}
+end
+return {1, 0}
+`)
+
+// Peek reports whether Allow would allow one more event, counting nothing.
+func (l *Redis) Peek(ctx context.Context, key string, rate auth.Rate) (bool, time.Duration, error) {
+	if rate.N <= 0 || rate.Per <= 0 {
+		return true, 0, nil
+	}
+	burst := rate.Per - rate.Per/time.Duration(rate.N)
+	res, err := peekScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
+		l.clock(), burst.Microseconds()).Int64Slice()
+	return l.decision(res, err)
+}
+
 // loginScript: ARGV = now, FreeFailures, MaxFailures, MaxDelay, LockDelay
 // (durations in µs). Counts an attempt as a failure unless the account must
 // wait; the wait after n failures is Delay(n). Returns {allowed, wait µs}.

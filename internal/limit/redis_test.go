@@ -45,11 +45,11 @@ func TestRedisMatchesMemory(t *testing.T) {
 
 	type step struct {
 		advance time.Duration
-		op      string // "allow", "login", "ok" (LoginSucceeded)
+		op      string // "allow", "peek", "login", "ok" (LoginSucceeded)
 	}
 	steps := []step{
-		{0, "allow"}, {0, "allow"}, {0, "allow"}, {0, "allow"}, // burst of 3, then refused
-		{19 * time.Second, "allow"}, {time.Second, "allow"}, {0, "allow"},
+		{0, "peek"}, {0, "allow"}, {0, "peek"}, {0, "allow"}, {0, "allow"}, {0, "peek"}, {0, "peek"}, {0, "allow"}, // burst of 3, then refused
+		{19 * time.Second, "peek"}, {0, "allow"}, {time.Second, "peek"}, {0, "peek"}, {0, "allow"}, {0, "peek"}, {0, "allow"},
 		{0, "login"}, {0, "login"}, {0, "login"}, {0, "login"}, {0, "login"}, // 5 free failures
 		{0, "login"}, {999 * time.Millisecond, "login"}, {time.Millisecond, "login"}, // then 1 s
 		{time.Second, "login"}, {time.Second, "login"}, // then 2 s
@@ -66,6 +66,9 @@ func TestRedisMatchesMemory(t *testing.T) {
 		case "allow":
 			gotOK, gotWait, gotErr = lr.Allow(ctx, "k", rate)
 			wantOK, wantWait, wantErr = lm.Allow(ctx, "k", rate)
+		case "peek":
+			gotOK, gotWait, gotErr = lr.Peek(ctx, "k", rate)
+			wantOK, wantWait, wantErr = lm.Peek(ctx, "k", rate)
 		case "login":
 			gotOK, gotWait, gotErr = lr.LoginAttempt(ctx, "acct")
 			wantOK, wantWait, wantErr = lm.LoginAttempt(ctx, "acct")
