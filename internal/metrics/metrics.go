@@ -31,6 +31,7 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	limited       *prometheus.CounterVec
 	limiterErrors prometheus.Counter
+	limiterByMode *prometheus.CounterVec
 	fanoutErrors  prometheus.Counter
 	mails         *prometheus.CounterVec
 }
@@ -58,8 +59,12 @@ func New() *Metrics {
 		}, []string{"route"}),
 		limiterErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_limiter_errors_total",
-			Help: "Rate limiter errors (shared limiter unreachable); requests were allowed (fail open).",
+			Help: "Shared rate limiter (Redis) errors; each one puts the limiter in its in-process fallback.",
 		}),
+		limiterByMode: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_limiter_decisions_total",
+			Help: "Rate limit and login throttle decisions, by backend: redis (shared), memory (in-process fallback while Redis is unreachable).",
+		}, []string{"backend"}),
 		fanoutErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_fanout_errors_total",
 			Help: "Revocation fan-out errors (Redis unreachable); other instances learn of revocations at their next poll.",
@@ -69,7 +74,7 @@ func New() *Metrics {
 			Help: "Mail delivery attempts by the outbox worker, by result (sent, failed).",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.fanoutErrors, m.mails,
+	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.limiterByMode, m.fanoutErrors, m.mails,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,6 +118,15 @@ func (m *Metrics) OnEvent(_ context.Context, e auth.Event) {
 
 // LimiterError counts an error of the shared rate limiter.
 func (m *Metrics) LimiterError(error) { m.limiterErrors.Inc() }
+
+// LimiterDecision counts a decision of the shared rate limiter by backend
+// ("redis" or "memory").
+func (m *Metrics) LimiterDecision(backend string) {
+	if backend != "redis" {
+		backend = "memory"
+	}
+	m.limiterByMode.WithLabelValues(backend).Inc()
+}
 
 // FanoutError counts an error of the revocation fan-out.
 func (m *Metrics) FanoutError(error) { m.fanoutErrors.Inc() }
