@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -489,5 +491,47 @@ func TestRedisDownLimitsHold(t *testing.T) {
 	}
 	if n := logged(msgFallback); n != 1 {
 		t.Errorf("%d warnings about the fallback in all, want 1", n)
+	}
+}
+
+// With Redis down, go-redis's own messages go through latch's logger:
+// every line latch writes is JSON.
+func TestRedisDownLogsJSON(t *testing.T) {
+	redisURL, prefix := svctest.Redis(t)
+	ru, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := svctest.NewProxy(t, ru.Host)
+	c := startChild(t, map[string]string{
+		"LATCH_ADDR":         "127.0.0.1:0",
+		"LATCH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "latch.db"),
+		"LATCH_SECRET":       testSecret,
+		"LATCH_LOG_FORMAT":   "json",
+		"LATCH_PUBLIC_URL":   "http://latch.test",
+		"LATCH_REDIS_URL":    "redis://" + p.Addr() + ru.Path,
+		"LATCH_REDIS_PREFIX": prefix,
+	})
+	c.signupConfirmed("json@example.com", "correct horse battery")
+	p.Cut()
+	// Requests keep the limiter probing and the fan-out reconnecting, so
+	// go-redis has failed dials to report.
+	deadline := time.Now().Add(svctest.Patience(10 * time.Second))
+	for {
+		c.do("POST", "/v1/login", "", map[string]string{"email": "json@example.com", "password": "wrong password"})
+		if c.logs.count(func(m map[string]any) bool { return m["msg"] == "redis client" }) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no go-redis message logged as JSON with Redis down:\n%s", c.logs.all())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.Restore()
+	for _, line := range strings.Split(strings.TrimSpace(c.logs.all()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+		}
 	}
 }

@@ -40,6 +40,8 @@ func newScale(c *config, log *slog.Logger, db *sqlstore.DB) (*scale, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go-redis logs through a process-wide logger: this one.
+	redis.SetLogger(limit.RedisLogger(log))
 	client := redis.NewClient(opt)
 	sc.closers = append(sc.closers, func() { client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), limit.RedisTimeout*4)
