@@ -415,3 +415,38 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Logf("log:\n%s", c.logs.all())
 	}
 }
+
+// An instance whose database answers but refuses writes (SQLite on a disk
+// that is full: here the file may not grow) is not ready, and says why.
+func TestFaultReadyzFullDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latch.db")
+	env := map[string]string{
+		"LATCH_DATABASE_URL": "sqlite:" + path,
+		"LATCH_SECRET":       testSecret,
+		"LATCH_RATE_LIMITS":  "false",
+	}
+	first := startServer(t, env) // migrations and signing keys
+	first.stop()
+	env["LATCH_DATABASE_URL"] = "sqlite:" + path + "?_pragma=max_page_count(1)"
+	s := startServer(t, env)
+	s.do("GET", "/readyz", "", nil).want(t, 200, "")
+	full := false
+	for i := 0; i < 2000 && !full; i++ {
+		r := s.do("POST", "/v1/signup", "", map[string]string{"email": fmt.Sprintf("fill%d@example.com", i), "password": "correct horse battery"})
+		switch r.Status {
+		case 202:
+		case 503:
+			r.want(t, 503, "unavailable")
+			full = true
+		default:
+			t.Fatalf("signup on a filling disk: %d %s", r.Status, r.Raw)
+		}
+	}
+	if !full {
+		t.Fatal("the database never filled up")
+	}
+	r := s.do("GET", "/readyz", "", nil).want(t, 503, "unavailable")
+	if !strings.Contains(r.Raw, "full") || r.Header.Get("Retry-After") == "" {
+		t.Errorf("/readyz with writes failing: %s (Retry-After %q), want the reason (full) and Retry-After", r.Raw, r.Header.Get("Retry-After"))
+	}
+}

@@ -69,6 +69,8 @@ type DB struct {
 
 	// onRetry, when set (by tests), is called before Tx retries.
 	onRetry func(attempt int, err error)
+
+	writes writeHealth // for readiness
 }
 
 var (
@@ -236,6 +238,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx auth.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
 		if err == nil || attempt >= maxTxAttempts || db.flavor.classify(err) != classBusy {
+			db.noteWrite(err)
 			return err
 		}
 		if db.onRetry != nil {
