@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/sqlstore"
 	"github.com/latchauth/latch/internal/svctest"
 )
@@ -449,4 +450,63 @@ func TestFaultReadyzFullDisk(t *testing.T) {
 	if !strings.Contains(r.Raw, "full") || r.Header.Get("Retry-After") == "" {
 		t.Errorf("/readyz with writes failing: %s (Retry-After %q), want the reason (full) and Retry-After", r.Raw, r.Header.Get("Retry-After"))
 	}
+}
+
+// A database that stops answering (frozen: SIGSTOP, a stalled disk; the
+// connections stay open and nothing comes back): every request that needs
+// it answers 503 unavailable with Retry-After once its database work has
+// used the one deadline it has (httpapi.StoreBudget), however many calls
+// it makes; latch goes on by itself once the database answers again.
+func TestFaultFrozenDatabase(t *testing.T) {
+	dbURL := svctest.PostgresURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := svctest.NewProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = p.Addr()
+	s := startServer(t, map[string]string{
+		"LATCH_DATABASE_URL": viaProxy.String(),
+		"LATCH_SECRET":       testSecret,
+		"LATCH_RATE_LIMITS":  "false",
+	})
+	const addr, pw = "frozen@example.com", "correct horse battery"
+	refresh := s.signupConfirmed(addr, pw).str("refresh_token")
+
+	p.Freeze()
+	var wg sync.WaitGroup
+	for _, req := range []struct {
+		path string
+		body map[string]string
+	}{
+		{"/v1/login", map[string]string{"email": addr, "password": pw}},
+		{"/v1/signup", map[string]string{"email": "new@example.com", "password": pw}},
+		{"/v1/token/refresh", map[string]string{"refresh_token": refresh}},
+	} {
+		wg.Go(func() {
+			start := time.Now()
+			r := s.do("POST", req.path, "", req.body)
+			took := time.Since(start)
+			if r.Status != 503 || r.str("code") != "unavailable" || r.Header.Get("Retry-After") == "" {
+				t.Errorf("%s with the database frozen: %d %s (Retry-After %q), want 503 unavailable with Retry-After",
+					req.path, r.Status, r.Raw, r.Header.Get("Retry-After"))
+			}
+			if bound := httpapi.StoreBudget + time.Second; svctest.Timing() && took > bound {
+				t.Errorf("%s with the database frozen took %v, want under %v", req.path, took, bound)
+			}
+		})
+	}
+	wg.Wait()
+	s.do("GET", "/readyz", "", nil).want(t, 503, "unavailable")
+
+	p.Thaw()
+	deadline := time.Now().Add(svctest.Patience(15 * time.Second))
+	for s.do("POST", "/v1/login", "", map[string]string{"email": addr, "password": pw}).Status != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("logins still fail after the database came back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.do("GET", "/readyz", "", nil).want(t, 200, "")
 }

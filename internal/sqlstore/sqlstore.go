@@ -197,13 +197,19 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// opCtx bounds an operation by the flavour's opTimeout unless ctx ends
-// sooner.
+// opCtx bounds an operation by the flavour's opTimeout and by the
+// deadline of the caller's store work (auth.WithStoreDeadline), unless
+// ctx ends sooner.
 func (db *DB) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	var dl time.Time
 	if d := db.flavor.opTimeout; d > 0 {
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
-			return context.WithTimeout(ctx, d)
-		}
+		dl = time.Now().Add(d)
+	}
+	if sd, ok := auth.StoreDeadline(ctx); ok && (dl.IsZero() || sd.Before(dl)) {
+		dl = sd
+	}
+	if cur, ok := ctx.Deadline(); !dl.IsZero() && (!ok || cur.After(dl)) {
+		return context.WithDeadline(ctx, dl)
 	}
 	return ctx, func() {}
 }
