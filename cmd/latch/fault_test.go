@@ -455,8 +455,8 @@ func TestFaultReadyzFullDisk(t *testing.T) {
 // A database that stops answering (frozen: SIGSTOP, a stalled disk; the
 // connections stay open and nothing comes back): every request that needs
 // it answers 503 unavailable with Retry-After once its database work has
-// used the one deadline it has (httpapi.StoreBudget), however many calls
-// it makes; latch goes on by itself once the database answers again.
+// spent the one budget it has (httpapi.StoreBudget), however many calls it
+// makes; latch goes on by itself once the database answers again.
 func TestFaultFrozenDatabase(t *testing.T) {
 	dbURL := svctest.PostgresURL(t)
 	u, err := url.Parse(dbURL)

@@ -2,23 +2,44 @@ package auth
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
-type storeDeadlineKey struct{}
+type storeBudgetKey struct{}
 
-// WithStoreDeadline returns ctx carrying t as the deadline of all the
-// store work done with it (and with contexts derived from it): each store
-// call ends by t, however many the caller makes, and fails with
-// ErrStoreDown once t has passed. It bounds the database work of one
-// request without bounding the rest (password hashing, a long poll's
-// waits).
-func WithStoreDeadline(ctx context.Context, t time.Time) context.Context {
-	return context.WithValue(ctx, storeDeadlineKey{}, t)
+// StoreBudget is the time the store work of one request may take in all:
+// each store call made with a context carrying it (WithStoreBudget) ends
+// when what is left of it runs out, and spends what it took. Time spent
+// elsewhere (hashing a password, waiting for a hashing slot) is not
+// counted. Once it is spent, store calls fail with ErrStoreDown at once.
+type StoreBudget struct {
+	mu   sync.Mutex
+	left time.Duration
 }
 
-// StoreDeadline returns the deadline WithStoreDeadline put on ctx.
-func StoreDeadline(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(storeDeadlineKey{}).(time.Time)
-	return t, ok && !t.IsZero()
+// WithStoreBudget returns ctx carrying a budget of d for all the store
+// work done with it and with contexts derived from it.
+func WithStoreBudget(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, storeBudgetKey{}, &StoreBudget{left: d})
+}
+
+// StoreBudgetOf returns the budget WithStoreBudget put on ctx, or nil.
+func StoreBudgetOf(ctx context.Context) *StoreBudget {
+	b, _ := ctx.Value(storeBudgetKey{}).(*StoreBudget)
+	return b
+}
+
+// Left is what remains of b.
+func (b *StoreBudget) Left() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return max(b.left, 0)
+}
+
+// Spend takes d off b.
+func (b *StoreBudget) Spend(d time.Duration) {
+	b.mu.Lock()
+	b.left -= d
+	b.mu.Unlock()
 }

@@ -203,8 +203,13 @@ func (l *Redis) probe() {
 	l.log.Info("rate limiter: Redis answers again; limits are shared across instances again")
 }
 
-// degrade reports err and enters the fallback (logged once per outage).
-func (l *Redis) degrade(err error) {
+// degrade reports err and enters the fallback (logged once per outage),
+// unless the caller's context ended first: a request given up on says
+// nothing about Redis.
+func (l *Redis) degrade(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
 	err = l.fail(err)
 	l.mu.Lock()
 	if l.fallback {
@@ -277,7 +282,7 @@ func (l *Redis) Allow(ctx context.Context, key string, rate auth.Rate) (bool, ti
 			}
 			return ok, wait, nil
 		}
-		l.degrade(err)
+		l.degrade(ctx, err)
 	}
 	l.decided(BackendMemory)
 	return l.mem.Allow(ctx, key, rate)
@@ -324,7 +329,7 @@ func (l *Redis) LoginAttempt(ctx context.Context, key string) (bool, time.Durati
 			}
 			return ok, wait, nil
 		}
-		l.degrade(err)
+		l.degrade(ctx, err)
 	}
 	l.decided(BackendMemory)
 	return l.mem.LoginAttempt(ctx, key)
@@ -340,7 +345,7 @@ func (l *Redis) LoginSucceeded(ctx context.Context, key string) error {
 		if err == nil {
 			return nil
 		}
-		l.degrade(err)
+		l.degrade(ctx, err)
 	}
 	l.mu.Lock()
 	if len(l.clears) < maxPendingClears {

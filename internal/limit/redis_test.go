@@ -402,3 +402,20 @@ func TestRedisOptions(t *testing.T) {
 		}
 	}
 }
+
+// A request given up on (its context ended) says nothing about Redis: no
+// fallback.
+func TestRedisCallerGaveUp(t *testing.T) {
+	l := newRedis(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.Allow(ctx, "k", auth.Rate{N: 1, Per: time.Second})
+	l.LoginAttempt(ctx, "a")
+	l.LoginSucceeded(ctx, "a")
+	if l.Fallback() {
+		t.Errorf("in fallback after calls whose context had ended")
+	}
+	if ok, _, err := l.Allow(context.Background(), "k2", auth.Rate{N: 1, Per: time.Second}); !ok || err != nil || l.Fallback() {
+		t.Errorf("Allow after: %v, %v, fallback %v", ok, err, l.Fallback())
+	}
+}

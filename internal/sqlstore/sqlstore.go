@@ -197,21 +197,32 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// opCtx bounds an operation by the flavour's opTimeout and by the
-// deadline of the caller's store work (auth.WithStoreDeadline), unless
-// ctx ends sooner.
+// opCtx bounds an operation by the flavour's opTimeout and by what is
+// left of the caller's store budget (auth.WithStoreBudget), unless ctx
+// ends sooner; its cancel func spends the time taken from the budget.
 func (db *DB) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	start := time.Now()
 	var dl time.Time
 	if d := db.flavor.opTimeout; d > 0 {
-		dl = time.Now().Add(d)
+		dl = start.Add(d)
 	}
-	if sd, ok := auth.StoreDeadline(ctx); ok && (dl.IsZero() || sd.Before(dl)) {
-		dl = sd
+	b := auth.StoreBudgetOf(ctx)
+	if b != nil {
+		if bd := start.Add(b.Left()); dl.IsZero() || bd.Before(dl) {
+			dl = bd
+		}
 	}
+	cancel := func() {}
 	if cur, ok := ctx.Deadline(); !dl.IsZero() && (!ok || cur.After(dl)) {
-		return context.WithDeadline(ctx, dl)
+		ctx, cancel = context.WithDeadline(ctx, dl)
 	}
-	return ctx, func() {}
+	if b == nil {
+		return ctx, cancel
+	}
+	return ctx, func() {
+		cancel()
+		b.Spend(time.Since(start))
+	}
 }
 
 // Flavor names the database: "sqlite" or "postgres".

@@ -11,10 +11,11 @@ import (
 	"github.com/latchauth/latch/internal/svctest"
 )
 
-// The deadline of a request's store work (auth.WithStoreDeadline) bounds
+// The budget of a request's store work (auth.WithStoreBudget) bounds
 // every call made with it, reads and transactions alike, on both
-// flavours: once it has passed, each call fails with ErrStoreDown at once.
-func TestStoreDeadline(t *testing.T) {
+// flavours: each call spends from it, and once it is spent each call
+// fails with ErrStoreDown at once.
+func TestStoreBudget(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		url  func(t *testing.T) string
@@ -33,19 +34,37 @@ func TestStoreDeadline(t *testing.T) {
 			read := func(ctx context.Context) error { _, err := db.UserByID(ctx, "u1"); return err }
 			list := func(ctx context.Context) error { _, err := db.ListUsers(ctx, auth.UserQuery{Limit: 10}); return err }
 
-			ahead := auth.WithStoreDeadline(context.Background(), time.Now().Add(time.Hour))
-			for name, call := range map[string]func(context.Context) error{"write": write, "read": read, "list": list} {
+			ahead := auth.WithStoreBudget(context.Background(), time.Hour)
+			for _, call := range []func(context.Context) error{write, read, list} {
 				if err := call(ahead); err != nil {
-					t.Fatalf("%s within the deadline: %v", name, err)
+					t.Fatalf("within the budget: %v", err)
 				}
 			}
-			passed := auth.WithStoreDeadline(context.Background(), time.Now().Add(-time.Millisecond))
+			// Every call spent some of it.
+			if left := auth.StoreBudgetOf(ahead).Left(); left >= time.Hour || left <= 0 {
+				t.Errorf("budget left after three calls: %v, want less than the hour and more than nothing", left)
+			}
+			// Spent (by earlier calls of the same request): the next one
+			// fails at once, whichever it is.
+			spent := auth.WithStoreBudget(context.Background(), time.Hour)
+			auth.StoreBudgetOf(spent).Spend(time.Hour)
 			for name, call := range map[string]func(context.Context) error{"write": write, "read": read, "list": list} {
-				if err := call(passed); !errors.Is(err, auth.ErrStoreDown) || !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("%s past the deadline: got %v, want %v (deadline exceeded)", name, err, auth.ErrStoreDown)
+				if err := call(spent); !errors.Is(err, auth.ErrStoreDown) || !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s with the budget spent: got %v, want %v (deadline exceeded)", name, err, auth.ErrStoreDown)
 				}
 			}
-			// Running out of time is not a database that refuses writes.
+			// The budget running out in the middle of a transaction: the
+			// statements after it fail as a store that is down, never as
+			// an internal error.
+			short := auth.WithStoreBudget(context.Background(), 50*time.Millisecond)
+			err := db.Tx(short, func(tx auth.Tx) error {
+				time.Sleep(100 * time.Millisecond)
+				return tx.CreateUser(short, &auth.User{ID: "u2", Email: "u2@example.com", EmailNorm: "u2@example.com"})
+			})
+			if !errors.Is(err, auth.ErrStoreDown) {
+				t.Errorf("statement after the budget ran out: got %v, want %v", err, auth.ErrStoreDown)
+			}
+			// Running out of budget is not a database that refuses writes.
 			if err := db.WriteError(); err != nil {
 				t.Errorf("WriteError after a deadline: %v", err)
 			}
