@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/svctest"
 )
 
 // logTap collects the server's JSON log lines.
@@ -285,7 +286,7 @@ var tokenInLink = regexp.MustCompile(`[?&]token=([A-Za-z0-9_-]{43})`)
 // mailTo waits for the n-th (1-based) mail logged to addr and returns it.
 func (s *server) mailTo(addr string, n int) map[string]any {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(svctest.Patience(10 * time.Second))
 	for {
 		var seen []map[string]any
 		s.logs.mu.Lock()

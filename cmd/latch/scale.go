@@ -44,20 +44,29 @@ func newScale(c *config, log *slog.Logger, db *sqlstore.DB) (*scale, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go-redis logs through a process-wide logger: this one.
+	redis.SetLogger(limit.RedisLogger(log))
 	client := redis.NewClient(opt)
 	sc.closers = append(sc.closers, func() { client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), limit.RedisTimeout*4)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
-		// Not fatal: limits fail open and the fan-out reconnects.
-		log.Warn("Redis is not reachable at start; rate limits fail open until it is", "err", err)
+		// Not fatal: limits hold per instance and the fan-out reconnects.
+		log.Warn("Redis is not reachable at start; rate limits hold per instance until it is", "err", err)
 	}
-	sc.limiter = limit.NewRedis(client, limit.RedisConfig{
-		Prefix: c.RedisPrefix,
-		OnError: func(err error) {
-			m.LimiterError(err)
-		},
+	rl := limit.NewRedis(client, limit.RedisConfig{
+		Prefix:     c.RedisPrefix,
+		OnError:    m.LimiterError,
+		OnDecision: m.LimiterDecision,
+		Logger:     log,
 	})
+	m.Gauge("latch_limiter_fallback", "1 while Redis is unreachable and rate limits are held per instance (in process), else 0.", func() float64 {
+		if rl.Fallback() {
+			return 1
+		}
+		return 0
+	})
+	sc.limiter = rl
 	hub := fanout.NewRedis(client, fanout.RedisConfig{
 		Channel: c.RedisPrefix + "revocations",
 		Logger:  log,

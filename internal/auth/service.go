@@ -200,7 +200,23 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.deps.Store.Ping(ctx); err != nil {
 		return &Error{Code: CodeUnavailable, Message: "the database is not reachable", RetryAfter: 5 * time.Second, Cause: err}
 	}
+	// A database can answer and still refuse writes (a full disk, a
+	// read-only standby): a store that tracks its writes says so.
+	if w, ok := s.deps.Store.(interface{ WriteError() error }); ok {
+		if err := w.WriteError(); err != nil {
+			return &Error{Code: CodeUnavailable, Message: "writes to the database are failing: " + writeFailure(err), RetryAfter: 5 * time.Second, Cause: err}
+		}
+	}
 	return nil
+}
+
+// writeFailure is the reason a WriteError gives, after its last ": ".
+func writeFailure(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // Close waits for work started off the request path (mails of forgot and

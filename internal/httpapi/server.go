@@ -104,7 +104,7 @@ func NewServer(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, s)
-	var h http.Handler = s.problems(mux)
+	var h http.Handler = storeBudget(s.problems(mux))
 	h = s.cors(h)
 	h = securityHeaders(h)
 	h = s.observe(h)

@@ -1,7 +1,8 @@
 // Package limit implements latch's rate limits in process: a GCRA limiter
 // for per-IP and per-email rates, and login throttling with growing delays
 // per account. It is the default when no shared (Redis) limiter is
-// configured; limits then hold per instance.
+// configured, and the shared limiter's fallback while Redis is
+// unreachable; limits then hold per instance.
 package limit
 
 import (

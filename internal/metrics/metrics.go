@@ -39,6 +39,7 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	limited       *prometheus.CounterVec
 	limiterErrors prometheus.Counter
+	limiterByMode *prometheus.CounterVec
 	fanoutErrors  prometheus.Counter
 	mailFailures  prometheus.Counter
 }
@@ -66,8 +67,12 @@ func New() *Metrics {
 		}, []string{"route"}),
 		limiterErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_limiter_errors_total",
-			Help: "Rate limiter errors (shared limiter unreachable); requests were allowed (fail open).",
+			Help: "Shared rate limiter (Redis) errors; each one puts the limiter in its in-process fallback.",
 		}),
+		limiterByMode: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_limiter_decisions_total",
+			Help: "Rate limit and login throttle decisions, by backend: redis (shared), memory (in-process fallback while Redis is unreachable).",
+		}, []string{"backend"}),
 		fanoutErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_fanout_errors_total",
 			Help: "Revocation fan-out errors (Redis unreachable); other instances learn of revocations at their next poll.",
@@ -77,7 +82,7 @@ func New() *Metrics {
 			Help: "Failed mail delivery attempts of the outbox worker (relay unreachable or refusing); the message is retried or dropped.",
 		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.fanoutErrors, m.mailFailures,
+	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.limiterByMode, m.fanoutErrors, m.mailFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -162,6 +167,15 @@ func (m *Metrics) OnEvent(_ context.Context, e auth.Event) {
 
 // LimiterError counts an error of the shared rate limiter.
 func (m *Metrics) LimiterError(error) { m.limiterErrors.Inc() }
+
+// LimiterDecision counts a decision of the shared rate limiter by backend
+// ("redis" or "memory").
+func (m *Metrics) LimiterDecision(backend string) {
+	if backend != "redis" {
+		backend = "memory"
+	}
+	m.limiterByMode.WithLabelValues(backend).Inc()
+}
 
 // FanoutError counts an error of the revocation fan-out.
 func (m *Metrics) FanoutError(error) { m.fanoutErrors.Inc() }

@@ -32,6 +32,10 @@ func TestMetrics(t *testing.T) {
 	m.ObserveRequest("BREW", "", 404, time.Millisecond)
 	m.OnEvent(context.Background(), auth.Event{Type: auth.EventRefreshReuseDetected})
 	m.LimiterError(errors.New("down"))
+	m.LimiterDecision("redis")
+	m.LimiterDecision("memory")
+	m.LimiterDecision("memory")
+	m.LimiterDecision("bogus") // a closed set of labels
 	m.MailDelivery(nil)
 	m.MailDelivery(errors.New("smtp: 451"))
 	m.DBStats(func() sql.DBStats { return sql.DBStats{MaxOpenConnections: 16, InUse: 3} })
@@ -48,6 +52,8 @@ func TestMetrics(t *testing.T) {
 		`latch_security_events_total{type="refresh_reuse_detected"} 1`,
 		`latch_limiter_errors_total 1`,
 		`latch_mail_delivery_failures_total 1`,
+		`latch_limiter_decisions_total{backend="redis"} 1`,
+		`latch_limiter_decisions_total{backend="memory"} 3`,
 		`latch_db_max_open_connections 16`,
 		`latch_db_in_use_connections 3`,
 		`latch_outbox_depth 7`,
