@@ -10,7 +10,10 @@
 //     names at any depth (compared after unescaping), nesting deeper than
 //     32 and trailing data;
 //   - public keys: Key, whose Alg pins the only algorithm a token signed
-//     with it may use (EdDSA, ES256, RS256); CheckKey; JWK parsing
+//     with it may use (EdDSA, ES256, RS256); CheckKey, which refuses
+//     Ed25519 keys of small order or not canonically encoded, EC points
+//     off P-256, and RSA keys outside 2048 to 8192 bits or with an
+//     exponent crypto/rsa cannot use; JWK parsing
 //     (ParseJWK, ParseJWKS) and encoding (Key.JWK, JWKS) and RFC 7638
 //     thumbprints;
 //   - verification (Verify): compact JWS, header whitelist (alg, kid, typ

@@ -78,6 +78,8 @@ func FuzzParseJWK(f *testing.F) {
 	for _, s := range []string{
 		`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`,
 		`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","x":"AA"}`,
+		`{"kty":"OKP","crv":"Ed25519","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`,
+		`{"kty":"OKP","crv":"Ed25519","x":"7v_______________________________________38"}`,
 		`{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}`,
 		`{"kty":"RSA","n":"AQAB","e":"AQAB"}`,
 		`{"kty":"oct","k":"AA"}`, `[]`, `null`, `{}`, `{"kty":{"kty":1}}`,

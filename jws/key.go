@@ -36,25 +36,56 @@ type Key struct {
 	Public crypto.PublicKey
 }
 
-// CheckKey reports whether pub is a usable public key for alg: an Ed25519
-// key for EdDSA, a P-256 key for ES256, an RSA key of MinRSABits to
-// MaxRSABits bits with an odd exponent of at least 3 for RS256.
+// CheckKey reports whether pub is a usable public key for alg: for EdDSA
+// an Ed25519 key, canonically encoded, on the curve and not of small
+// order; for ES256 a point on P-256; for RS256 an RSA key with an odd
+// modulus of MinRSABits to MaxRSABits bits and an odd exponent from 3 to
+// 2^31-1 (the largest crypto/rsa verifies with).
 func CheckKey(alg string, pub crypto.PublicKey) error {
+	return checkKey(alg, pub, true)
+}
+
+// checkKey is CheckKey; without thorough (on every verification) an
+// Ed25519 key is checked not to be of small order, which would let
+// signatures be forged, but not to be canonical and on the curve, and an
+// EC point not to be on the curve, which costs arithmetic each time
+// (crypto/ed25519 and crypto/ecdsa refuse such points by themselves).
+func checkKey(alg string, pub crypto.PublicKey, thorough bool) error {
 	switch alg {
 	case EdDSA:
-		if p, ok := pub.(ed25519.PublicKey); ok && len(p) == ed25519.PublicKeySize {
-			return nil
+		if p, ok := pub.(ed25519.PublicKey); ok {
+			if !thorough && len(p) == ed25519.PublicKeySize {
+				if ed25519SmallOrder(p) {
+					return errors.New("jws: Ed25519 key is a point of small order")
+				}
+				return nil
+			}
+			return checkEd25519(p)
 		}
 	case ES256:
 		if p, ok := pub.(*ecdsa.PublicKey); ok && p.Curve == elliptic.P256() {
+			if p.X == nil || p.Y == nil {
+				return errors.New("jws: EC key without coordinates")
+			}
+			if thorough {
+				if _, err := p.Bytes(); err != nil {
+					return errors.New("jws: EC key is not a point on P-256")
+				}
+			}
 			return nil
 		}
 	case RS256:
 		if p, ok := pub.(*rsa.PublicKey); ok {
+			if p.N == nil {
+				return errors.New("jws: RSA key without modulus")
+			}
 			if b := p.N.BitLen(); b < MinRSABits || b > MaxRSABits {
 				return fmt.Errorf("jws: RSA key of %d bits (want %d to %d)", b, MinRSABits, MaxRSABits)
 			}
-			if p.E < 3 || p.E%2 == 0 {
+			if p.N.Bit(0) == 0 {
+				return errors.New("jws: RSA modulus is even")
+			}
+			if p.E < 3 || p.E%2 == 0 || p.E > 1<<31-1 {
 				return errors.New("jws: bad RSA public exponent")
 			}
 			return nil
@@ -202,8 +233,9 @@ const MaxJWKSize = 16 << 10
 // key members, a use other than "sig", an alg other than the one the key
 // type implies (EdDSA for OKP Ed25519, ES256 for EC P-256, RS256 for RSA),
 // empty alg or kid, non-canonical base64url, points not on the curve,
-// coordinates not of the fixed width, and RSA keys outside MinRSABits to
-// MaxRSABits. Members in req must be present; otherwise a missing alg is
+// coordinates not of the fixed width, Ed25519 keys that are not
+// canonically encoded or are of small order, and RSA keys CheckKey
+// refuses. Members in req must be present; otherwise a missing alg is
 // inferred from the key type and a missing kid becomes the thumbprint.
 func ParseJWK(b []byte, req Require) (*Key, error) {
 	if len(b) > MaxJWKSize {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -26,7 +25,7 @@ type Claims struct {
 	Issuer        string    // iss
 	Subject       string    // sub: the user id
 	Audience      []string  // aud
-	ExpiresAt     time.Time // exp (NumericDate seconds)
+	ExpiresAt     time.Time // exp (NumericDate: seconds, maybe fractional)
 	IssuedAt      time.Time // iat (zero when absent)
 	NotBefore     time.Time // nbf (zero when absent)
 	ID            string    // jti
@@ -54,7 +53,8 @@ type Checks struct {
 	Audience string
 	// Leeway is the clock skew allowed on exp, nbf and iat.
 	Leeway time.Duration
-	// Now is the time to check exp, nbf and iat against.
+	// Now is the time to check exp, nbf and iat against; the zero value
+	// means time.Now.
 	Now time.Time
 	// MaxSize is the largest token accepted, in bytes (DefaultMaxSize when
 	// zero). Larger tokens are refused before any decoding.
@@ -96,7 +96,8 @@ func invalid(format string, args ...any) error {
 // whose Alg must equal the header's alg (the key pins the algorithm, never
 // the token); the signature (ES256 low-S only); and only then the payload,
 // a strict JSON object whose claims have their types (iss, sub, jti, exp
-// and aud required; NumericDates as integers), against ck.
+// and aud required; NumericDates non-negative, without exponent, and
+// no later than year 9999), against ck.
 //
 // Refusals are *Error values; an error keyFor returns is passed on as it
 // is. Verify allocates no map: the claims are decoded as the payload is
@@ -134,7 +135,12 @@ func Verify(tok string, keyFor func(kid string) (*Key, error), ck *Checks) (*Cla
 	if err != nil {
 		return nil, err
 	}
+	// A zero Now must not mean year 1, before which every token is
+	// unexpired.
 	t := ck.Now
+	if t.IsZero() {
+		t = time.Now()
+	}
 	if !t.Before(c.ExpiresAt.Add(ck.Leeway)) {
 		return nil, &Error{Reason: "expired at " + c.ExpiresAt.Format(time.RFC3339), Expired: true}
 	}
@@ -235,7 +241,7 @@ var (
 // verifySig checks the signature segment over input with key, whose Alg
 // fixes the algorithm.
 func verifySig(key *Key, input string, sigSeg string) error {
-	if err := CheckKey(key.Alg, key.Public); err != nil {
+	if err := checkKey(key.Alg, key.Public, false); err != nil {
 		return invalid("unusable key")
 	}
 	var buf [512]byte
@@ -284,27 +290,6 @@ func verifySig(key *Key, input string, sigSeg string) error {
 		return nil
 	}
 	return invalid("unsupported algorithm")
-}
-
-// numericDate parses a NumericDate written as a JSON integer (latch never
-// writes fractions or exponents).
-func numericDate(raw []byte) (time.Time, bool) {
-	if len(raw) == 0 || len(raw) > 19 {
-		return time.Time{}, false
-	}
-	for _, c := range raw {
-		if c < '0' || c > '9' {
-			return time.Time{}, false
-		}
-	}
-	if len(raw) > 1 && raw[0] == '0' {
-		return time.Time{}, false
-	}
-	n, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		return time.Time{}, false
-	}
-	return time.Unix(n, 0).UTC(), true
 }
 
 // parseClaims decodes and type-checks the payload in one scan, without a

@@ -14,10 +14,12 @@
 //     default).
 //
 // Keys are cached. A token naming an unknown kid (after a key rotation)
-// fetches the set again, at most once per MinRefreshInterval (10s); the
+// fetches the set again, at most once per MinRefreshInterval (10s), and
+// callers arriving during a fetch wait for it and use its result; the
 // set is also refreshed in the background every RefreshInterval (5 min, or
 // the answer's Cache-Control max-age) while tokens are verified. Only keys
-// with "use":"sig" and a known alg are taken. When latch is down the
+// with "use":"sig" and a known alg are taken, and no Ed25519 key of small
+// order (with one, signatures could be forged). When latch is down the
 // cached keys keep working.
 //
 // # Immediate revocation

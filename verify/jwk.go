@@ -23,8 +23,8 @@ const maxJWKSSize = jws.MaxJWKSSize
 // ParseJWK parses one public JWK. It accepts only what latch publishes:
 // "use":"sig", an "alg" of EdDSA (OKP Ed25519), ES256 (EC P-256) or RS256
 // (RSA, 2048 to 8192 bits) that fits the key type, a non-empty "kid", no
-// private members, no duplicate members, canonical base64url and points on
-// the curve.
+// private members, no duplicate members, canonical base64url, points on
+// the curve and, for Ed25519, canonically encoded and not of small order.
 func ParseJWK(b []byte) (*Key, error) {
 	k, err := jws.ParseJWK(b, jws.RequireAll)
 	if err != nil {

@@ -131,6 +131,7 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		SessionIdle:         c.SessionIdle,
 		SessionMax:          c.SessionMax,
 		RequireConfirmation: c.ConfirmEmail,
+		UnicodeEmail:        c.UnicodeEmail,
 		Secret:              secret,
 		KeyAlg:              c.KeyAlg,
 	}, auth.Deps{

@@ -28,6 +28,7 @@ import (
 type config struct {
 	Env             string
 	Addr            string
+	MetricsAddr     string // LATCH_METRICS_ADDR: metrics listener (empty: none)
 	PublicURL       string
 	DatabaseURL     string
 	RedisURL        string
@@ -67,6 +68,7 @@ type config struct {
 	ProductName         string
 	TemplatesDir        string
 	MailUnknownAccounts bool
+	UnicodeEmail        bool // LATCH_UNICODE_EMAIL: local parts outside ASCII
 }
 
 // commandDoc is the description -h prints above the flags of the commands
@@ -120,6 +122,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	}
 	c.Env = str("LATCH_ENV", "development")
 	c.Addr = str("LATCH_ADDR", "127.0.0.1:8080")
+	c.MetricsAddr = getenv("LATCH_METRICS_ADDR")
 	c.PublicURL = getenv("LATCH_PUBLIC_URL")
 	c.DatabaseURL = str("LATCH_DATABASE_URL", "sqlite:latch.db")
 	c.RedisURL = getenv("LATCH_REDIS_URL")
@@ -129,6 +132,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	c.ProductName = strings.TrimSpace(str("LATCH_PRODUCT_NAME", "latch"))
 	c.TemplatesDir = getenv("LATCH_TEMPLATES_DIR")
 	c.MailUnknownAccounts = boolean("LATCH_MAIL_UNKNOWN_ACCOUNTS", false)
+	c.UnicodeEmail = boolean("LATCH_UNICODE_EMAIL", false)
 	c.ConfirmEmail = boolean("LATCH_CONFIRM_EMAIL", true)
 	c.AccessTTL = dur("LATCH_ACCESS_TTL", 15*time.Minute)
 	c.AdminKey = getenv("LATCH_ADMIN_KEY")

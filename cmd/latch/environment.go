@@ -30,6 +30,7 @@ var knownVariables = []string{
 	"LATCH_LOGIN_AFTER_RESET",
 	"LATCH_MAIL_FROM",
 	"LATCH_MAIL_UNKNOWN_ACCOUNTS",
+	"LATCH_METRICS_ADDR",
 	"LATCH_OAUTH_CLIENTS",
 	"LATCH_PASSWORD_MIN",
 	"LATCH_PRODUCT_NAME",
@@ -46,6 +47,7 @@ var knownVariables = []string{
 	"LATCH_SMTP_URL",
 	"LATCH_TEMPLATES_DIR",
 	"LATCH_TRUSTED_PROXIES",
+	"LATCH_UNICODE_EMAIL",
 }
 
 // testVariablePrefix marks the variables of latch's own test suite, which

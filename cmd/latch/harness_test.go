@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/svctest"
 )
 
 // logTap collects the server's JSON log lines.
@@ -104,6 +105,9 @@ type server struct {
 	logs *logTap
 	stop func()
 	env  map[string]string
+	// MetricsURL is the metrics listener's base URL ("" unless
+	// LATCH_METRICS_ADDR was set).
+	MetricsURL string
 }
 
 // startServer runs latch with env (on top of test defaults) until the test
@@ -141,7 +145,7 @@ func startWith(t *testing.T, env map[string]string) *server {
 		}
 		t.Fatalf("latch did not start:\n%s", logs.all())
 	}
-	s := &server{t: t, URL: "http://" + line["addr"].(string), logs: logs, env: env}
+	s := &server{t: t, URL: "http://" + line["addr"].(string), logs: logs, env: env, MetricsURL: metricsURL(line)}
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
@@ -156,6 +160,33 @@ func startWith(t *testing.T, env map[string]string) *server {
 	t.Cleanup(s.stop)
 	waitHealthy(t, s.URL)
 	return s
+}
+
+// metricsURL is the metrics listener named by the "listening" log line, or
+// "" when latch serves no metrics.
+func metricsURL(listening map[string]any) string {
+	if a, ok := listening["metrics_addr"].(string); ok && a != "" {
+		return "http://" + a
+	}
+	return ""
+}
+
+// metrics scrapes the metrics listener (LATCH_METRICS_ADDR must be set).
+func (s *server) metrics() string {
+	s.t.Helper()
+	if s.MetricsURL == "" {
+		s.t.Fatal("no metrics listener: start latch with LATCH_METRICS_ADDR")
+	}
+	resp, err := http.Get(s.MetricsURL + "/metrics")
+	if err != nil {
+		s.t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		s.t.Fatalf("GET %s/metrics: %d %s", s.MetricsURL, resp.StatusCode, raw)
+	}
+	return string(raw)
 }
 
 func waitHealthy(t *testing.T, base string) {
@@ -255,7 +286,7 @@ var tokenInLink = regexp.MustCompile(`[?&]token=([A-Za-z0-9_-]{43})`)
 // mailTo waits for the n-th (1-based) mail logged to addr and returns it.
 func (s *server) mailTo(addr string, n int) map[string]any {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(svctest.Patience(10 * time.Second))
 	for {
 		var seen []map[string]any
 		s.logs.mu.Lock()

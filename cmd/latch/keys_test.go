@@ -134,12 +134,15 @@ func TestKeysRotateCLI(t *testing.T) {
 		t.Errorf("discovery = %s", disc.Raw)
 	}
 
-	// Introspection as the confidential client, revocation as a public one.
+	// Introspection and revocation as the confidential client the token
+	// was issued to (a public caller may not revoke it: 200, nothing ends).
 	intro := b.oauthForm("/oauth/introspect", url.Values{"token": {t1.str("refresh_token")}}, "api", "a-long-enough-client-secret").want(t, 200, "")
 	if intro.Body["active"] != true {
 		t.Errorf("introspection = %s", intro.Raw)
 	}
 	b.oauthForm("/oauth/revoke", url.Values{"token": {t1.str("refresh_token")}}, "", "").want(t, 200, "")
+	a.do("GET", "/v1/me", t1.str("access_token"), nil).want(t, 200, "")
+	b.oauthForm("/oauth/revoke", url.Values{"token": {t1.str("refresh_token")}}, "api", "a-long-enough-client-secret").want(t, 200, "")
 	a.do("GET", "/v1/me", t1.str("access_token"), nil).want(t, 401, "invalid_token")
 }
 

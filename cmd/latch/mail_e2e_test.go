@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/mail/smtptest"
+	"github.com/latchauth/latch/internal/svctest"
 )
 
 // Mail over SMTP and the browser pages, end to end (issue 3).
@@ -178,7 +179,7 @@ func TestMailSMTPOutage(t *testing.T) {
 	for _, a := range addrs {
 		start := time.Now()
 		s.do("POST", "/v1/signup", "", map[string]string{"email": a, "password": mailPW}).want(t, 202, "")
-		if d := time.Since(start); d > 5*time.Second {
+		if d := time.Since(start); svctest.Timing() && d > 5*time.Second {
 			t.Errorf("signup with SMTP down took %v", d)
 		}
 	}

@@ -265,6 +265,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		RateLimits:          c.RateLimits,
 		Product:             c.ProductName,
 		MailUnknownAccounts: c.MailUnknownAccounts,
+		UnicodeEmail:        c.UnicodeEmail,
 		Secret:              secret,
 		KeyAlg:              c.KeyAlg,
 		KeyRotation:         c.KeyRotation, // issue 6
@@ -282,6 +283,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return explainServiceError(err, c, secretFrom)
 	}
+	// Addresses stored under older matching rules get today's keys before
+	// the first request is matched against them.
+	if _, err := svc.RekeyEmails(ctx); err != nil {
+		return fmt.Errorf("matching stored email addresses: %w", err)
+	}
 
 	handler := httpapi.NewServer(httpapi.Config{
 		Service:        svc,
@@ -294,6 +300,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Revocations:    revocations,
 		RevocationKey:  c.RevocationKey,
 	})
+	// Metrics on their own listener, only when LATCH_METRICS_ADDR is set.
+	metricsAddr, stopMetrics, err := sc.serveMetrics(c.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -332,9 +344,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "public_url", c.PublicURL,
+	listening := []any{"addr", ln.Addr().String(), "public_url", c.PublicURL,
 		"database", describeDatabase(c.DatabaseURL), "mail", describeMail(c.SMTPURL),
-		"redis", describeRedis(c.RedisURL), "env", c.Env, "version", version)
+		"redis", describeRedis(c.RedisURL), "env", c.Env, "version", version}
+	if metricsAddr != "" {
+		listening = append(listening, "metrics_addr", metricsAddr)
+	}
+	log.Info("listening", listening...)
 
 	select {
 	case err := <-serveErr:

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -40,20 +44,29 @@ func newScale(c *config, log *slog.Logger, db *sqlstore.DB) (*scale, error) {
 	if err != nil {
 		return nil, err
 	}
+	// go-redis logs through a process-wide logger: this one.
+	redis.SetLogger(limit.RedisLogger(log))
 	client := redis.NewClient(opt)
 	sc.closers = append(sc.closers, func() { client.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), limit.RedisTimeout*4)
 	defer cancel()
 	if err := client.Ping(ctx).Err(); err != nil {
-		// Not fatal: limits fail open and the fan-out reconnects.
-		log.Warn("Redis is not reachable at start; rate limits fail open until it is", "err", err)
+		// Not fatal: limits hold per instance and the fan-out reconnects.
+		log.Warn("Redis is not reachable at start; rate limits hold per instance until it is", "err", err)
 	}
-	sc.limiter = limit.NewRedis(client, limit.RedisConfig{
-		Prefix: c.RedisPrefix,
-		OnError: func(err error) {
-			m.LimiterError(err)
-		},
+	rl := limit.NewRedis(client, limit.RedisConfig{
+		Prefix:     c.RedisPrefix,
+		OnError:    m.LimiterError,
+		OnDecision: m.LimiterDecision,
+		Logger:     log,
 	})
+	m.Gauge("latch_limiter_fallback", "1 while Redis is unreachable and rate limits are held per instance (in process), else 0.", func() float64 {
+		if rl.Fallback() {
+			return 1
+		}
+		return 0
+	})
+	sc.limiter = rl
 	hub := fanout.NewRedis(client, fanout.RedisConfig{
 		Channel: c.RedisPrefix + "revocations",
 		Logger:  log,
@@ -100,6 +113,39 @@ func (s countingSender) Send(ctx context.Context, msg auth.Message) error {
 	err := s.Sender.Send(ctx, msg)
 	s.m.MailDelivery(err)
 	return err
+}
+
+// serveMetrics serves GET /metrics on a listener of its own at addr, never
+// on the public API listener: metrics are for the operator's scraper. An
+// empty addr serves nothing. It returns the address listened on (addr may
+// have port 0) and a function that stops the listener.
+func (sc *scale) serveMetrics(addr string, log *slog.Logger) (string, func(), error) {
+	if addr == "" {
+		return "", func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("LATCH_METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", sc.metrics.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	return ln.Addr().String(), func() { srv.Close(); <-done }, nil
 }
 
 // close releases Redis.

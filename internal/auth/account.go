@@ -10,15 +10,17 @@ import (
 // Signup creates an account. With confirmation required (the default) it
 // answers the same whether or not the address already has an account: a new
 // account gets a confirmation mail, an existing one a "someone tried to sign
-// up" mail (or, when still unconfirmed, a fresh confirmation link).
+// up" mail (or, when still unconfirmed, a fresh confirmation link that
+// activates this signup's password).
 func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password string) (*SignupResult, error) {
 	if err := s.limitIP(ctx, "signup", c, s.cfg.SignupPerIP); err != nil {
 		return nil, err
 	}
-	if err := validEmail(email); err != nil {
+	addr, err := s.parseEmail(email)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(password, email); err != nil {
+	if err := s.checkPassword(password, addr.Mail); err != nil {
 		return nil, err
 	}
 	// Hash before looking the address up so that both paths cost the same.
@@ -29,8 +31,8 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 	now := s.now()
 	u := &User{
 		ID:           newUUID(),
-		Email:        trimmed(email),
-		EmailNorm:    NormalizeEmail(email),
+		Email:        addr.Mail,
+		EmailNorm:    addr.Key,
 		PasswordHash: hash,
 		Roles:        []string{"user"},
 		CreatedAt:    now,
@@ -50,7 +52,7 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 			if !s.cfg.RequireConfirmation {
 				return nil
 			}
-			return s.mailExistingOwner(ctx, tx, existing)
+			return s.mailExistingOwner(ctx, tx, existing, hash)
 		case !notFound(err):
 			return err
 		}
@@ -93,10 +95,19 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 }
 
 // mailExistingOwner tells the owner of an address that someone tried to
-// sign up with it; an unconfirmed owner gets a new confirmation link
-// instead, within the resend cap.
-func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User) error {
+// sign up with it (within the notice cap). An unconfirmed account instead
+// takes hash, the password of this latest signup, and gets a new
+// confirmation link (within the resend cap) that activates it: nobody has
+// proved the address yet, so the signup whose link is clicked in the
+// mailbox decides the password, and an earlier squatter's password does not
+// survive the owner's own signup and confirmation.
+func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User, hash string) error {
 	if !u.EmailConfirmed {
+		u.PasswordHash = hash
+		u.UpdatedAt = s.now()
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
 		ok, err := s.underResendCap(ctx, tx, u)
 		if err != nil || !ok {
 			return err
@@ -107,7 +118,7 @@ func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User) error {
 		}
 		return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
 	}
-	return s.enqueue(ctx, tx, MailDuplicateSignup, u.Email, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+	return s.notify(ctx, tx, u, MailDuplicateSignup, u.Email, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
 }
 
 // underResendCap reports whether u may get another confirmation mail: the
@@ -120,12 +131,17 @@ func (s *Service) underResendCap(ctx context.Context, tx Reader, u *User) (bool,
 	return n < s.cfg.ResendCap.N+1, nil
 }
 
-// Confirm redeems a confirmation token (a new account's, or an email
-// change's) and logs the user in.
+// Confirm redeems a confirmation token. A new account's link logs the user
+// in. An email change's link changes the address and answers a nil pair:
+// whoever clicks it proves only that they read the new mailbox, not that
+// they hold the account, so it starts no session.
 func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*TokenPair, error) {
 	u, sess, refresh, err := s.confirm(ctx, c, tok, true)
 	if err != nil {
 		return nil, err
+	}
+	if sess == nil {
+		return nil, nil
 	}
 	return s.pair(u, sess.ID, refresh)
 }
@@ -179,12 +195,29 @@ func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login b
 		if !won {
 			return errBadLink()
 		}
+		now := s.now()
 		u.EmailConfirmed = true
-		u.UpdatedAt = s.now()
+		u.UpdatedAt = now
 		if t.Kind == KindEmailChange {
+			// The address was checked when the change was asked for; it
+			// fails here only if LATCH_UNICODE_EMAIL was turned off since.
+			addr, err := s.parseEmail(t.NewEmail)
+			if err != nil {
+				return errBadLink()
+			}
 			oldAddr = u.Email
-			u.Email = t.NewEmail
-			u.EmailNorm = NormalizeEmail(t.NewEmail)
+			u.Email, u.EmailNorm = addr.Mail, addr.Key
+		}
+		if t.Kind == KindConfirm && t.PasswordHash != "" && t.PasswordHash != u.PasswordHash {
+			// The link activates the password of the signup that sent
+			// it; like any password change, that ends what the other
+			// password was handed.
+			u.PasswordHash = t.PasswordHash
+			if _, err := s.cutOff(ctx, tx, u, now); err != nil {
+				return err
+			}
+		} else if err := voidLinks(ctx, tx, u.ID, now); err != nil {
+			return err
 		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -193,11 +226,11 @@ func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login b
 			return err
 		}
 		if oldAddr != "" {
-			if err := s.enqueue(ctx, tx, MailEmailChanged, oldAddr, MailData{NewEmail: u.Email}); err != nil {
+			if err := s.notify(ctx, tx, u, MailEmailChanged, oldAddr, MailData{NewEmail: u.Email}); err != nil {
 				return err
 			}
 		}
-		if !login {
+		if !login || t.Kind != KindConfirm {
 			return nil
 		}
 		sess, refresh, err = s.newSession(ctx, tx, u, c)
@@ -229,8 +262,12 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 	if err := s.limitIP(ctx, "resend", c, s.cfg.MailPerIP); err != nil {
 		return err
 	}
-	norm := NormalizeEmail(email)
-	s.background("resend", func(ctx context.Context) error {
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		return nil // no account has that spelling: the same answer as any other
+	}
+	norm := addr.Key
+	return s.background(ctx, "resend", func(ctx context.Context) error {
 		queued := false
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 			queued = false
@@ -260,21 +297,21 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 		}
 		return err
 	})
-	return nil
 }
 
 // ChangeEmail starts an email change: a confirmation link goes to the new
 // address, and the change happens when it is confirmed. A taken address
 // answers the same and changes nothing.
 func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, newEmail, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, p, password)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
 	if err != nil {
 		return err
 	}
-	if err := validEmail(newEmail); err != nil {
+	addr, err := s.parseEmail(newEmail)
+	if err != nil {
 		return err
 	}
-	norm := NormalizeEmail(newEmail)
+	norm := addr.Key
 	queued := false
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		queued = false
@@ -288,12 +325,12 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 		if !notFound(err) {
 			return err
 		}
-		tok, err := s.newOneTimeToken(ctx, tx, u, KindEmailChange, s.cfg.ConfirmTTL, trimmed(newEmail))
+		tok, err := s.newOneTimeToken(ctx, tx, u, KindEmailChange, s.cfg.ConfirmTTL, addr.Mail)
 		if err != nil {
 			return err
 		}
 		queued = true
-		return s.enqueue(ctx, tx, MailEmailChange, trimmed(newEmail), MailData{Link: s.link("/confirm", tok), NewEmail: trimmed(newEmail), ExpiresIn: s.cfg.ConfirmTTL})
+		return s.enqueue(ctx, tx, MailEmailChange, addr.Mail, MailData{Link: s.link("/confirm", tok), NewEmail: addr.Mail, ExpiresIn: s.cfg.ConfirmTTL})
 	})
 	if err != nil {
 		return err
@@ -308,7 +345,7 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 // DeleteAccount deletes the caller's account after checking the password:
 // every session and token ends and the address is free again.
 func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, p, password)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
 	if err != nil {
 		return err
 	}
@@ -327,12 +364,19 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 }
 
 // verifyPrincipalPassword re-reads the caller and checks their password.
-func (s *Service) verifyPrincipalPassword(ctx context.Context, p *Principal, password string) (*User, error) {
+// It is the one place that re-checks a logged-in user's password (password
+// change, email change, account deletion, any step-up), and it shares
+// login's per-account throttle: someone holding a stolen access token
+// must not get unlimited guesses here while login allows only a few.
+func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
 	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.passwordAttempt(ctx, c, u.EmailNorm, u.ID); err != nil {
 		return nil, err
 	}
 	ok, _, err := s.deps.Hasher.Verify(ctx, password, u.PasswordHash)
@@ -342,5 +386,6 @@ func (s *Service) verifyPrincipalPassword(ctx context.Context, p *Principal, pas
 	if !ok {
 		return nil, Errorf(CodeInvalidCredentials, "the password is wrong")
 	}
+	s.passwordSucceeded(ctx, u.EmailNorm)
 	return u, nil
 }

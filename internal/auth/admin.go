@@ -46,6 +46,9 @@ type UserQuery struct {
 	// EmailPrefix keeps users whose normalised email starts with it ("":
 	// every user). It is matched literally (no wildcards).
 	EmailPrefix string
+	// NonASCIIEmail keeps only users whose stored address has a byte
+	// outside ASCII.
+	NonASCIIEmail bool
 	// AfterCreated and AfterID, when AfterID is set, start the listing
 	// after the user at that (CreatedAt, ID) position.
 	AfterCreated time.Time
@@ -135,7 +138,7 @@ func errNoUser() error { return Errorf(CodeNotFound, "no such user") }
 
 // AdminListUsers lists users in (CreatedAt, ID) order.
 func (s *Service) AdminListUsers(ctx context.Context, f UserFilter) (*UserPage, error) {
-	q := UserQuery{EmailPrefix: NormalizeEmail(f.Email), Limit: pageSize(f.Limit) + 1}
+	q := UserQuery{EmailPrefix: s.emailPrefixKey(f.Email), Limit: pageSize(f.Limit) + 1}
 	if f.Cursor != "" {
 		at, id, ok := decodeUserCursor(f.Cursor)
 		if !ok {
@@ -194,7 +197,11 @@ func (s *Service) AdminUser(ctx context.Context, id string) (*User, error) {
 // AdminUserByEmail returns the user with email (the command line accepts
 // an address where it wants a user).
 func (s *Service) AdminUserByEmail(ctx context.Context, email string) (*User, error) {
-	u, err := s.deps.Store.UserByEmail(ctx, NormalizeEmail(email))
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		return nil, errNoUser()
+	}
+	u, err := s.deps.Store.UserByEmail(ctx, addr.Key)
 	if notFound(err) {
 		return nil, errNoUser()
 	}
@@ -205,7 +212,8 @@ func (s *Service) AdminUserByEmail(ctx context.Context, email string) (*User, er
 // must be valid and free (409 email_taken otherwise) and the password must
 // pass the policy. No mail is sent.
 func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser) (*User, error) {
-	if err := validEmail(in.Email); err != nil {
+	addr, err := s.parseEmail(in.Email)
+	if err != nil {
 		return nil, err
 	}
 	roles := []string{RoleUser}
@@ -215,7 +223,7 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 			return nil, err
 		}
 	}
-	if err := s.checkPassword(in.Password, in.Email); err != nil {
+	if err := s.checkPassword(in.Password, addr.Mail); err != nil {
 		return nil, err
 	}
 	hash, err := s.deps.Hasher.Hash(ctx, in.Password)
@@ -225,8 +233,8 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 	now := s.now()
 	u := &User{
 		ID:             newUUID(),
-		Email:          trimmed(in.Email),
-		EmailNorm:      NormalizeEmail(in.Email),
+		Email:          addr.Mail,
+		EmailNorm:      addr.Key,
 		PasswordHash:   hash,
 		EmailConfirmed: in.EmailConfirmed,
 		Roles:          roles,
@@ -261,7 +269,8 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 
 // AdminUpdateUser applies p to the user with id. Changing the roles or
 // disabling the account ends every session of theirs and cuts off every
-// access token issued so far, so that a demoted admin loses the admin API
+// access token issued so far and every pending emailed link (see cutOff),
+// so that a demoted admin loses the admin API
 // at once; their next login (or nothing, when disabled) carries the new
 // roles. Setting a field to its current value changes nothing.
 func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserPatch) (*User, error) {
@@ -315,11 +324,10 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 			return nil
 		}
 		if cut {
-			ended, err := tx.RevokeUserSessions(ctx, u.ID, "", now)
+			ended, err := s.cutOff(ctx, tx, u, now)
 			if err != nil {
 				return err
 			}
-			u.TokensValidAfter = now
 			for i := range events {
 				if events[i].Type == EventRoleChanged || events[i].Type == EventDisabled {
 					events[i].Details = withDetail(events[i].Details, "sessions_ended", strconv.Itoa(len(ended)))
@@ -407,8 +415,9 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 	return live, nil
 }
 
-// AdminLogout forces the user with id out: every session ends and every
-// access token issued so far is refused.
+// AdminLogout forces the user with id out: every session ends, every
+// access token issued so far is refused and every pending emailed link
+// stops working.
 func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
 	var ended []string
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -420,10 +429,9 @@ func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
 			return err
 		}
 		now := s.now()
-		if ended, err = tx.RevokeUserSessions(ctx, id, "", now); err != nil {
+		if ended, err = s.cutOff(ctx, tx, u, now); err != nil {
 			return err
 		}
-		u.TokensValidAfter = now
 		u.UpdatedAt = now
 		return tx.UpdateUser(ctx, u)
 	})

@@ -16,15 +16,16 @@ const (
 // of the account stops working, and the change is audited as
 // email_changed with the actor. A taken address is CodeEmailTaken.
 func (s *Service) AdminSetEmail(ctx context.Context, actor, id, email string) (*User, error) {
-	if err := validEmail(email); err != nil {
+	addr, err := s.parseEmail(email)
+	if err != nil {
 		return nil, err
 	}
-	norm := NormalizeEmail(email)
+	norm := addr.Key
 	var (
 		u       *User
 		changed bool
 	)
-	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		changed = false
 		var err error
 		if u, err = tx.UserByID(ctx, id); err != nil {
@@ -33,7 +34,7 @@ func (s *Service) AdminSetEmail(ctx context.Context, actor, id, email string) (*
 			}
 			return err
 		}
-		if u.Email == trimmed(email) {
+		if u.Email == addr.Mail {
 			return nil
 		}
 		if other, err := tx.UserByEmail(ctx, norm); err == nil && other.ID != u.ID {
@@ -43,7 +44,7 @@ func (s *Service) AdminSetEmail(ctx context.Context, actor, id, email string) (*
 		}
 		old := u.Email
 		now := s.now()
-		u.Email, u.EmailNorm, u.UpdatedAt = trimmed(email), norm, now
+		u.Email, u.EmailNorm, u.UpdatedAt = addr.Mail, norm, now
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			if errors.Is(err, ErrConflict) {
 				return errEmailTaken()
@@ -52,13 +53,11 @@ func (s *Service) AdminSetEmail(ctx context.Context, actor, id, email string) (*
 		}
 		// A link mailed to the old address must not act on the account
 		// any more.
-		for _, k := range []TokenKind{KindConfirm, KindReset, KindEmailChange} {
-			if err := tx.VoidOneTimeTokens(ctx, u.ID, k, now); err != nil {
-				return err
-			}
+		if err := voidLinks(ctx, tx, u.ID, now); err != nil {
+			return err
 		}
 		changed = true
-		return s.enqueue(ctx, tx, MailEmailChanged, old, MailData{NewEmail: u.Email})
+		return s.notify(ctx, tx, u, MailEmailChanged, old, MailData{NewEmail: u.Email})
 	})
 	if err != nil {
 		return nil, err
@@ -85,7 +84,7 @@ func (s *Service) AdminCheckPassword(ctx context.Context, id, password string) e
 }
 
 // AdminSetPassword sets a user's password (policy-checked). Every session
-// ends and its access tokens are refused, open reset links stop working,
+// ends and its access tokens are refused, every pending emailed link stops working,
 // and the user is told by mail; audited as password_changed with the
 // actor.
 func (s *Service) AdminSetPassword(ctx context.Context, actor, id, password string) (*User, error) {

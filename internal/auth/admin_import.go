@@ -112,8 +112,13 @@ func (s *Service) importRow(hc HashChecker, r ImportUser, now time.Time) (*User,
 	} else if !validImportID(id) {
 		return nil, errors.New("id must be 1 to 128 characters of A-Z, a-z, 0-9 and . _ ~ : @ + -")
 	}
-	if err := validEmail(r.Email); err != nil {
-		return nil, errors.New("email is not a valid address")
+	addr, err := s.parseEmail(r.Email)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, errors.New(e.Message)
+		}
+		return nil, err
 	}
 	if r.PasswordHash == "" {
 		return nil, errors.New("password hash is missing")
@@ -141,8 +146,8 @@ func (s *Service) importRow(hc HashChecker, r ImportUser, now time.Time) (*User,
 	}
 	return &User{
 		ID:             id,
-		Email:          trimmed(r.Email),
-		EmailNorm:      NormalizeEmail(r.Email),
+		Email:          addr.Mail,
+		EmailNorm:      addr.Key,
 		PasswordHash:   r.PasswordHash,
 		EmailConfirmed: r.EmailConfirmed,
 		Roles:          roles,

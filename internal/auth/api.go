@@ -6,6 +6,18 @@ import "time"
 type ClientInfo struct {
 	IP        string // from the socket, or X-Forwarded-For from a trusted proxy
 	UserAgent string
+	// OAuthClient is the OAuth client the request came through; zero for
+	// the JSON API, which has no client authentication.
+	OAuthClient OAuthClient
+}
+
+// OAuthClient is the OAuth client a request came through. A session
+// started through a client is bound to it (RFC 6749 §6): its refresh token
+// refreshes, and its tokens are revoked, only through that client.
+type OAuthClient struct {
+	ID string // "" when the request named no client
+	// Confidential: the client authenticated with its secret.
+	Confidential bool
 }
 
 // TokenPair is api.md's token answer.

@@ -15,8 +15,8 @@ import (
 // User is an account.
 type User struct {
 	ID             string
-	Email          string // as given by the user
-	EmailNorm      string // lower-cased, trimmed; unique
+	Email          string // the address mailed: as given, domain as A-label (emailaddr Mail)
+	EmailNorm      string // the match key (emailaddr Key); unique
 	PasswordHash   string // PHC string (argon2id) or bcrypt
 	EmailConfirmed bool
 	Roles          []string
@@ -41,6 +41,31 @@ type Session struct {
 	UserAgent string
 	// RevokedAt is set when the session ended (logout, theft, reset...).
 	RevokedAt time.Time
+	// ClientID is the OAuth client the session was started through, ""
+	// for none (the JSON API, or an OAuth request naming no client);
+	// ClientConfidential tells whether that client had authenticated.
+	ClientID           string
+	ClientConfidential bool
+}
+
+// UsableBy reports whether a request through client c may use the
+// session's tokens (refresh them, revoke them, introspect its refresh
+// token). A session of no client is anyone's who holds its token; one of a
+// public client needs that client_id; one of a confidential client needs
+// that client, authenticated (RFC 6749 §6, RFC 7009 §2.1).
+func (s *Session) UsableBy(c OAuthClient) bool {
+	if s.ClientID == "" {
+		return true
+	}
+	if c.ID != s.ClientID {
+		return false
+	}
+	return c.Confidential || !s.ClientConfidential
+}
+
+// client is the OAuth client the session is bound to.
+func (s *Session) client() OAuthClient {
+	return OAuthClient{ID: s.ClientID, Confidential: s.ClientConfidential}
 }
 
 // Active reports whether the session is usable at now given the idle lifetime.
@@ -80,18 +105,25 @@ const (
 	KindConfirm     TokenKind = "confirm"
 	KindReset       TokenKind = "reset"
 	KindEmailChange TokenKind = "email_change"
+
+	// AllKinds, given to VoidOneTimeTokens, voids tokens of every kind.
+	AllKinds TokenKind = ""
 )
 
 // OneTimeToken is a single-use emailed token (confirmation, reset, email
 // change), stored only as its SHA-256 hash.
 type OneTimeToken struct {
-	Hash      []byte
-	Kind      TokenKind
-	UserID    string
-	NewEmail  string // for KindEmailChange: the address being confirmed
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	UsedAt    time.Time
+	Hash     []byte
+	Kind     TokenKind
+	UserID   string
+	NewEmail string // for KindEmailChange: the address being confirmed
+	// PasswordHash, for KindConfirm, is the hash of the password chosen in
+	// the signup that sent the link: confirming activates it. Empty keeps
+	// the account's hash (links issued before it was stored).
+	PasswordHash string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UsedAt       time.Time
 }
 
 // Message is one mail to send.
@@ -163,6 +195,11 @@ type Reader interface {
 	// CountOneTimeTokens counts tokens of kind issued to userID since since.
 	CountOneTimeTokens(ctx context.Context, userID string, kind TokenKind, since time.Time) (int, error)
 	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// CountNotices counts the notice mails of kind recorded for userID at
+	// or after since. Inside a write transaction it serializes with the
+	// other transactions of userID that count (see CountOneTimeTokens), so
+	// that count-then-record caps are exact.
+	CountNotices(ctx context.Context, userID, kind string, since time.Time) (int, error)
 
 	// Admin (issue 5).
 	// ListUsers lists the users matching q in (CreatedAt, ID) order,
@@ -215,11 +252,15 @@ type Tx interface {
 	// kind, unused and not expired at at. Exactly one concurrent caller
 	// gets true.
 	ConsumeOneTimeToken(ctx context.Context, hash []byte, kind TokenKind, at time.Time) (bool, error)
-	// VoidOneTimeTokens marks every unused token of kind for userID used.
+	// VoidOneTimeTokens marks every unused token of kind (of every kind for
+	// AllKinds) for userID used.
 	VoidOneTimeTokens(ctx context.Context, userID string, kind TokenKind, at time.Time) error
 
 	// EnqueueMail adds a message to the outbox.
 	EnqueueMail(ctx context.Context, m *OutboxMessage) error
+	// RecordNotice records that a notice mail of kind went to userID at at
+	// (the outbox forgets delivered mail; the notice caps count these).
+	RecordNotice(ctx context.Context, userID, kind string, at time.Time) error
 
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error
@@ -240,9 +281,15 @@ type Tx interface {
 
 	// Housekeeping.
 	// Prune deletes what can no longer matter: one-time tokens that expired
-	// or were used before before, and sessions (with their refresh tokens)
-	// that ended or expired before before. It returns how many rows went.
+	// or were used before before, sessions (with their refresh tokens)
+	// that ended or expired before before, and notices recorded before
+	// before. It returns how many rows went.
 	Prune(ctx context.Context, before time.Time) (int64, error)
+	// PruneUnconfirmed deletes the accounts whose address is unconfirmed,
+	// created before createdBefore and without a session live at now (not
+	// revoked, not past its absolute end), with everything of theirs. It
+	// returns how many accounts went.
+	PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error)
 }
 
 // Outbox is what the mail worker needs from the store.
@@ -307,6 +354,10 @@ type Limiter interface {
 	// Allow counts one event against key under rate. When refused it
 	// returns the time until the next event would be allowed.
 	Allow(ctx context.Context, key string, rate Rate) (ok bool, retryAfter time.Duration, err error)
+	// Peek reports whether Allow would allow one more event against key
+	// under rate, counting nothing; when not, it returns the wait. It lets
+	// a limit count only failures and still refuse every attempt past it.
+	Peek(ctx context.Context, key string, rate Rate) (ok bool, retryAfter time.Duration, err error)
 	// LoginAttempt counts one login attempt for an account key before the
 	// password is checked; when throttled it returns ok=false and the wait.
 	LoginAttempt(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/latchauth/latch/internal/token"
@@ -532,25 +533,60 @@ func (s *Service) ring() *keyRing {
 	return s.keys
 }
 
-// keyByKID finds a verification key, reloading the set from the store (at
-// most once a second) when the kid is unknown, so that keys created by
-// another instance are picked up.
+// keyReload is the state of the reloads of the key ring for unknown kids:
+// one runs at a time, and at most one starts per second.
+type keyReload struct {
+	mu      sync.Mutex
+	running chan struct{} // closed when the running reload ends; nil when none runs
+	last    time.Time     // when the last reload started, whatever its outcome
+}
+
+// keyByKID finds a verification key, reloading the set from the store
+// when the kid is unknown, so that keys created by another instance are
+// picked up.
 func (s *Service) keyByKID(kid string) (*token.Key, bool) {
-	r := s.ring()
-	if k, ok := r.byKID[kid]; ok {
+	if k, ok := s.ring().byKID[kid]; ok {
 		return k, true
 	}
-	if s.now().Sub(r.loadedAt) < time.Second {
-		return nil, false
+	s.reloadForUnknownKID()
+	k, ok := s.ring().byKID[kid]
+	return k, ok
+}
+
+// reloadForUnknownKID reloads the key ring unless it was loaded, or a
+// reload was tried, less than a second ago. Callers arriving while a
+// reload runs wait for it and use its result instead of starting their
+// own, so that a burst of tokens with unknown kids costs the store one
+// read.
+func (s *Service) reloadForUnknownKID() {
+	rl := &s.reload
+	rl.mu.Lock()
+	if done := rl.running; done != nil {
+		rl.mu.Unlock()
+		<-done // the reload runs under a timeout, so this ends
+		return
 	}
+	now := s.now()
+	// A clock set back makes the differences negative: reload then.
+	recent := func(t time.Time) bool { d := now.Sub(t); return d >= 0 && d < time.Second }
+	if recent(s.ring().loadedAt) || recent(rl.last) {
+		rl.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	rl.running, rl.last = done, now
+	rl.mu.Unlock()
+	defer func() {
+		rl.mu.Lock()
+		rl.running = nil
+		rl.mu.Unlock()
+		close(done)
+	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.reloadKeys(ctx); err != nil {
 		s.log.Warn("reloading signing keys", "err", err)
-		return nil, false
 	}
-	k, ok := s.ring().byKID[kid]
-	return k, ok
 }
 
 // JWKS returns the published key set as JSON: the current key, the next

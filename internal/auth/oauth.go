@@ -59,11 +59,17 @@ func inactive(err error) bool {
 // Introspect tells whether tok is an active access or refresh token and
 // what it stands for. Looking at a refresh token does not use it. Only a
 // store failure is an error.
-func (s *Service) Introspect(ctx context.Context, tok string) (*TokenInfo, error) {
+//
+// by is the confidential client asking, nil for the operator (the admin
+// key). Access tokens are meant for resource servers, so any client may
+// introspect them; a refresh token is only ever sent to latch by the
+// client it was issued to, so a session bound to a client shows its
+// refresh token as active to that client (and the operator) only.
+func (s *Service) Introspect(ctx context.Context, tok string, by *OAuthClient) (*TokenInfo, error) {
 	if looksLikeJWS(tok) {
 		return s.introspectAccess(ctx, tok)
 	}
-	return s.introspectRefresh(ctx, tok)
+	return s.introspectRefresh(ctx, tok, by)
 }
 
 func (s *Service) introspectAccess(ctx context.Context, tok string) (*TokenInfo, error) {
@@ -98,7 +104,7 @@ func (s *Service) introspectAccess(ctx context.Context, tok string) (*TokenInfo,
 	}, nil
 }
 
-func (s *Service) introspectRefresh(ctx context.Context, tok string) (*TokenInfo, error) {
+func (s *Service) introspectRefresh(ctx context.Context, tok string, by *OAuthClient) (*TokenInfo, error) {
 	h, ok := token.HashOpaque(tok)
 	if !ok {
 		return &TokenInfo{}, nil
@@ -121,7 +127,7 @@ func (s *Service) introspectRefresh(ctx context.Context, tok string) (*TokenInfo
 		return nil, err
 	}
 	now := s.now()
-	if !sess.Active(now, s.cfg.SessionIdle) {
+	if !sess.Active(now, s.cfg.SessionIdle) || (by != nil && !sess.UsableBy(*by)) {
 		return &TokenInfo{}, nil
 	}
 	u, err := s.deps.Store.UserByID(ctx, rt.UserID)
@@ -159,8 +165,12 @@ func (s *Service) introspectRefresh(ctx context.Context, tok string) (*TokenInfo
 // latch's own routes refuse its access tokens at once. A refresh token that
 // was already rotated ends its session too (as presenting it to the refresh
 // endpoint would). An unknown, invalid or expired token is not an error:
-// there is nothing left to revoke. Only a store failure is an error.
-func (s *Service) RevokeToken(ctx context.Context, tok string) error {
+// there is nothing left to revoke. A token of a session bound to another
+// OAuth client than by is not revoked either (RFC 7009 §2.1: a client
+// revokes only its own tokens), and the answer is the same, so that the
+// endpoint tells nobody whose a token is. Only a store failure is an
+// error.
+func (s *Service) RevokeToken(ctx context.Context, by OAuthClient, tok string) error {
 	var sid, uid, kind string
 	if looksLikeJWS(tok) {
 		p, err := s.Authenticate(ctx, tok)
@@ -187,7 +197,17 @@ func (s *Service) RevokeToken(ctx context.Context, tok string) error {
 	}
 	var ended bool
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		var err error
+		ended = false
+		sess, err := tx.SessionByID(ctx, sid)
+		if notFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !sess.UsableBy(by) {
+			return nil
+		}
 		ended, err = tx.RevokeSession(ctx, sid, s.now())
 		if errors.Is(err, ErrNotFound) {
 			ended, err = false, nil

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+
+	"github.com/latchauth/latch/internal/emailaddr"
 )
 
 // ForgotPassword mails a reset link when the address has an account, and
@@ -12,8 +14,12 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 	if err := s.limitIP(ctx, "forgot", c, s.cfg.MailPerIP); err != nil {
 		return err
 	}
-	norm := NormalizeEmail(email)
-	s.background("forgot", func(ctx context.Context) error {
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		return nil // no account has that spelling, and it is no address to mail
+	}
+	norm := addr.Key
+	return s.background(ctx, "forgot", func(ctx context.Context) error {
 		queued, unknown := false, false
 		var userID string
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -42,11 +48,10 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
 		}
 		if unknown && err == nil && s.cfg.MailUnknownAccounts {
-			return s.mailUnknownAccount(ctx, email, norm)
+			return s.mailUnknownAccount(ctx, addr)
 		}
 		return err
 	})
-	return nil
 }
 
 // mailUnknownAccount tells an address without an account that someone asked
@@ -54,11 +59,8 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 // user row to count tokens on, so the Limiter keeps that count (shared
 // across instances only with a shared limiter). A limiter that is down
 // means no mail: it is a courtesy, and a mailbox must not be flooded.
-func (s *Service) mailUnknownAccount(ctx context.Context, email, norm string) error {
-	if validEmail(email) != nil {
-		return nil
-	}
-	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+norm, s.cfg.ForgotCap)
+func (s *Service) mailUnknownAccount(ctx context.Context, addr emailaddr.Address) error {
+	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+addr.Key, s.cfg.ForgotCap)
 	if err != nil {
 		s.log.Warn("rate limiter unavailable; no mail for an unknown address", "err", err)
 		return nil
@@ -67,7 +69,7 @@ func (s *Service) mailUnknownAccount(ctx context.Context, email, norm string) er
 		return nil
 	}
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		return s.enqueue(ctx, tx, MailUnknownAccount, trimmed(email), MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+		return s.enqueue(ctx, tx, MailUnknownAccount, addr.Mail, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
 	})
 	if err == nil {
 		s.mailQueued()
@@ -164,7 +166,7 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 // with a new pair (its old refresh token stops working). The owner is
 // notified.
 func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next string) (*TokenPair, error) {
-	u, err := s.verifyPrincipalPassword(ctx, p, current)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, current)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +187,16 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 			return err
 		}
 		u = fresh
-		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		// The caller's session goes on: it stays bound to its OAuth
+		// client, so a password change cannot move a client's session out
+		// of that client's hands.
+		own := c
+		if old, err := tx.SessionByID(ctx, p.SessionID); err == nil {
+			own.OAuthClient = old.client()
+		} else if !notFound(err) {
+			return err
+		}
+		sess, refresh, err = s.newSession(ctx, tx, fresh, own)
 		return err
 	})
 	if err != nil {
@@ -196,10 +207,11 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 	return s.pair(u, sess.ID, refresh)
 }
 
-// setPassword stores a new password hash for userID inside tx: it sets the
-// user-wide cut-off, ends every session, voids open reset links and queues
-// the notification mail of kind. confirm also marks the address confirmed
-// (a reset link reached the mailbox).
+// setPassword stores a new password hash for userID inside tx: it cuts
+// everything earlier off (every session, access token and emailed link)
+// and queues the notification mail of kind (within the notice cap).
+// confirm also marks the address confirmed (a reset link reached the
+// mailbox).
 func (s *Service) setPassword(ctx context.Context, tx Tx, userID, hash string, confirm bool, kind string) (*User, error) {
 	now := s.now()
 	u, err := tx.UserByID(ctx, userID)
@@ -210,18 +222,14 @@ func (s *Service) setPassword(ctx context.Context, tx Tx, userID, hash string, c
 	if confirm {
 		u.EmailConfirmed = true
 	}
-	u.TokensValidAfter = now
+	if _, err := s.cutOff(ctx, tx, u, now); err != nil {
+		return nil, err
+	}
 	u.UpdatedAt = now
 	if err := tx.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
-	if _, err := tx.RevokeUserSessions(ctx, userID, "", now); err != nil {
-		return nil, err
-	}
-	if err := tx.VoidOneTimeTokens(ctx, userID, KindReset, now); err != nil {
-		return nil, err
-	}
-	if err := s.enqueue(ctx, tx, kind, u.Email, MailData{}); err != nil {
+	if err := s.notify(ctx, tx, u, kind, u.Email, MailData{}); err != nil {
 		return nil, err
 	}
 	return u, nil

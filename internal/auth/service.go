@@ -35,6 +35,10 @@ type Config struct {
 	// (LATCH_MAIL_UNKNOWN_ACCOUNTS, default off), within ForgotCap per
 	// address, counted by the Limiter.
 	MailUnknownAccounts bool
+	// UnicodeEmail accepts addresses whose local part is outside ASCII
+	// (LATCH_UNICODE_EMAIL), normalised with PRECIS; off, they are 422
+	// invalid_email. See internal/emailaddr.
+	UnicodeEmail bool
 
 	// Secret seals signing keys at rest (at least 32 bytes).
 	Secret []byte
@@ -54,6 +58,7 @@ type Config struct {
 	MailPerIP   Rate // 10/min, for forgot, resend, confirm and reset
 	ForgotCap   Rate // 5/h per email
 	ResendCap   Rate // 5/24h per account
+	NoticeCap   Rate // 5/24h per account and notice kind
 }
 
 // Hasher hashes and verifies passwords (internal/password.Hasher).
@@ -102,6 +107,7 @@ type Service struct {
 
 	keysMu sync.RWMutex
 	keys   *keyRing
+	reload keyReload // reloads of keys for unknown kids
 
 	bg    sync.WaitGroup // per-user work done off the request path
 	bgSem chan struct{}
@@ -132,7 +138,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		log:   deps.Logger,
 		now:   func() time.Time { return deps.Now().UTC() },
 		iss:   strings.TrimRight(cfg.PublicURL, "/"),
-		bgSem: make(chan struct{}, 64),
+		bgSem: make(chan struct{}, bgSlots),
 	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
@@ -177,6 +183,7 @@ func (c Config) withDefaults() Config {
 	rate(&c.MailPerIP, 10, time.Minute)
 	rate(&c.ForgotCap, 5, time.Hour)
 	rate(&c.ResendCap, 5, 24*time.Hour)
+	rate(&c.NoticeCap, 5, 24*time.Hour)
 	return c
 }
 
@@ -193,22 +200,57 @@ func (s *Service) Ready(ctx context.Context) error {
 	if err := s.deps.Store.Ping(ctx); err != nil {
 		return &Error{Code: CodeUnavailable, Message: "the database is not reachable", RetryAfter: 5 * time.Second, Cause: err}
 	}
+	// A database can answer and still refuse writes (a full disk, a
+	// read-only standby): a store that tracks its writes says so.
+	if w, ok := s.deps.Store.(interface{ WriteError() error }); ok {
+		if err := w.WriteError(); err != nil {
+			return &Error{Code: CodeUnavailable, Message: "writes to the database are failing: " + writeFailure(err), RetryAfter: 5 * time.Second, Cause: err}
+		}
+	}
 	return nil
+}
+
+// writeFailure is the reason a WriteError gives, after its last ": ".
+func writeFailure(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 // Close waits for work started off the request path (mails of forgot and
 // resend) to finish.
 func (s *Service) Close() { s.bg.Wait() }
 
-// background runs fn off the request path with its own deadline. When too
-// many such jobs are running it is dropped with a warning: the caller's
-// answer never depends on it.
-func (s *Service) background(name string, fn func(ctx context.Context) error) {
+// Off-request-path work (the lookups and mails of forgot and resend): at
+// most bgSlots jobs run at once; a request waits up to bgWait for a slot.
+const (
+	bgSlots = 64
+	bgWait  = 10 * time.Second
+)
+
+// background runs fn off the request path with its own deadline. When
+// every slot is taken the caller waits for one (back-pressure: a flood
+// slows down, no request's mail is silently dropped), and when none frees
+// within bgWait, or the request ends first, it answers 503 unavailable.
+// The caller waits only for a slot, never for fn, and takes its slot before
+// fn looks anything up, so how long it waits does not depend on what fn
+// finds (whether an account exists).
+func (s *Service) background(ctx context.Context, name string, fn func(ctx context.Context) error) error {
 	select {
 	case s.bgSem <- struct{}{}:
 	default:
-		s.log.Warn("background work dropped: too many in flight", "job", name)
-		return
+		t := time.NewTimer(bgWait)
+		defer t.Stop()
+		select {
+		case s.bgSem <- struct{}{}:
+		case <-t.C:
+			s.log.Warn("background work refused: no slot freed in time", "job", name)
+			return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: 5 * time.Second}
+		case <-ctx.Done():
+			return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: 5 * time.Second, Cause: ctx.Err()}
+		}
 	}
 	s.bg.Add(1)
 	go func() {
@@ -220,4 +262,5 @@ func (s *Service) background(name string, fn func(ctx context.Context) error) {
 			s.log.Error("background work failed", "job", name, "err", err)
 		}
 	}()
+	return nil
 }

@@ -15,16 +15,19 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	if err := s.limitIP(ctx, "login", c, s.cfg.LoginPerIP); err != nil {
 		return nil, err
 	}
-	norm := NormalizeEmail(email)
-	throttleKey := "login:account:" + norm
-	if s.cfg.RateLimits {
-		ok, wait, err := s.deps.Limiter.LoginAttempt(ctx, throttleKey)
-		if err != nil {
-			s.log.Warn("rate limiter unavailable; allowing", "err", err)
-		} else if !ok {
-			s.emit(ctx, Event{Type: EventLoginThrottled, IP: c.IP, UserAgent: c.UserAgent})
-			return nil, &Error{Code: CodeRateLimited, Message: "too many failed logins for this account; try again later", RetryAfter: wait}
+	addr, err := s.parseEmail(email)
+	if err != nil {
+		// No account has a spelling latch does not accept: answer as for
+		// an unknown address, in the same time.
+		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && s.deps.IsBusy(err) {
+			return nil, s.hashErr(err)
 		}
+		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "invalid_email"}})
+		return nil, errBadCredentials()
+	}
+	norm := addr.Key
+	if err := s.passwordAttempt(ctx, c, norm, ""); err != nil {
+		return nil, err
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
 	if notFound(err) {
@@ -45,11 +48,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "wrong_password"}})
 		return nil, errBadCredentials()
 	}
-	if s.cfg.RateLimits {
-		if err := s.deps.Limiter.LoginSucceeded(ctx, throttleKey); err != nil {
-			s.log.Warn("rate limiter unavailable", "err", err)
-		}
-	}
+	s.passwordSucceeded(ctx, norm)
 	if u.Disabled {
 		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
 	}
@@ -93,6 +92,39 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	return s.pair(u, sess.ID, refresh)
 }
 
+// passwordAttempt counts one password check against the account throttle
+// of the normalised address norm before the password is looked at. Every
+// check of an account's password shares it (login and the re-checks of a
+// logged-in user), so no route is a guessing oracle the others do not
+// count. userID, when known, goes into the throttled event.
+func (s *Service) passwordAttempt(ctx context.Context, c ClientInfo, norm, userID string) error {
+	if !s.cfg.RateLimits {
+		return nil
+	}
+	ok, wait, err := s.deps.Limiter.LoginAttempt(ctx, loginThrottleKey(norm))
+	if err != nil {
+		s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		return nil
+	}
+	if !ok {
+		s.emit(ctx, Event{Type: EventLoginThrottled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
+		return &Error{Code: CodeRateLimited, Message: "too many failed password attempts for this account; try again later", RetryAfter: wait}
+	}
+	return nil
+}
+
+// passwordSucceeded clears the account throttle after the right password.
+func (s *Service) passwordSucceeded(ctx context.Context, norm string) {
+	if !s.cfg.RateLimits {
+		return
+	}
+	if err := s.deps.Limiter.LoginSucceeded(ctx, loginThrottleKey(norm)); err != nil {
+		s.log.Warn("rate limiter unavailable", "err", err)
+	}
+}
+
+func loginThrottleKey(norm string) string { return "login:account:" + norm }
+
 func errBadCredentials() error {
 	return Errorf(CodeInvalidCredentials, "the email or password is wrong")
 }
@@ -108,6 +140,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 	var (
 		u     *User
 		sid   string
+		end   time.Time
 		next  string
 		theft *RefreshToken
 	)
@@ -128,6 +161,12 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		if err != nil {
 			return err
 		}
+		// Checked before anything else: a refusal here changes nothing, so
+		// a token that leaked from its client is no use to anyone else,
+		// and presenting it elsewhere cannot end the session either.
+		if !sess.UsableBy(c.OAuthClient) {
+			return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
+		}
 		if !sess.Active(now, s.cfg.SessionIdle) {
 			return errInvalidBearer("the session has ended; log in again")
 		}
@@ -140,7 +179,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		if u.Disabled {
 			return Errorf(CodeAccountDisabled, "this account is disabled")
 		}
-		sid = sess.ID
+		sid, end = sess.ID, sess.ExpiresAt
 		if rt.UsedAt.IsZero() {
 			cand, err := token.NewOpaque()
 			if err != nil {
@@ -184,7 +223,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID, IP: c.IP, UserAgent: c.UserAgent})
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
-	return s.pair(u, sid, next)
+	return s.pairUntil(u, sid, next, end)
 }
 
 // graceSuccessor returns rt's successor when rt was rotated within the grace
@@ -239,8 +278,10 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
-	if sess.UserID != cl.Subject || !sess.RevokedAt.IsZero() || !now.Before(sess.ExpiresAt) {
+	// The idle lifetime counts as much as revocation and the absolute end:
+	// a session nobody refreshed for that long is over, whatever tokens
+	// of it are still unexpired.
+	if sess.UserID != cl.Subject || !sess.Active(s.now(), s.cfg.SessionIdle) {
 		return nil, errInvalidBearer("the session has ended")
 	}
 	u, err := s.deps.Store.UserByID(ctx, cl.Subject)
@@ -303,22 +344,23 @@ func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
 	return nil
 }
 
-// endAllSessions revokes every session of userID but except, and sets the
-// user-wide cut-off.
+// endAllSessions revokes every session of userID but except; without an
+// exception it is a cut-off (see cutOff): access tokens and emailed links
+// die too.
 func (s *Service) endAllSessions(ctx context.Context, userID, except string) error {
 	now := s.now()
 	return s.deps.Store.Tx(ctx, func(tx Tx) error {
-		if _, err := tx.RevokeUserSessions(ctx, userID, except, now); err != nil {
-			return err
-		}
 		if except != "" {
-			return nil
+			_, err := tx.RevokeUserSessions(ctx, userID, except, now)
+			return err
 		}
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
 			return err
 		}
-		u.TokensValidAfter = now
+		if _, err := s.cutOff(ctx, tx, u, now); err != nil {
+			return err
+		}
 		u.UpdatedAt = now
 		return tx.UpdateUser(ctx, u)
 	})

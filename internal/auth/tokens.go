@@ -6,10 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/mail"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/latchauth/latch/internal/token"
 )
@@ -19,31 +16,6 @@ func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// NormalizeEmail is the form emails are matched on: trimmed and lower-cased.
-func NormalizeEmail(email string) string {
-	return strings.ToLower(strings.TrimSpace(email))
-}
-
-// validEmail checks that email is one bare address (no display name, no
-// comments), at most 254 bytes, with a dotted domain.
-func validEmail(email string) error {
-	email = strings.TrimSpace(email)
-	if email == "" || len(email) > 254 || !utf8.ValidString(email) {
-		return Errorf(CodeInvalidEmail, "email is not a valid address")
-	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Name != "" || a.Address != email {
-		return Errorf(CodeInvalidEmail, "email is not a valid address")
-	}
-	at := strings.LastIndexByte(email, '@')
-	local, domain := email[:at], email[at+1:]
-	if local == "" || len(local) > 64 || !strings.Contains(domain, ".") ||
-		strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.ContainsAny(domain, "[] ") {
-		return Errorf(CodeInvalidEmail, "email is not a valid address")
-	}
-	return nil
 }
 
 // newSession creates a session and its first refresh token inside tx and
@@ -58,6 +30,9 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 		ExpiresAt:  now.Add(s.cfg.SessionMax),
 		IP:         c.IP,
 		UserAgent:  c.UserAgent,
+		// The session stays bound to the client it was started through.
+		ClientID:           c.OAuthClient.ID,
+		ClientConfidential: c.OAuthClient.Confidential,
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return nil, "", err
@@ -76,7 +51,19 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 
 // pair signs an access token for u in session sid and builds the answer.
 func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
+	return s.pairUntil(u, sid, refresh, time.Time{})
+}
+
+// pairUntil is pair for a session that ends at end (zero: not before the
+// access token would): the access token never outlives its session, so
+// its exp, and expires_in, are the earlier of the usual lifetime and end.
+func (s *Service) pairUntil(u *User, sid, refresh string, end time.Time) (*TokenPair, error) {
 	now := s.now()
+	exp := now.Add(s.cfg.AccessTTL)
+	if !end.IsZero() && end.Before(exp) {
+		// exp is whole seconds in the token: round down, never past end.
+		exp = end.Truncate(time.Second)
+	}
 	ring := s.ring()
 	c := &token.Claims{
 		Issuer:        s.iss,
@@ -84,7 +71,7 @@ func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
 		Audience:      []string{s.cfg.Audience},
 		IssuedAt:      now,
 		NotBefore:     now,
-		ExpiresAt:     now.Add(s.cfg.AccessTTL),
+		ExpiresAt:     exp,
 		ID:            newID(),
 		SessionID:     sid,
 		Roles:         rolesOf(u),
@@ -98,7 +85,7 @@ func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
 	return &TokenPair{
 		AccessToken:  at,
 		TokenType:    "Bearer",
-		ExpiresIn:    int(s.cfg.AccessTTL / time.Second),
+		ExpiresIn:    max(0, int(exp.Sub(now)/time.Second)),
 		RefreshToken: refresh,
 		User:         u,
 	}, nil
@@ -112,7 +99,9 @@ func rolesOf(u *User) []string {
 }
 
 // newOneTimeToken voids older tokens of kind for u, stores a new one and
-// returns its plaintext.
+// returns its plaintext. A confirmation link carries u's password hash:
+// for an unconfirmed account that is the password of its latest signup,
+// which confirming the link activates.
 func (s *Service) newOneTimeToken(ctx context.Context, tx Tx, u *User, kind TokenKind, ttl time.Duration, newEmail string) (string, error) {
 	now := s.now()
 	if err := tx.VoidOneTimeTokens(ctx, u.ID, kind, now); err != nil {
@@ -124,6 +113,9 @@ func (s *Service) newOneTimeToken(ctx context.Context, tx Tx, u *User, kind Toke
 	}
 	h, _ := token.HashOpaque(plain)
 	t := &OneTimeToken{Hash: h, Kind: kind, UserID: u.ID, NewEmail: newEmail, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if kind == KindConfirm {
+		t.PasswordHash = u.PasswordHash
+	}
 	if err := tx.CreateOneTimeToken(ctx, t); err != nil {
 		return "", err
 	}
@@ -155,12 +147,18 @@ func (s *Service) link(path, tok string) string {
 	return s.cfg.PublicURL + path + "?token=" + tok
 }
 
-// limitIP applies a per-IP rate when rate limits are on.
+// limitIP applies a per-IP rate when rate limits are on. It is where every
+// per-IP limit key is made (an IPv6 client counts as its /64).
 func (s *Service) limitIP(ctx context.Context, what string, c ClientInfo, r Rate) error {
 	if !s.cfg.RateLimits || c.IP == "" {
 		return nil
 	}
-	return s.allow(ctx, what+":ip:"+c.IP, r)
+	return s.allow(ctx, ipLimitKey(what, c), r)
+}
+
+// ipLimitKey is the limiter key of c for the per-IP limit named what.
+func ipLimitKey(what string, c ClientInfo) string {
+	return what + ":ip:" + clientLimitKey(c.IP)
 }
 
 func (s *Service) allow(ctx context.Context, key string, r Rate) error {
@@ -206,6 +204,3 @@ func newUUID() string {
 	b[8] = (b[8] & 0x3f) | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
-
-// trimmed is an email as stored: as given, without surrounding space.
-func trimmed(email string) string { return strings.TrimSpace(email) }

@@ -33,9 +33,13 @@ func newInbox(s fanout.Subscriber) *inbox {
 	return in
 }
 
-// wait returns the notices once there are n, or fails after d.
+// wait returns the notices once there are n, or fails after d (on a
+// quiet machine, LATCH_TEST_TIMING=1; otherwise after at least 15 s).
 func (in *inbox) wait(t *testing.T, n int, d time.Duration) []fanout.Notice {
 	t.Helper()
+	if !svctest.Timing() {
+		d = max(d, 15*time.Second)
+	}
 	timer := time.AfterFunc(d, func() { in.mu.Lock(); in.cond.Broadcast(); in.mu.Unlock() })
 	defer timer.Stop()
 	deadline := time.Now().Add(d)
@@ -139,7 +143,7 @@ func TestRedisOutage(t *testing.T) {
 	if err := a.Publish(context.Background(), fanout.Notice{Type: auth.EventLogout, SessionID: "lost"}); err != nil {
 		t.Errorf("Publish while Redis is down: %v (it queues, never fails the caller)", err)
 	}
-	if took := time.Since(start); took > 100*time.Millisecond {
+	if took := time.Since(start); svctest.Timing() && took > 100*time.Millisecond {
 		t.Errorf("Publish while Redis is down took %v", took)
 	}
 	inA.wait(t, 1, time.Second) // local delivery still works

@@ -22,31 +22,45 @@ type adminFunc func(w http.ResponseWriter, r *http.Request, actor string) error
 // token of a live session whose roles - in the token and on the account
 // now - contain "admin". No or a bad credential answers 401 invalid_token
 // with a WWW-Authenticate challenge; a valid token without the role, 403
-// forbidden. Admin answers are never cached.
+// forbidden. Failed attempts are limited per client (adminAttempt). Admin
+// answers are never cached.
 func (s *server) admin(h adminFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
-		if s.isAdminKey(r) {
-			return h(w, r, auth.ActorAdminKey)
-		}
-		tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-		switch {
-		case errors.Is(err, jws.ErrNoBearer):
-			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-				detail: "an admin access token or the admin API key is required", wwwAuthenticate: challengeNoToken}
-		case err != nil:
-			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-				detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
-		}
-		p, err := s.svc.Authenticate(r.Context(), tok)
+		var actor string
+		err := s.adminAttempt(r, func() (err error) {
+			actor, err = s.adminActor(r)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		if !p.HasRole(auth.RoleAdmin) || !slices.Contains(p.User.Roles, auth.RoleAdmin) {
-			return newError(http.StatusForbidden, codeForbidden, "this route needs the admin role")
-		}
-		return h(w, r, p.User.ID)
+		return h(w, r, actor)
 	})
+}
+
+// adminActor checks r's admin credential and returns who acts.
+func (s *server) adminActor(r *http.Request) (string, error) {
+	if s.isAdminKey(r) {
+		return auth.ActorAdminKey, nil
+	}
+	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
+	switch {
+	case errors.Is(err, jws.ErrNoBearer):
+		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+			detail: "an admin access token or the admin API key is required", wwwAuthenticate: challengeNoToken}
+	case err != nil:
+		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+			detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
+	}
+	p, err := s.svc.Authenticate(r.Context(), tok)
+	if err != nil {
+		return "", err
+	}
+	if !p.HasRole(auth.RoleAdmin) || !slices.Contains(p.User.Roles, auth.RoleAdmin) {
+		return "", newError(http.StatusForbidden, codeForbidden, "this route needs the admin role")
+	}
+	return p.User.ID, nil
 }
 
 // Request bodies.

@@ -27,7 +27,8 @@ func (s *server) handleSignup() http.Handler {
 	})
 }
 
-// handleConfirm confirms an email (signup or change) and logs in.
+// handleConfirm confirms an email: a signup's link logs in (token answer),
+// an email change's answers 200 email_changed and starts no session.
 func (s *server) handleConfirm() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		q, err := decode[tokenRequest](w, r)
@@ -37,6 +38,10 @@ func (s *server) handleConfirm() http.Handler {
 		p, err := s.svc.Confirm(r.Context(), clientFrom(r.Context()), q.Token)
 		if err != nil {
 			return err
+		}
+		if p == nil {
+			encode(w, http.StatusOK, statusBody{Status: "email_changed"})
+			return nil
 		}
 		writeTokens(w, http.StatusOK, p)
 		return nil

@@ -13,8 +13,8 @@ func handleHealthz() http.Handler {
 	})
 }
 
-// handleReadyz reports whether the database answers: 200 ready, or 503
-// unavailable with Retry-After.
+// handleReadyz reports whether the database answers and accepts writes:
+// 200 ready, or 503 unavailable with Retry-After and the reason.
 func (s *server) handleReadyz() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")

@@ -172,9 +172,14 @@ func (s *server) handleOAuthToken() http.Handler {
 		if err != nil {
 			return err
 		}
-		if _, err := s.authenticateClient(r, form); err != nil {
+		cl, err := s.authenticateClient(r, form)
+		if err != nil {
 			return err
 		}
+		// Sessions started here are bound to the client, and refreshed
+		// only through it.
+		c := clientFrom(r.Context())
+		c.OAuthClient = cl.auth()
 		missing := func(name string) error {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter "+name)
 		}
@@ -189,12 +194,12 @@ func (s *server) handleOAuthToken() http.Handler {
 			if form["password"] == "" {
 				return missing("password")
 			}
-			p, err = s.svc.Login(r.Context(), clientFrom(r.Context()), form["username"], form["password"])
+			p, err = s.svc.Login(r.Context(), c, form["username"], form["password"])
 		case "refresh_token":
 			if form["refresh_token"] == "" {
 				return missing("refresh_token")
 			}
-			p, err = s.svc.Refresh(r.Context(), clientFrom(r.Context()), form["refresh_token"])
+			p, err = s.svc.Refresh(r.Context(), c, form["refresh_token"])
 		default:
 			return oauthErr(http.StatusBadRequest, "unsupported_grant_type",
 				"grant_type must be password or refresh_token")
@@ -223,14 +228,15 @@ func (s *server) handleOAuthRevoke() http.Handler {
 		if err != nil {
 			return err
 		}
-		if _, err := s.authenticateClient(r, form); err != nil {
+		cl, err := s.authenticateClient(r, form)
+		if err != nil {
 			return err
 		}
 		tok := form["token"]
 		if tok == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter token")
 		}
-		if err := s.svc.RevokeToken(r.Context(), tok); err != nil {
+		if err := s.svc.RevokeToken(r.Context(), cl.auth(), tok); err != nil {
 			return err
 		}
 		w.Header().Set("Content-Length", "0")
@@ -269,10 +275,20 @@ func unixOrZero(t time.Time) int64 {
 // Basic credentials; anyone else gets 401 invalid_client.
 func (s *server) handleOAuthIntrospect() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
-		if !s.isAdminKey(r) {
-			if err := s.introspectionClient(r); err != nil {
+		var by *auth.OAuthClient // nil: the operator, who sees every token
+		err := s.adminAttempt(r, func() error {
+			if s.isAdminKey(r) {
+				return nil
+			}
+			cl, err := s.introspectionClient(r)
+			if err != nil {
 				return err
 			}
+			by = &cl
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		form, err := readOAuthForm(w, r)
 		if err != nil {
@@ -282,7 +298,7 @@ func (s *server) handleOAuthIntrospect() http.Handler {
 		if tok == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter token")
 		}
-		info, err := s.svc.Introspect(r.Context(), tok)
+		info, err := s.svc.Introspect(r.Context(), tok, by)
 		if err != nil {
 			return err
 		}
@@ -324,17 +340,17 @@ func (s *server) handleOAuthIntrospect() http.Handler {
 }
 
 // introspectionClient checks that r carries a confidential client's HTTP
-// Basic credentials.
-func (s *server) introspectionClient(r *http.Request) error {
+// Basic credentials and returns that client.
+func (s *server) introspectionClient(r *http.Request) (auth.OAuthClient, error) {
 	refused := &oauthError{status: http.StatusUnauthorized, code: "invalid_client",
 		description:     "introspection needs the admin key or a confidential client's HTTP Basic credentials",
 		wwwAuthenticate: basicRealm}
 	id, secret, err := basicCredentials(r)
 	if err != nil {
-		return refused
+		return auth.OAuthClient{}, refused
 	}
 	if c, ok := s.oauthClients[id]; !ok || !c.check(secret) {
-		return refused
+		return auth.OAuthClient{}, refused
 	}
-	return nil
+	return auth.OAuthClient{ID: id, Confidential: true}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/latchauth/latch/internal/auth"
 )
 
 // OAuthClient is a confidential OAuth client configured by the operator
@@ -99,6 +101,11 @@ type oauthClient struct {
 	id           string // "" for an anonymous public client
 	confidential bool   // authenticated with a configured secret
 	method       string // authNone, authBasic or authPost
+}
+
+// auth is the caller as the service knows OAuth clients.
+func (c oauthClient) auth() auth.OAuthClient {
+	return auth.OAuthClient{ID: c.id, Confidential: c.confidential}
 }
 
 // errNoBasic is returned by basicCredentials when there is no Basic header.

@@ -73,9 +73,18 @@ func (s *server) handleRevocations() http.Handler {
 		if s.revocations == nil {
 			return newError(http.StatusNotFound, codeNotFound, "the revocation feed is not enabled")
 		}
-		if !s.canReadRevocations(r) {
-			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-				detail: "the revocation feed needs the revocation key", wwwAuthenticate: challengeNoToken}
+		if s.revocationKeyHash != nil {
+			// A keyed feed: the key is guessed like the admin key.
+			err := s.adminAttempt(r, func() error {
+				if !s.canReadRevocations(r) {
+					return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+						detail: "the revocation feed needs the revocation key", wwwAuthenticate: challengeNoToken}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 		}
 		q := r.URL.Query()
 		since := q.Get("since")

@@ -64,9 +64,6 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
 	mux.Handle("GET /healthz", handleHealthz())
 	mux.Handle("GET /readyz", s.handleReadyz())
-
-	// Metrics (issue 4).
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics.Handler())
-	}
+	// No GET /metrics: metrics have a listener of their own
+	// (LATCH_METRICS_ADDR), never the public one.
 }

@@ -18,8 +18,9 @@ import (
 
 // Config holds the server's dependencies and settings.
 type Config struct {
-	// Metrics, when set, observes every request and serves GET /metrics
-	// (issue 4). Nil: no metrics.
+	// Metrics, when set, observes every request. Nil: no metrics. The
+	// metrics are not served here: the API listener is public, and latch
+	// serves them on a listener of their own (LATCH_METRICS_ADDR).
 	Metrics Metrics
 	// Service carries every rule; required.
 	Service *auth.Service
@@ -48,19 +49,17 @@ type Config struct {
 	RevocationKey string
 }
 
-// Metrics receives one observation per answered request and serves
-// GET /metrics (internal/metrics.Metrics implements it; issue 4).
+// Metrics receives one observation per answered request
+// (internal/metrics.Metrics implements it).
 type Metrics interface {
 	// ObserveRequest is called once per request with the matched route
 	// pattern ("" when none matched), the status and the time taken.
 	ObserveRequest(method, route string, status int, d time.Duration)
-	// Handler serves the metrics.
-	Handler() http.Handler
 }
 
 // server is the state the handlers share.
 type server struct {
-	// metrics, when set, observes requests and serves GET /metrics.
+	// metrics, when set, observes requests.
 	metrics Metrics
 	svc     *auth.Service
 	log     *slog.Logger
@@ -105,7 +104,7 @@ func NewServer(cfg Config) http.Handler {
 	}
 	mux := http.NewServeMux()
 	addRoutes(mux, s)
-	var h http.Handler = s.problems(mux)
+	var h http.Handler = storeBudget(s.problems(mux))
 	h = s.cors(h)
 	h = securityHeaders(h)
 	h = s.observe(h)

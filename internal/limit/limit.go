@@ -1,7 +1,8 @@
 // Package limit implements latch's rate limits in process: a GCRA limiter
 // for per-IP and per-email rates, and login throttling with growing delays
 // per account. It is the default when no shared (Redis) limiter is
-// configured; limits then hold per instance.
+// configured, and the shared limiter's fallback while Redis is
+// unreachable; limits then hold per instance.
 package limit
 
 import (
@@ -77,6 +78,26 @@ func (m *Memory) Allow(_ context.Context, key string, rate auth.Rate) (bool, tim
 		return false, allowAt.Sub(now), nil
 	}
 	m.tat[key] = tat.Add(interval)
+	return true, 0, nil
+}
+
+// Peek reports whether Allow would allow one more event, counting nothing.
+func (m *Memory) Peek(_ context.Context, key string, rate auth.Rate) (bool, time.Duration, error) {
+	if rate.N <= 0 || rate.Per <= 0 {
+		return true, 0, nil
+	}
+	now := m.now()
+	burst := rate.Per - rate.Per/time.Duration(rate.N)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tat, ok := m.tat[key]
+	if !ok || tat.Before(now) {
+		return true, 0, nil
+	}
+	if allowAt := tat.Add(-burst); now.Before(allowAt) {
+		return false, allowAt.Sub(now), nil
+	}
 	return true, 0, nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,8 +17,23 @@ import (
 
 // RedisTimeout bounds every Redis round trip of the shared limiter (dial,
 // read, write, waiting for a pooled connection), so that a Redis that is
-// down costs a request at most this much before the limiter fails open.
+// down costs a request at most this much before the limiter falls back to
+// its in-process limits.
 const RedisTimeout = 250 * time.Millisecond
+
+// ProbeInterval is how often a limiter in fallback tries Redis again
+// (one PING in the background, never on a request's path).
+const ProbeInterval = time.Second
+
+// The backends a decision can come from (RedisConfig.OnDecision).
+const (
+	BackendRedis  = "redis"
+	BackendMemory = "memory"
+)
+
+// maxPendingClears bounds the accounts whose throttle state, cleared by a
+// successful login during a fallback, is cleared in Redis once it answers.
+const maxPendingClears = 10000
 
 // RedisOptions parses a redis:// or rediss:// URL into client options with
 // latch's short timeouts and no retries: a limiter must fail fast. The URL
@@ -51,13 +68,30 @@ func RedisOptions(url string) (*redis.Options, error) {
 // Redis is an auth.Limiter shared by every latch instance through Redis:
 // the same GCRA rates and login throttling as Memory, each decision taken
 // atomically by a Lua script on the server, with the server's clock (so
-// instances with skewed clocks agree). Errors (Redis down or slow) are
-// returned after at most about RedisTimeout; auth.Service then fails open.
+// instances with skewed clocks agree).
+//
+// When Redis fails (down, or slower than RedisTimeout) the limiter falls
+// back to an in-process Memory with the same rates: limits then hold per
+// instance, weaker than global ones but never absent. That Memory also
+// counts, while Redis answers, what this instance lets through, so a
+// fallback starts from this instance's history. In fallback a PING every
+// ProbeInterval, in the background, finds when Redis answers again; then
+// decisions go back to Redis. Each change of mode is logged once.
 type Redis struct {
-	c       redis.UniversalClient
-	prefix  string
-	now     func() time.Time // nil: Redis's clock
-	onError func(error)
+	c          redis.UniversalClient
+	prefix     string
+	now        func() time.Time // nil: Redis's clock
+	onError    func(error)
+	onDecision func(string)
+	log        *slog.Logger
+	mem        *Memory
+	probeEvery time.Duration
+
+	mu        sync.Mutex
+	fallback  bool
+	probing   bool
+	nextProbe time.Time
+	clears    map[string]struct{} // login keys to clear in Redis when it answers
 }
 
 var _ auth.Limiter = (*Redis)(nil)
@@ -67,10 +101,17 @@ type RedisConfig struct {
 	// Prefix is put before every key (default "latch:").
 	Prefix string
 	// Now, when set, is the clock (tests); by default the scripts read
-	// Redis's own clock.
+	// Redis's own clock, and the fallback the wall clock.
 	Now func() time.Time
-	// OnError, when set, is called with every error returned (metrics).
+	// OnError, when set, is called with every Redis error (metrics).
 	OnError func(error)
+	// OnDecision, when set, is called with BackendRedis or BackendMemory
+	// for every decision (Allow, LoginAttempt) taken (metrics).
+	OnDecision func(backend string)
+	// Logger receives the changes of mode (default discard).
+	Logger *slog.Logger
+	// ProbeInterval overrides ProbeInterval (tests).
+	ProbeInterval time.Duration
 }
 
 // NewRedis returns a limiter on the client c (see RedisOptions for the
@@ -79,7 +120,112 @@ func NewRedis(c redis.UniversalClient, cfg RedisConfig) *Redis {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "latch:"
 	}
-	return &Redis{c: c, prefix: cfg.Prefix, now: cfg.Now, onError: cfg.OnError}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = ProbeInterval
+	}
+	memClock := cfg.Now
+	if memClock == nil {
+		memClock = time.Now
+	}
+	return &Redis{
+		c: c, prefix: cfg.Prefix, now: cfg.Now, onError: cfg.OnError, onDecision: cfg.OnDecision,
+		log: cfg.Logger, mem: NewWithClock(memClock), probeEvery: cfg.ProbeInterval,
+		clears: make(map[string]struct{}),
+	}
+}
+
+// Fallback reports whether decisions are taken in process because Redis
+// did not answer.
+func (l *Redis) Fallback() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fallback
+}
+
+// useRedis reports whether to ask Redis; in fallback it starts a probe
+// when one is due.
+func (l *Redis) useRedis() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.fallback {
+		return true
+	}
+	if !l.probing && !time.Now().Before(l.nextProbe) {
+		l.probing = true
+		go l.probe()
+	}
+	return false
+}
+
+// probe pings Redis and leaves the fallback when it answers, first
+// clearing the throttle of accounts that logged in meanwhile.
+func (l *Redis) probe() {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*RedisTimeout)
+	defer cancel()
+	err := l.c.Ping(ctx).Err()
+	l.mu.Lock()
+	var clears []string
+	if err == nil {
+		for k := range l.clears {
+			clears = append(clears, k)
+		}
+	}
+	l.mu.Unlock()
+	for len(clears) > 0 && err == nil {
+		n := min(len(clears), 500)
+		err = l.c.Del(ctx, clears[:n]...).Err()
+		if err == nil {
+			l.mu.Lock()
+			for _, k := range clears[:n] {
+				delete(l.clears, k)
+			}
+			l.mu.Unlock()
+		}
+		clears = clears[n:]
+	}
+	l.mu.Lock()
+	l.probing = false
+	if err != nil {
+		l.nextProbe = time.Now().Add(l.probeEvery)
+		l.mu.Unlock()
+		return
+	}
+	if len(l.clears) > 0 { // logins succeeded meanwhile: clear them first
+		l.nextProbe = time.Now()
+		l.mu.Unlock()
+		return
+	}
+	l.fallback = false
+	l.mu.Unlock()
+	l.log.Info("rate limiter: Redis answers again; limits are shared across instances again")
+}
+
+// degrade reports err and enters the fallback (logged once per outage),
+// unless the caller's context ended first: a request given up on says
+// nothing about Redis.
+func (l *Redis) degrade(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	err = l.fail(err)
+	l.mu.Lock()
+	if l.fallback {
+		l.mu.Unlock()
+		return
+	}
+	l.fallback = true
+	l.nextProbe = time.Now().Add(l.probeEvery)
+	l.mu.Unlock()
+	l.log.Warn("rate limiter: Redis unreachable; limits are held per instance (in process) until it answers", "err", err)
+}
+
+func (l *Redis) decided(backend string) {
+	if l.onDecision != nil {
+		l.onDecision(backend)
+	}
 }
 
 // clock returns the ARGV value for "now" in microseconds: "" lets the
@@ -117,16 +263,62 @@ return {1, 0}
 `)
 
 // Allow implements GCRA: rate.N events per rate.Per with a burst of rate.N,
-// counted across every instance sharing the Redis.
+// counted across every instance sharing the Redis (per instance in
+// fallback).
 func (l *Redis) Allow(ctx context.Context, key string, rate auth.Rate) (bool, time.Duration, error) {
 	if rate.N <= 0 || rate.Per <= 0 {
 		return true, 0, nil
 	}
-	interval := rate.Per / time.Duration(rate.N)
-	burst := rate.Per - interval
-	res, err := gcraScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
-		l.clock(), interval.Microseconds(), burst.Microseconds()).Int64Slice()
-	return l.decision(res, err)
+	if l.useRedis() {
+		interval := rate.Per / time.Duration(rate.N)
+		burst := rate.Per - interval
+		res, err := gcraScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
+			l.clock(), interval.Microseconds(), burst.Microseconds()).Int64Slice()
+		ok, wait, err := decision(res, err)
+		if err == nil {
+			l.decided(BackendRedis)
+			if ok {
+				_, _, _ = l.mem.Allow(ctx, key, rate) // this instance's history
+			}
+			return ok, wait, nil
+		}
+		l.degrade(ctx, err)
+	}
+	l.decided(BackendMemory)
+	return l.mem.Allow(ctx, key, rate)
+}
+
+// peekScript: gcraScript's decision without its write. ARGV = now,
+// tolerance (µs). Returns {allowed 0/1, retry after µs}.
+var peekScript = redis.NewScript(luaNow + `
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat or tat < now then tat = now end
+local allow_at = tat - burst
+if now < allow_at then
+  return {0, allow_at - now}
+end
+return {1, 0}
+`)
+
+// Peek reports whether Allow would allow one more event, counting nothing.
+func (l *Redis) Peek(ctx context.Context, key string, rate auth.Rate) (bool, time.Duration, error) {
+	if rate.N <= 0 || rate.Per <= 0 {
+		return true, 0, nil
+	}
+	if l.useRedis() {
+		burst := rate.Per - rate.Per/time.Duration(rate.N)
+		res, err := peekScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
+			l.clock(), burst.Microseconds()).Int64Slice()
+		ok, wait, err := decision(res, err)
+		if err == nil {
+			l.decided(BackendRedis)
+			return ok, wait, nil
+		}
+		l.degrade(ctx, err)
+	}
+	l.decided(BackendMemory)
+	return l.mem.Peek(ctx, key, rate)
 }
 
 // loginScript: ARGV = now, FreeFailures, MaxFailures, MaxDelay, LockDelay
@@ -155,29 +347,53 @@ return {1, 0}
 `)
 
 // LoginAttempt counts an attempt as a failure before the password is
-// checked, atomically and across instances, so that parallel attempts
-// cannot slip past the throttle; LoginSucceeded clears it. The delays are
-// Memory's (see Delay).
+// checked, atomically and across instances (per instance in fallback), so
+// that parallel attempts cannot slip past the throttle; LoginSucceeded
+// clears it. The delays are Memory's (see Delay).
 func (l *Redis) LoginAttempt(ctx context.Context, key string) (bool, time.Duration, error) {
-	res, err := loginScript.Run(ctx, l.c, []string{l.prefix + "login:" + key}, l.clock(),
-		FreeFailures, MaxFailures, MaxDelay.Microseconds(), LockDelay.Microseconds()).Int64Slice()
-	return l.decision(res, err)
+	if l.useRedis() {
+		res, err := loginScript.Run(ctx, l.c, []string{l.prefix + "login:" + key}, l.clock(),
+			FreeFailures, MaxFailures, MaxDelay.Microseconds(), LockDelay.Microseconds()).Int64Slice()
+		ok, wait, err := decision(res, err)
+		if err == nil {
+			l.decided(BackendRedis)
+			if ok {
+				_, _, _ = l.mem.LoginAttempt(ctx, key) // this instance's history
+			}
+			return ok, wait, nil
+		}
+		l.degrade(ctx, err)
+	}
+	l.decided(BackendMemory)
+	return l.mem.LoginAttempt(ctx, key)
 }
 
-// LoginSucceeded clears the account's failures.
+// LoginSucceeded clears the account's failures; in fallback, in Redis too
+// once it answers again.
 func (l *Redis) LoginSucceeded(ctx context.Context, key string) error {
-	if err := l.c.Del(ctx, l.prefix+"login:"+key).Err(); err != nil {
-		return l.fail(err)
+	_ = l.mem.LoginSucceeded(ctx, key)
+	k := l.prefix + "login:" + key
+	if l.useRedis() {
+		err := l.c.Del(ctx, k).Err()
+		if err == nil {
+			return nil
+		}
+		l.degrade(ctx, err)
 	}
+	l.mu.Lock()
+	if len(l.clears) < maxPendingClears {
+		l.clears[k] = struct{}{}
+	}
+	l.mu.Unlock()
 	return nil
 }
 
-func (l *Redis) decision(res []int64, err error) (bool, time.Duration, error) {
+func decision(res []int64, err error) (bool, time.Duration, error) {
 	if err != nil {
-		return false, 0, l.fail(err)
+		return false, 0, err
 	}
 	if len(res) != 2 {
-		return false, 0, l.fail(errors.New("unexpected script result"))
+		return false, 0, errors.New("unexpected script result")
 	}
 	if res[0] == 1 {
 		return true, 0, nil

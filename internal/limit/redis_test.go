@@ -1,7 +1,10 @@
 package limit_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,12 +27,22 @@ func newRedis(t *testing.T, now func() time.Time) *limit.Redis {
 	return newRedisAt(t, url, prefix, now, nil)
 }
 
+// newRedisAt is newRedis on the Redis at url with the prefix; its
+// timeouts are far above any pause of a busy machine, for tests of what
+// the limiter decides (the outage tests use latch's own).
 func newRedisAt(t *testing.T, url, prefix string, now func() time.Time, onError func(error)) *limit.Redis {
 	t.Helper()
 	opt, err := limit.RedisOptions(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = 10*time.Second, 10*time.Second, 10*time.Second, 10*time.Second
+	return newRedisWith(t, opt, prefix, now, onError)
+}
+
+// newRedisWith returns a limiter on a client with options opt.
+func newRedisWith(t *testing.T, opt *redis.Options, prefix string, now func() time.Time, onError func(error)) *limit.Redis {
+	t.Helper()
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return limit.NewRedis(c, limit.RedisConfig{Prefix: prefix, Now: now, OnError: onError})
@@ -45,11 +58,11 @@ func TestRedisMatchesMemory(t *testing.T) {
 
 	type step struct {
 		advance time.Duration
-		op      string // "allow", "login", "ok" (LoginSucceeded)
+		op      string // "allow", "peek", "login", "ok" (LoginSucceeded)
 	}
 	steps := []step{
-		{0, "allow"}, {0, "allow"}, {0, "allow"}, {0, "allow"}, // burst of 3, then refused
-		{19 * time.Second, "allow"}, {time.Second, "allow"}, {0, "allow"},
+		{0, "peek"}, {0, "allow"}, {0, "peek"}, {0, "allow"}, {0, "allow"}, {0, "peek"}, {0, "peek"}, {0, "allow"}, // burst of 3, then refused
+		{19 * time.Second, "peek"}, {0, "allow"}, {time.Second, "peek"}, {0, "peek"}, {0, "allow"}, {0, "peek"}, {0, "allow"},
 		{0, "login"}, {0, "login"}, {0, "login"}, {0, "login"}, {0, "login"}, // 5 free failures
 		{0, "login"}, {999 * time.Millisecond, "login"}, {time.Millisecond, "login"}, // then 1 s
 		{time.Second, "login"}, {time.Second, "login"}, // then 2 s
@@ -66,6 +79,9 @@ func TestRedisMatchesMemory(t *testing.T) {
 		case "allow":
 			gotOK, gotWait, gotErr = lr.Allow(ctx, "k", rate)
 			wantOK, wantWait, wantErr = lm.Allow(ctx, "k", rate)
+		case "peek":
+			gotOK, gotWait, gotErr = lr.Peek(ctx, "k", rate)
+			wantOK, wantWait, wantErr = lm.Peek(ctx, "k", rate)
 		case "login":
 			gotOK, gotWait, gotErr = lr.LoginAttempt(ctx, "acct")
 			wantOK, wantWait, wantErr = lm.LoginAttempt(ctx, "acct")
@@ -152,15 +168,54 @@ func TestRedisAllowShared(t *testing.T) {
 	}
 }
 
-// Redis down or unreachable: every call returns an error quickly, and
-// OnError sees it.
-func TestRedisDown(t *testing.T) {
+// logLines collects a logger's JSON lines.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// count returns how many lines have msg, at level.
+func (l *logLines) count(t *testing.T, level, msg string) int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if m["level"] == level && m["msg"] == msg {
+			n++
+		}
+	}
+	return n
+}
+
+const (
+	msgFallback = "rate limiter: Redis unreachable; limits are held per instance (in process) until it answers"
+	msgShared   = "rate limiter: Redis answers again; limits are shared across instances again"
+)
+
+// Redis down or unreachable: the limiter falls back to in-process limits
+// with the same rates and throttle (no errors, no request let through
+// that the limits refuse), says so once, counts decisions by backend,
+// and goes back to Redis when it answers again.
+func TestRedisFallback(t *testing.T) {
 	ctx := context.Background()
 	url, prefix := svctest.Redis(t)
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	direct := redis.NewClient(opt)
+	t.Cleanup(func() { direct.Close() })
 	p := svctest.NewProxy(t, opt.Addr)
 	tests := []struct {
 		name string
@@ -171,33 +226,152 @@ func TestRedisDown(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var errs atomic.Int32
-			l := newRedisAt(t, "redis://"+p.Addr()+"/0", prefix, nil, func(error) { errs.Add(1) })
-			if _, _, err := l.Allow(ctx, "k", auth.Rate{N: 1, Per: time.Second}); err != nil {
-				t.Fatalf("Allow before the outage: %v", err)
+			prefix := prefix + strings.ReplaceAll(tt.name, " ", "") + ":"
+			clk := authtest.NewClock(time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))
+			var (
+				logs      logLines
+				errs      atomic.Int32
+				mu        sync.Mutex
+				decisions = map[string]int{}
+			)
+			opt, err := limit.RedisOptions("redis://" + p.Addr() + "/0")
+			if err != nil {
+				t.Fatal(err)
 			}
+			c := redis.NewClient(opt)
+			t.Cleanup(func() { c.Close() })
+			l := limit.NewRedis(c, limit.RedisConfig{
+				Prefix:  prefix,
+				Now:     clk.Now,
+				OnError: func(error) { errs.Add(1) },
+				OnDecision: func(b string) {
+					mu.Lock()
+					decisions[b]++
+					mu.Unlock()
+				},
+				Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+			})
+			rate := auth.Rate{N: 3, Per: time.Minute}
+			decided := func(b string) int { mu.Lock(); defer mu.Unlock(); return decisions[b] }
+
+			// Before the outage: Redis decides; an account collects failures.
+			if ok, _, err := l.Allow(ctx, "before", rate); !ok || err != nil {
+				t.Fatalf("Allow before the outage: %v, %v", ok, err)
+			}
+			for range 3 {
+				if ok, _, err := l.LoginAttempt(ctx, "returning"); !ok || err != nil {
+					t.Fatalf("LoginAttempt before the outage: %v, %v", ok, err)
+				}
+			}
+			if decided(limit.BackendRedis) != 4 || l.Fallback() {
+				t.Fatalf("before the outage: decisions %v, fallback %v; want 4 by redis", decisions, l.Fallback())
+			}
+
 			tt.cut()
-			defer p.Restore()
-			calls := []func() error{
-				func() error { _, _, err := l.Allow(ctx, "k", auth.Rate{N: 1, Per: time.Second}); return err },
-				func() error { _, _, err := l.LoginAttempt(ctx, "a"); return err },
-				func() error { return l.LoginSucceeded(ctx, "a") },
-			}
-			for i, call := range calls {
+			// The same rate: 3 a minute, then refused with the wait.
+			for i := range 5 {
 				start := time.Now()
-				err := call()
-				took := time.Since(start)
-				if err == nil {
-					t.Errorf("call %d during the outage: got no error", i)
+				ok, wait, err := l.Allow(ctx, "k", rate)
+				if svctest.Timing() && time.Since(start) > 4*limit.RedisTimeout {
+					t.Errorf("Allow %d during the outage took %v, want under %v", i, time.Since(start), 4*limit.RedisTimeout)
 				}
-				if took > 4*limit.RedisTimeout {
-					t.Errorf("call %d during the outage took %v, want under %v", i, took, 4*limit.RedisTimeout)
+				if err != nil {
+					t.Fatalf("Allow %d during the outage: %v, want the in-process decision", i, err)
+				}
+				if want := i < 3; ok != want || (!ok && wait != 20*time.Second) {
+					t.Errorf("Allow %d during the outage: %v (wait %v), want %v", i, ok, wait, want)
 				}
 			}
-			if got := errs.Load(); got != int32(len(calls)) {
-				t.Errorf("OnError called %d times, want %d", got, len(calls))
+			// The same throttle: 5 free failures, then a second's wait.
+			for i := range 8 {
+				ok, wait, err := l.LoginAttempt(ctx, "victim")
+				if err != nil {
+					t.Fatalf("LoginAttempt %d during the outage: %v", i, err)
+				}
+				if want := i < limit.FreeFailures; ok != want || (!ok && wait != time.Second) {
+					t.Errorf("LoginAttempt %d during the outage: %v (wait %v), want %v", i, ok, wait, want)
+				}
+			}
+			// A login that succeeds meanwhile is cleared in Redis later.
+			if err := l.LoginSucceeded(ctx, "returning"); err != nil {
+				t.Errorf("LoginSucceeded during the outage: %v", err)
+			}
+			if !l.Fallback() || decided(limit.BackendMemory) != 13 || errs.Load() < 1 {
+				t.Errorf("during the outage: fallback %v, decisions %v, %d errors; want 13 by memory and errors counted",
+					l.Fallback(), decisions, errs.Load())
+			}
+			if n := logs.count(t, "WARN", msgFallback); n != 1 {
+				t.Errorf("%d warnings about the fallback, want 1 for the outage", n)
+			}
+			// Probes run at most once a second: a burst of decisions in
+			// fallback does not hammer Redis (nor log).
+			for range 50 {
+				l.Allow(ctx, "burst", rate)
+			}
+			if n := logs.count(t, "WARN", msgFallback); n != 1 {
+				t.Errorf("%d warnings about the fallback after more decisions, want 1", n)
+			}
+
+			p.Restore()
+			deadline := time.Now().Add(20 * time.Second)
+			for l.Fallback() {
+				if time.Now().After(deadline) {
+					t.Fatalf("still in fallback 20s after Redis came back")
+				}
+				l.Allow(ctx, "probe", rate) // decisions start the probes
+				time.Sleep(50 * time.Millisecond)
+			}
+			if n := logs.count(t, "INFO", msgShared); n != 1 {
+				t.Errorf("%d info lines about Redis answering again, want 1", n)
+			}
+			// Decisions are Redis's again: the key is in Redis.
+			redisBefore := decided(limit.BackendRedis)
+			if ok, _, err := l.Allow(ctx, "after", rate); !ok || err != nil {
+				t.Fatalf("Allow after the outage: %v, %v", ok, err)
+			}
+			if decided(limit.BackendRedis) != redisBefore+1 {
+				t.Errorf("decision after the outage not taken by redis: %v", decisions)
+			}
+			if n, err := direct.Exists(ctx, prefix+"rate:after").Result(); err != nil || n != 1 {
+				t.Errorf("rate key in Redis after the outage: %d, %v; want it there", n, err)
+			}
+			// The login that succeeded during the outage cleared the
+			// failures Redis had kept.
+			if n, err := direct.Exists(ctx, prefix+"login:returning").Result(); err != nil || n != 0 {
+				t.Errorf("throttle of an account that logged in during the outage still in Redis: %d, %v", n, err)
 			}
 		})
+	}
+}
+
+// In-process decisions taken while Redis answers count this instance's
+// history: a fallback does not start from zero.
+func TestRedisFallbackKeepsHistory(t *testing.T) {
+	ctx := context.Background()
+	url, prefix := svctest.Redis(t)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := svctest.NewProxy(t, opt.Addr)
+	clk := authtest.NewClock(time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC))
+	ropt, err := limit.RedisOptions("redis://" + p.Addr() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newRedisWith(t, ropt, prefix, clk.Now, nil)
+	for i := range 4 {
+		if ok, _, err := l.LoginAttempt(ctx, "acct"); !ok || err != nil {
+			t.Fatalf("LoginAttempt %d: %v, %v", i, ok, err)
+		}
+	}
+	p.Cut()
+	defer p.Restore()
+	if ok, _, _ := l.LoginAttempt(ctx, "acct"); !ok {
+		t.Fatalf("fifth failure refused")
+	}
+	if ok, wait, _ := l.LoginAttempt(ctx, "acct"); ok || wait != time.Second {
+		t.Errorf("sixth attempt in fallback after 4 failures on Redis: allowed %v (wait %v), want refused for 1s", ok, wait)
 	}
 }
 
@@ -229,5 +403,22 @@ func TestRedisOptions(t *testing.T) {
 			t.Errorf("RedisOptions(%q): dial %v read %v retries %d; want %v, %v, -1",
 				tt.url, opt.DialTimeout, opt.ReadTimeout, opt.MaxRetries, tt.dial, limit.RedisTimeout)
 		}
+	}
+}
+
+// A request given up on (its context ended) says nothing about Redis: no
+// fallback.
+func TestRedisCallerGaveUp(t *testing.T) {
+	l := newRedis(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.Allow(ctx, "k", auth.Rate{N: 1, Per: time.Second})
+	l.LoginAttempt(ctx, "a")
+	l.LoginSucceeded(ctx, "a")
+	if l.Fallback() {
+		t.Errorf("in fallback after calls whose context had ended")
+	}
+	if ok, _, err := l.Allow(context.Background(), "k2", auth.Rate{N: 1, Per: time.Second}); !ok || err != nil || l.Fallback() {
+		t.Errorf("Allow after: %v, %v, fallback %v", ok, err, l.Fallback())
 	}
 }

@@ -1,11 +1,19 @@
 // Package metrics exposes latch's Prometheus metrics: HTTP requests by
 // route pattern and status with latencies, security events (logins,
 // refreshes, reuse detections, throttling), rate-limit refusals, limiter
-// and fan-out errors, mail deliveries, and gauges read at scrape time
-// (hashing queue depth, outbox depth, database pool statistics).
+// and fan-out errors, mail delivery failures, and gauges read at scrape
+// time (hashing queue depth, outbox depth, database pool statistics).
 //
 // Every metric is named latch_*; labels take values from closed sets
 // (route patterns, event types, status codes), never from user input.
+//
+// No metric may tell an address with an account from one without: a
+// counter that moves only when an address has an account would undo what
+// forgot-password, resend and signup do to answer alike (same status, same
+// time, the work off the request path). So requests are counted at the
+// request (latch_http_requests_total), alike for every address; security
+// events are counted only for the types in countedEvents; mail is counted
+// only when delivery fails (an operational signal, see MailDelivery).
 package metrics
 
 import (
@@ -31,8 +39,9 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	limited       *prometheus.CounterVec
 	limiterErrors prometheus.Counter
+	limiterByMode *prometheus.CounterVec
 	fanoutErrors  prometheus.Counter
-	mails         *prometheus.CounterVec
+	mailFailures  prometheus.Counter
 }
 
 // New returns the metrics, with the Go runtime and process collectors.
@@ -50,7 +59,7 @@ func New() *Metrics {
 		}, []string{"method", "route"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latch_security_events_total",
-			Help: "Security events (login, login_failed, refresh, refresh_reuse_detected, logout, ...), by type.",
+			Help: "Security events (login, login_failed, refresh_reuse_detected, logout, ...), by type; only types that do not depend on whether an address has an account.",
 		}, []string{"type"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latch_rate_limited_total",
@@ -58,18 +67,22 @@ func New() *Metrics {
 		}, []string{"route"}),
 		limiterErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_limiter_errors_total",
-			Help: "Rate limiter errors (shared limiter unreachable); requests were allowed (fail open).",
+			Help: "Shared rate limiter (Redis) errors; each one puts the limiter in its in-process fallback.",
 		}),
+		limiterByMode: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_limiter_decisions_total",
+			Help: "Rate limit and login throttle decisions, by backend: redis (shared), memory (in-process fallback while Redis is unreachable).",
+		}, []string{"backend"}),
 		fanoutErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "latch_fanout_errors_total",
 			Help: "Revocation fan-out errors (Redis unreachable); other instances learn of revocations at their next poll.",
 		}),
-		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "latch_mail_deliveries_total",
-			Help: "Mail delivery attempts by the outbox worker, by result (sent, failed).",
-		}, []string{"result"}),
+		mailFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "latch_mail_delivery_failures_total",
+			Help: "Failed mail delivery attempts of the outbox worker (relay unreachable or refusing); the message is retried or dropped.",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.fanoutErrors, m.mails,
+	m.reg.MustRegister(m.requests, m.duration, m.events, m.limited, m.limiterErrors, m.limiterByMode, m.fanoutErrors, m.mailFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -106,24 +119,80 @@ func knownMethod(m string) string {
 	return "other"
 }
 
-// OnEvent is an auth.Deps.OnEvent hook: it counts security events by type.
+// countedEvents are the security event types latch_security_events_total
+// counts: those whose occurrence tells nothing about whether an address has
+// an account beyond what the caller's own answer tells. Left out:
+//   - signup: with confirmation required, a signup for a taken address
+//     answers the same 202 and emits no signup event (the owner is mailed);
+//   - reset_requested: emitted off the request path, and only when the
+//     address has an account.
+//
+// Both requests are counted at the request, alike for every address, by
+// latch_http_requests_total (routes "POST /v1/signup" and "POST
+// /v1/password/forgot"); accounts that come to life are counted by confirm.
+// A new event type is not counted until it is added here, after checking
+// the same.
+var countedEvents = map[string]bool{
+	auth.EventConfirm:              true, // needs the link from the mailbox
+	auth.EventLogin:                true, // needs the password; the caller sees 200
+	auth.EventLoginFailed:          true, // unknown address and wrong password alike
+	auth.EventLoginThrottled:       true, // throttled per address, known or not
+	auth.EventRefreshReuseDetected: true,
+	auth.EventLogout:               true,
+	auth.EventLogoutAll:            true,
+	auth.EventSessionEnded:         true,
+	auth.EventResetCompleted:       true, // needs the link from the mailbox
+	auth.EventPasswordChanged:      true,
+	auth.EventEmailChangeRequested: true, // emitted whether or not the new address is taken
+	auth.EventEmailChanged:         true, // needs the link from the new mailbox
+	auth.EventAccountDeleted:       true,
+	auth.EventTokenRevoked:         true,
+	auth.EventRoleChanged:          true, // admin actions: the admin knows the account
+	auth.EventDisabled:             true,
+	auth.EventEnabled:              true,
+	auth.EventForceLogout:          true,
+	auth.EventUserCreated:          true,
+	auth.EventUserDeleted:          true,
+	auth.EventEmailConfirmedSet:    true,
+	auth.EventUsersImported:        true,
+}
+
+// OnEvent is an auth.Deps.OnEvent hook: it counts security events by type,
+// for the types in countedEvents.
 func (m *Metrics) OnEvent(_ context.Context, e auth.Event) {
-	m.events.WithLabelValues(e.Type).Inc()
+	if countedEvents[e.Type] {
+		m.events.WithLabelValues(e.Type).Inc()
+	}
 }
 
 // LimiterError counts an error of the shared rate limiter.
 func (m *Metrics) LimiterError(error) { m.limiterErrors.Inc() }
 
+// LimiterDecision counts a decision of the shared rate limiter by backend
+// ("redis" or "memory").
+func (m *Metrics) LimiterDecision(backend string) {
+	if backend != "redis" {
+		backend = "memory"
+	}
+	m.limiterByMode.WithLabelValues(backend).Inc()
+}
+
 // FanoutError counts an error of the revocation fan-out.
 func (m *Metrics) FanoutError(error) { m.fanoutErrors.Inc() }
 
-// MailDelivery counts a delivery attempt of the outbox worker.
+// MailDelivery counts a failed delivery attempt of the outbox worker.
+// Successful deliveries are not counted: every mail goes to one account's
+// address, and a reset or resend mail exists only when the address has an
+// account, so a count of them would answer "does this address have an
+// account?" to whoever reads the metrics. Failures are kept as an
+// operational signal: they move only while the relay is unreachable or
+// refuses mail, which an operator must see; during such an outage (as with
+// latch_outbox_depth, which grows while mail is stuck) they move with mail
+// that was queued, one more reason to keep the metrics listener private.
 func (m *Metrics) MailDelivery(err error) {
 	if err != nil {
-		m.mails.WithLabelValues("failed").Inc()
-		return
+		m.mailFailures.Inc()
 	}
-	m.mails.WithLabelValues("sent").Inc()
 }
 
 // Gauge registers a gauge read from f at every scrape.

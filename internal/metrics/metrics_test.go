@@ -32,6 +32,10 @@ func TestMetrics(t *testing.T) {
 	m.ObserveRequest("BREW", "", 404, time.Millisecond)
 	m.OnEvent(context.Background(), auth.Event{Type: auth.EventRefreshReuseDetected})
 	m.LimiterError(errors.New("down"))
+	m.LimiterDecision("redis")
+	m.LimiterDecision("memory")
+	m.LimiterDecision("memory")
+	m.LimiterDecision("bogus") // a closed set of labels
 	m.MailDelivery(nil)
 	m.MailDelivery(errors.New("smtp: 451"))
 	m.DBStats(func() sql.DBStats { return sql.DBStats{MaxOpenConnections: 16, InUse: 3} })
@@ -47,8 +51,9 @@ func TestMetrics(t *testing.T) {
 		`latch_rate_limited_total{route="POST /v1/login"} 1`,
 		`latch_security_events_total{type="refresh_reuse_detected"} 1`,
 		`latch_limiter_errors_total 1`,
-		`latch_mail_deliveries_total{result="failed"} 1`,
-		`latch_mail_deliveries_total{result="sent"} 1`,
+		`latch_mail_delivery_failures_total 1`,
+		`latch_limiter_decisions_total{backend="redis"} 1`,
+		`latch_limiter_decisions_total{backend="memory"} 3`,
 		`latch_db_max_open_connections 16`,
 		`latch_db_in_use_connections 3`,
 		`latch_outbox_depth 7`,
@@ -64,5 +69,33 @@ func TestMetrics(t *testing.T) {
 	m2.OutboxDepth(func(context.Context) (int, error) { return 0, auth.ErrStoreDown })
 	if text := scrape(t, m2); !strings.Contains(text, "latch_outbox_depth -1") {
 		t.Errorf("outbox depth with the database down: want -1 in\n%s", text)
+	}
+}
+
+// Nothing that happens only for an address with an account moves a metric:
+// reset_requested and signup events are not counted, nor are successful
+// mail deliveries.
+func TestMetricsCountNoPerAccountOutcome(t *testing.T) {
+	m := metrics.New()
+	before := scrape(t, m)
+	m.OnEvent(context.Background(), auth.Event{Type: auth.EventResetRequested, UserID: "u1"})
+	m.OnEvent(context.Background(), auth.Event{Type: auth.EventSignup, UserID: "u1"})
+	m.OnEvent(context.Background(), auth.Event{Type: "some_new_event"})
+	m.MailDelivery(nil)
+	after := scrape(t, m)
+	for _, text := range []string{before, after} {
+		for _, absent := range []string{"reset_requested", `type="signup"`, "some_new_event", `result="sent"`} {
+			if strings.Contains(text, absent) {
+				t.Errorf("metrics show %q:\n%s", absent, text)
+			}
+		}
+	}
+	if !strings.Contains(after, "latch_mail_delivery_failures_total 0") {
+		t.Errorf("a sent mail moved latch_mail_delivery_failures_total:\n%s", after)
+	}
+	// Events that tell nothing about an address are still counted.
+	m.OnEvent(context.Background(), auth.Event{Type: auth.EventLoginFailed})
+	if text := scrape(t, m); !strings.Contains(text, `latch_security_events_total{type="login_failed"} 1`) {
+		t.Errorf("login_failed not counted:\n%s", text)
 	}
 }

@@ -16,8 +16,9 @@ const (
 	// passwords of at least 256 characters.
 	MinMaxLength = 256
 	// minLocalPart is the shortest email local part that passwords may not
-	// contain; shorter ones would ban too much ("a@x" and every "a").
-	minLocalPart = 3
+	// contain; shorter ones would ban too much ("del@" and "deletion", and
+	// every word with "a" for "a@x").
+	minLocalPart = 4
 )
 
 // Normalize returns pw in Unicode Normalization Form C, the form in which
@@ -51,7 +52,7 @@ func (e *PolicyError) Error() string { return "password " + e.Reason }
 // pw must be valid UTF-8; spaces and every printable character are
 // allowed. It is counted in code points after NFC normalisation. It may
 // not be a common password (see IsCommon) and may not contain the local
-// part of email (case-insensitively) when that is at least 3 characters.
+// part of email (case-insensitively) when that is at least 4 characters.
 func (p Policy) Check(pw, email string) error {
 	minLen, maxLen := p.MinLength, p.MaxLength
 	if minLen <= 0 {
@@ -76,7 +77,7 @@ func (p Policy) Check(pw, email string) error {
 	lower := strings.ToLower(npw)
 	for _, part := range localParts(email) {
 		if strings.Contains(lower, part) {
-			return &PolicyError{Reason: "must not contain your email address"}
+			return &PolicyError{Reason: "must not contain the part of your email address before the @"}
 		}
 	}
 	if isCommonLower(lower) {

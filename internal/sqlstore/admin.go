@@ -14,11 +14,15 @@ import (
 
 // ListUsers lists the users matching q in (created_at, id) order.
 func (db *DB) ListUsers(ctx context.Context, q auth.UserQuery) ([]*auth.User, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().ListUsers(ctx, q)
 }
 
 // AuditEvents lists the audit events matching q, newest first.
 func (db *DB) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]*auth.AuditEvent, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
 	return db.reader().AuditEvents(ctx, q)
 }
 
@@ -56,6 +60,10 @@ func (r reader) ListUsers(ctx context.Context, q auth.UserQuery) ([]*auth.User, 
 	var w where
 	if q.EmailPrefix != "" {
 		w.add(`email_norm LIKE ? ESCAPE '\'`, likeEscaper.Replace(q.EmailPrefix)+"%")
+	}
+	if q.NonASCIIEmail {
+		// length counts characters in both flavours, octet_length bytes.
+		w.add(`octet_length(email) <> length(email)`)
 	}
 	if q.AfterID != "" {
 		at := q.AfterCreated.UnixMicro()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -295,14 +294,16 @@ func (t *tx) DeleteUser(ctx context.Context, id string) error {
 
 // Sessions.
 
-const sessionCols = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at`
+const sessionCols = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at,
+	client_id, client_confidential`
 
 func scanSession(s scanner) (*auth.Session, error) {
 	var (
 		x                               auth.Session
 		created, used, expires, revoked sql.NullInt64
 	)
-	if err := s.Scan(&x.ID, &x.UserID, &created, &used, &expires, &x.IP, &x.UserAgent, &revoked); err != nil {
+	if err := s.Scan(&x.ID, &x.UserID, &created, &used, &expires, &x.IP, &x.UserAgent, &revoked,
+		&x.ClientID, &x.ClientConfidential); err != nil {
 		return nil, err
 	}
 	x.CreatedAt, x.LastUsedAt, x.ExpiresAt, x.RevokedAt = timeCol(created), timeCol(used), timeCol(expires), timeCol(revoked)
@@ -346,9 +347,9 @@ func (r reader) SessionsByUser(ctx context.Context, userID string, now time.Time
 
 func (t *tx) CreateSession(ctx context.Context, s *auth.Session) error {
 	_, err := t.exec(ctx, "create session", `INSERT INTO sessions (`+sessionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt), timeArg(s.ExpiresAt),
-		s.IP, s.UserAgent, timeArg(s.RevokedAt))
+		s.IP, s.UserAgent, timeArg(s.RevokedAt), s.ClientID, s.ClientConfidential)
 	return err
 }
 
@@ -432,9 +433,9 @@ func (r reader) OneTimeTokenByHash(ctx context.Context, hash []byte) (*auth.OneT
 		kind                   string
 		created, expires, used sql.NullInt64
 	)
-	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT hash, kind, user_id, new_email, created_at,
-		expires_at, used_at FROM one_time_tokens WHERE hash = $1`), hash).
-		Scan(&x.Hash, &kind, &x.UserID, &x.NewEmail, &created, &expires, &used)
+	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT hash, kind, user_id, new_email, password_hash,
+		created_at, expires_at, used_at FROM one_time_tokens WHERE hash = $1`), hash).
+		Scan(&x.Hash, &kind, &x.UserID, &x.NewEmail, &x.PasswordHash, &created, &expires, &used)
 	if err != nil {
 		return nil, r.db.mapErr("one-time token by hash", err)
 	}
@@ -446,14 +447,8 @@ func (r reader) OneTimeTokenByHash(ctx context.Context, hash []byte) (*auth.OneT
 // CountOneTimeTokens counts the tokens of kind issued to userID at or after
 // since.
 func (r reader) CountOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, since time.Time) (int, error) {
-	if r.inTx && r.db.flavor.lockUser != "" {
-		// Count-then-insert caps: lock the user first so that concurrent
-		// transactions of this user count one after the other.
-		var one int
-		err := r.q.QueryRowContext(ctx, `SELECT 1 FROM users WHERE id = $1`+r.db.flavor.lockUser, userID).Scan(&one)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, r.db.mapErr("count one-time tokens", err)
-		}
+	if err := r.lockUserForCount(ctx, "count one-time tokens", userID); err != nil {
+		return 0, err
 	}
 	var n int
 	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT COUNT(*) FROM one_time_tokens
@@ -467,9 +462,9 @@ func (r reader) CountOneTimeTokens(ctx context.Context, userID string, kind auth
 
 func (t *tx) CreateOneTimeToken(ctx context.Context, x *auth.OneTimeToken) error {
 	_, err := t.exec(ctx, "create one-time token", `INSERT INTO one_time_tokens (hash, kind, user_id,
-		new_email, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		x.Hash, string(x.Kind), x.UserID, x.NewEmail, timeArg(x.CreatedAt), timeArg(x.ExpiresAt),
-		timeArg(x.UsedAt))
+		new_email, password_hash, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		x.Hash, string(x.Kind), x.UserID, x.NewEmail, x.PasswordHash, timeArg(x.CreatedAt),
+		timeArg(x.ExpiresAt), timeArg(x.UsedAt))
 	return err
 }
 
@@ -481,6 +476,11 @@ func (t *tx) ConsumeOneTimeToken(ctx context.Context, hash []byte, kind auth.Tok
 }
 
 func (t *tx) VoidOneTimeTokens(ctx context.Context, userID string, kind auth.TokenKind, at time.Time) error {
+	if kind == auth.AllKinds {
+		_, err := t.exec(ctx, "void one-time tokens", `UPDATE one_time_tokens SET used_at = $2
+			WHERE user_id = $1 AND used_at IS NULL`, userID, timeArg(at))
+		return err
+	}
 	_, err := t.exec(ctx, "void one-time tokens", `UPDATE one_time_tokens SET used_at = $3
 		WHERE user_id = $1 AND kind = $2 AND used_at IS NULL`, userID, string(kind), timeArg(at))
 	return err

@@ -31,8 +31,10 @@ func (db *DB) mapErr(op string, err error) error {
 			kind = auth.ErrStoreDown
 		default:
 			var ne net.Error
+			// sql.ErrTxDone: the transaction's context ended and
+			// database/sql rolled it back under the statement.
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, driver.ErrBadConn) ||
-				errors.Is(err, sql.ErrConnDone) || errors.As(err, &ne) {
+				errors.Is(err, sql.ErrConnDone) || errors.Is(err, sql.ErrTxDone) || errors.As(err, &ne) {
 				kind = auth.ErrStoreDown
 			}
 		}

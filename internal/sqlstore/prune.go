@@ -6,8 +6,8 @@ import (
 )
 
 // Prune deletes one-time tokens that expired or were used before before,
-// and sessions that were revoked or expired before before; their refresh
-// tokens go with them (ON DELETE CASCADE).
+// sessions that were revoked or expired before before (their refresh tokens
+// go with them, ON DELETE CASCADE), and notices recorded before before.
 func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 	b := timeArg(before)
 	tokens, err := t.execCount(ctx, "prune one-time tokens", `DELETE FROM one_time_tokens
@@ -20,5 +20,20 @@ func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return tokens + sessions, nil
+	notices, err := t.execCount(ctx, "prune notices", `DELETE FROM notices WHERE sent_at < $1`, b)
+	if err != nil {
+		return 0, err
+	}
+	return tokens + sessions + notices, nil
+}
+
+// PruneUnconfirmed deletes the unconfirmed accounts created before
+// createdBefore that have no session live at now; their tokens, sessions
+// and notices go with them (ON DELETE CASCADE).
+func (t *tx) PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error) {
+	return t.execCount(ctx, "prune unconfirmed users", `DELETE FROM users
+		WHERE NOT email_confirmed AND created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id
+			AND s.revoked_at IS NULL AND s.expires_at > $2)`,
+		timeArg(createdBefore), now.UnixMicro())
 }

@@ -69,6 +69,8 @@ type DB struct {
 
 	// onRetry, when set (by tests), is called before Tx retries.
 	onRetry func(attempt int, err error)
+
+	writes writeHealth // for readiness
 }
 
 var (
@@ -195,15 +197,32 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// opCtx bounds an operation by the flavour's opTimeout unless ctx ends
-// sooner.
+// opCtx bounds an operation by the flavour's opTimeout and by what is
+// left of the caller's store budget (auth.WithStoreBudget), unless ctx
+// ends sooner; its cancel func spends the time taken from the budget.
 func (db *DB) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	start := time.Now()
+	var dl time.Time
 	if d := db.flavor.opTimeout; d > 0 {
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > d {
-			return context.WithTimeout(ctx, d)
+		dl = start.Add(d)
+	}
+	b := auth.StoreBudgetOf(ctx)
+	if b != nil {
+		if bd := start.Add(b.Left()); dl.IsZero() || bd.Before(dl) {
+			dl = bd
 		}
 	}
-	return ctx, func() {}
+	cancel := func() {}
+	if cur, ok := ctx.Deadline(); !dl.IsZero() && (!ok || cur.After(dl)) {
+		ctx, cancel = context.WithDeadline(ctx, dl)
+	}
+	if b == nil {
+		return ctx, cancel
+	}
+	return ctx, func() {
+		cancel()
+		b.Spend(time.Since(start))
+	}
 }
 
 // Flavor names the database: "sqlite" or "postgres".
@@ -236,6 +255,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx auth.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.tryTx(ctx, fn)
 		if err == nil || attempt >= maxTxAttempts || db.flavor.classify(err) != classBusy {
+			db.noteWrite(err)
 			return err
 		}
 		if db.onRetry != nil {

@@ -95,6 +95,35 @@ func testListUsersEmailPrefix(t *testing.T, s auth.Store) {
 	}
 }
 
+// testListUsersNonASCIIEmail: the filter is on the stored address (a
+// lookalike's key may be ASCII), byte-wise, and pages like the rest.
+func testListUsersNonASCIIEmail(t *testing.T, s auth.Store) {
+	for i, e := range [][2]string{
+		{"ann@example.com", "ann@example.com"},
+		{"\u0130nfo@corp.example", "info@corp.example"},
+		{"kate@ex\u00e4mple.com", "kate@ex\u00e4mple.com"},
+		{"Bob@Example.com", "bob@example.com"},
+		{"j\u00f6rg@example.de", "j\u00f6rg@example.de"},
+		{"odd@example.com", "\u00f6dd@example.com"},
+	} {
+		u := newUser(fmt.Sprintf("u%d", i), e[0])
+		u.EmailNorm = e[1]
+		u.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+		createUser(t, s, u)
+	}
+	if got, want := listUsers(t, s, auth.UserQuery{NonASCIIEmail: true, Limit: 10}), []string{"u1", "u2", "u4"}; !slices.Equal(got, want) {
+		t.Errorf("ListUsers(non-ASCII): got %v, want %v", got, want)
+	}
+	q := auth.UserQuery{NonASCIIEmail: true, Limit: 1, AfterCreated: t0.Add(time.Second), AfterID: "u1"}
+	if got, want := listUsers(t, s, q), []string{"u2"}; !slices.Equal(got, want) {
+		t.Errorf("ListUsers(non-ASCII after u1, limit 1): got %v, want %v", got, want)
+	}
+	q = auth.UserQuery{NonASCIIEmail: true, EmailPrefix: "j", Limit: 10}
+	if got, want := listUsers(t, s, q), []string{"u4"}; !slices.Equal(got, want) {
+		t.Errorf("ListUsers(non-ASCII, prefix j): got %v, want %v", got, want)
+	}
+}
+
 func testCreateUsersIfAbsent(t *testing.T, s auth.Store) {
 	ctx := context.Background()
 	createUser(t, s, newUser("u1", "one@example.com"))

@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Times", testTimes},
 		{"Session", testSession},
 		{"SessionsByUser", testSessionsByUser},
+		{"SessionClient", testSessionClient},
 		{"RevokeUserSessions", testRevokeUserSessions},
 		{"MissingReference", testMissingReference},
 		{"RefreshToken", testRefreshToken},
@@ -81,9 +82,16 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"UserCutoffsSince", testUserCutoffsSince},
 		// Housekeeping: prune.go.
 		{"Prune", testPrune},
+		// Emailed links and notices: links.go.
+		{"OneTimeTokenPasswordHash", testOneTimeTokenPasswordHash},
+		{"VoidAllKinds", testVoidAllKinds},
+		{"Notices", testNotices},
+		{"ConcurrentNoticeCap", testConcurrentNoticeCap},
+		{"PruneUnconfirmed", testPruneUnconfirmed},
 		// Admin (issue 5): admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
+		{"ListUsersNonASCIIEmail", testListUsersNonASCIIEmail},
 		{"CreateUsersIfAbsent", testCreateUsersIfAbsent},
 		{"AuditAppendAndQuery", testAuditAppendAndQuery},
 		{"AuditRollback", testAuditRollback},

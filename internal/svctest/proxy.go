@@ -2,7 +2,6 @@ package svctest
 
 import (
 	"errors"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -19,7 +18,8 @@ type Proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]struct{}
-	hang  bool // accept but forward nothing (a black hole)
+	hang  bool          // accept but forward nothing (a black hole)
+	thaw  chan struct{} // non-nil while frozen: closed by Thaw
 	wg    sync.WaitGroup
 }
 
@@ -34,6 +34,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	p := &Proxy{t: t, target: target, addr: ln.Addr().String(), conns: make(map[net.Conn]struct{})}
 	p.serve(ln)
 	t.Cleanup(func() {
+		p.Thaw()
 		p.mu.Lock()
 		if p.ln != nil {
 			p.ln.Close()
@@ -96,9 +97,52 @@ func (p *Proxy) pipe(c net.Conn) {
 		up.Close()
 	}()
 	done := make(chan struct{}, 2)
-	go func() { io.Copy(up, c); done <- struct{}{} }()
-	go func() { io.Copy(c, up); done <- struct{}{} }()
+	go func() { p.copy(up, c); done <- struct{}{} }()
+	go func() { p.copy(c, up); done <- struct{}{} }()
 	<-done
+}
+
+// copy forwards src to dst, holding data while the proxy is frozen.
+func (p *Proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			thaw := p.thaw
+			p.mu.Unlock()
+			if thaw != nil {
+				<-thaw
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Freeze keeps every connection open and accepts new ones but forwards
+// nothing until Thaw, as a stopped (SIGSTOP) or stalled server would;
+// then what was held goes through.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.thaw == nil {
+		p.thaw = make(chan struct{})
+	}
+}
+
+// Thaw ends Freeze.
+func (p *Proxy) Thaw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.thaw != nil {
+		close(p.thaw)
+		p.thaw = nil
+	}
 }
 
 func (p *Proxy) dropLocked() {
@@ -135,6 +179,7 @@ func (p *Proxy) BlackHole() {
 
 // Restore forwards again.
 func (p *Proxy) Restore() {
+	p.Thaw()
 	p.mu.Lock()
 	p.hang = false
 	for c := range p.conns { // black-holed connections

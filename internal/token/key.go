@@ -165,7 +165,8 @@ func (k *Key) PublicJWK() ([]byte, error) {
 // ParsePublicJWK parses one public JWK as written by PublicJWK. It refuses
 // duplicate members, private key members, use other than "sig", an alg
 // that does not fit the key type, non-canonical base64url, points not on
-// the curve and RSA keys under 2048 bits. A missing alg is inferred from
+// the curve, Ed25519 keys of small order or not canonically encoded, and
+// RSA keys under 2048 bits (see jws.ParseJWK). A missing alg is inferred from
 // the key type; a missing kid becomes the thumbprint.
 func ParsePublicJWK(b []byte) (*Key, error) {
 	k, err := jws.ParseJWK(b, 0)

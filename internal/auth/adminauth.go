@@ -1,0 +1,38 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// AdminAuthFailuresPerIP is how many failed authentications on the admin
+// surface (admin routes, token introspection, the revocation feed) a
+// client may make; past it every attempt of that client, right or wrong,
+// answers 429 until the budget refills (one per 6 s).
+var AdminAuthFailuresPerIP = Rate{N: 10, Per: time.Minute}
+
+// AdminAuthAllowed answers a rate_limited error when the client c is past
+// AdminAuthFailuresPerIP. It is asked before the credential is checked and
+// counts nothing: only failures count (AdminAuthFailed), so admin tools
+// are not limited, yet past the limit a right guess answers like a wrong
+// one and guessing the admin key gets nowhere.
+func (s *Service) AdminAuthAllowed(ctx context.Context, c ClientInfo) error {
+	if !s.cfg.RateLimits || c.IP == "" {
+		return nil
+	}
+	ok, wait, err := s.deps.Limiter.Peek(ctx, ipLimitKey("admin_auth", c), AdminAuthFailuresPerIP)
+	if err != nil {
+		s.log.Warn("rate limiter unavailable; allowing", "err", err)
+		return nil
+	}
+	if !ok {
+		return &Error{Code: CodeRateLimited, Message: "too many failed admin authentications; try again later", RetryAfter: wait}
+	}
+	return nil
+}
+
+// AdminAuthFailed counts a failed authentication of c on the admin surface.
+// It answers a rate_limited error when that failure was one too many.
+func (s *Service) AdminAuthFailed(ctx context.Context, c ClientInfo) error {
+	return s.limitIP(ctx, "admin_auth", c, AdminAuthFailuresPerIP)
+}
