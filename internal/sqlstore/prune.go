@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/latchauth/latch/internal/auth"
 )
 
 // Prune deletes one-time tokens that expired or were used before before,
@@ -28,12 +30,14 @@ func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 }
 
 // PruneUnconfirmed deletes the unconfirmed accounts created before
-// createdBefore that have no session live at now; their tokens, sessions
-// and notices go with them (ON DELETE CASCADE).
+// createdBefore that were sent a confirmation link and have no session
+// live at now; their tokens, sessions and notices go with them (ON DELETE
+// CASCADE).
 func (t *tx) PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error) {
 	return t.execCount(ctx, "prune unconfirmed users", `DELETE FROM users
 		WHERE NOT email_confirmed AND created_at < $1
+		AND EXISTS (SELECT 1 FROM one_time_tokens o WHERE o.user_id = users.id AND o.kind = $3)
 		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id
 			AND s.revoked_at IS NULL AND s.expires_at > $2)`,
-		timeArg(createdBefore), now.UnixMicro())
+		timeArg(createdBefore), now.UnixMicro(), string(auth.KindConfirm))
 }

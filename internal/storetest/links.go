@@ -196,17 +196,22 @@ func testPruneUnconfirmed(t *testing.T, s auth.Store) {
 	confirmed := old("confirmed", "owner@example.com", true)
 	inUse := old("in-use", "inuse@example.com", false) // a live session keeps it
 	ended := old("ended", "ended@example.com", false)  // only an ended session: pruned
-	for _, u := range []*auth.User{squat, young, confirmed, inUse, ended} {
+	// Imported or created by an admin, never sent a link: the operator
+	// vouched for it, nobody squats with it.
+	imported := old("imported", "imported@example.com", false)
+	for _, u := range []*auth.User{squat, young, confirmed, inUse, ended, imported} {
 		createUser(t, s, u)
 	}
 	createSession(t, s, newSession("live", "in-use", t0.Add(-time.Hour)))
 	gone := newSession("gone", "ended", t0.Add(-time.Hour))
 	gone.RevokedAt = t0.Add(-time.Minute)
 	createSession(t, s, gone)
-	tx(t, s, func(tx auth.Tx) error {
-		return tx.CreateOneTimeToken(ctx, &auth.OneTimeToken{Hash: hash("squat-link"), Kind: auth.KindConfirm,
-			UserID: "squat", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
-	})
+	for _, id := range []string{"squat", "young", "in-use", "ended"} {
+		tx(t, s, func(tx auth.Tx) error {
+			return tx.CreateOneTimeToken(ctx, &auth.OneTimeToken{Hash: hash(id + "-link"), Kind: auth.KindConfirm,
+				UserID: id, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+		})
+	}
 
 	var n int64
 	tx(t, s, func(tx auth.Tx) (err error) { n, err = tx.PruneUnconfirmed(ctx, cutoff, t0); return err })
@@ -218,7 +223,7 @@ func testPruneUnconfirmed(t *testing.T, s auth.Store) {
 			t.Errorf("user %s: got %v, want ErrNotFound", id, err)
 		}
 	}
-	for _, id := range []string{"young", "confirmed", "in-use"} {
+	for _, id := range []string{"young", "confirmed", "in-use", "imported"} {
 		if _, err := s.UserByID(ctx, id); err != nil {
 			t.Errorf("user %s was pruned: %v", id, err)
 		}
