@@ -306,15 +306,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer stopMetrics()
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, log)
 	// Answer waiting revocation feed polls at once when shutting down.
 	srv.RegisterOnShutdown(revocations.Close)
 
@@ -370,4 +362,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	<-workerDone
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is latch's http.Server for h: timeouts that a slow or idle
+// client cannot stretch, bounded headers, and net/http's own complaints in
+// the JSON log.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -129,15 +128,7 @@ func (sc *scale) serveMetrics(addr string, log *slog.Logger) (string, func(), er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", sc.metrics.Handler())
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(mux, log)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
