@@ -382,10 +382,7 @@ func oneUser(ctx context.Context, e *cliEnv, pos []string) (*auth.User, error) {
 
 func splitRoles(s string) []string {
 	roles := []string{}
-	for _, r := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		roles = append(roles, r)
-	}
-	return roles
+	return append(roles, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
 }
 
 func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, confirmed bool) error {
