@@ -106,7 +106,7 @@ func (s *Service) emit(ctx context.Context, e Event) {
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "security event", attrs...)
-	s.writeAudit(ctx, e) // the audit log (issue 5): after commit, see audit.go
+	s.writeAudit(ctx, e) // the audit log: after commit, see audit.go
 	if s.deps.OnEvent != nil {
 		s.deps.OnEvent(ctx, e)
 	}

@@ -30,7 +30,7 @@ type Config struct {
 	// RateLimits turns on the per-IP limits and login throttling. The
 	// per-account mail caps apply regardless.
 	RateLimits bool
-	// MailUnknownAccounts (issue 3): a password reset asked for an address
+	// MailUnknownAccounts: a password reset asked for an address
 	// without an account mails that address a "no account here" note
 	// (LATCH_MAIL_UNKNOWN_ACCOUNTS, default off), within ForgotCap per
 	// address, counted by the Limiter.
@@ -46,7 +46,7 @@ type Config struct {
 	// (default), "ES256" or "RS256".
 	KeyAlg string
 	// KeyRotation is how long a key signs before RunKeyMaintenance rotates
-	// it (issue 6); default 720h, negative: only `latch keys rotate`.
+	// it; default 720h, negative: only `latch keys rotate`.
 	KeyRotation time.Duration
 	// KeyReload is how often RunKeyMaintenance reloads the key set from
 	// the store (keys rotated by another instance); default 1m.
@@ -171,8 +171,8 @@ func (c Config) withDefaults() Config {
 	def(&c.SessionMax, 720*time.Hour)
 	def(&c.ResetTTL, 60*time.Minute)
 	def(&c.ConfirmTTL, 24*time.Hour)
-	def(&c.KeyRotation, 720*time.Hour) // issue 6
-	def(&c.KeyReload, time.Minute)     // issue 6
+	def(&c.KeyRotation, 720*time.Hour)
+	def(&c.KeyReload, time.Minute)
 	rate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 || r.Per == 0 {
 			*r = Rate{N: n, Per: per}
