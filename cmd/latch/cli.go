@@ -141,7 +141,6 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		Hasher:   hasher,
 		Policy:   password.Policy{MinLength: c.PasswordMin},
 		Logger:   log,
-		IsBusy:   func(err error) bool { return errors.Is(err, password.ErrBusy) },
 	})
 	if err != nil {
 		db.Close()

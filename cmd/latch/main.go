@@ -277,7 +277,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Policy:     password.Policy{MinLength: c.PasswordMin},
 		Logger:     log,
 		MailNotify: worker.Notify,
-		IsBusy:     func(err error) bool { return errors.Is(err, password.ErrBusy) },
 		OnEvent:    sc.onEvent(revocations.OnEvent),
 	})
 	if err != nil {

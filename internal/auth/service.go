@@ -61,7 +61,9 @@ type Config struct {
 	NoticeCap   Rate // 5/24h per account and notice kind
 }
 
-// Hasher hashes and verifies passwords (internal/password.Hasher).
+// Hasher hashes and verifies passwords (internal/password.Hasher). An
+// error with a Busy method that reports true (a full hashing queue) is
+// answered 503 unavailable with a Retry-After.
 type Hasher interface {
 	Hash(ctx context.Context, pw string) (string, error)
 	// Verify reports whether pw matches encoded, and whether encoded should
@@ -89,9 +91,6 @@ type Deps struct {
 	// MailNotify, when set, is called after mail was enqueued (wakes the
 	// outbox worker).
 	MailNotify func()
-	// IsBusy reports whether err means the hashing queue is full (the
-	// answer is then 503 unavailable).
-	IsBusy func(err error) bool
 	// OnEvent, when set, is called with every security event after it was
 	// logged (audit log, metrics). It must not block for long.
 	OnEvent func(ctx context.Context, e Event)
@@ -128,9 +127,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
-	}
-	if deps.IsBusy == nil {
-		deps.IsBusy = func(error) bool { return false }
 	}
 	s := &Service{
 		cfg:   cfg,
