@@ -64,6 +64,9 @@ func checkKey(alg string, pub crypto.PublicKey, thorough bool) error {
 		}
 	case ES256:
 		if p, ok := pub.(*ecdsa.PublicKey); ok && p.Curve == elliptic.P256() {
+			// A caller-built key may lack coordinates, and Bytes and
+			// ecdsa.Verify would panic on it; only the fields tell.
+			//lint:ignore SA1019 reading the raw coordinates is the only nil check
 			if p.X == nil || p.Y == nil {
 				return errors.New("jws: EC key without coordinates")
 			}

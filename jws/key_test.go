@@ -37,27 +37,32 @@ func TestParseJWKRefusesBadECAndRSAKeys(t *testing.T) {
 		return b64.EncodeToString(b)
 	}
 	ecPub := f.ec.pub.Public.(*ecdsa.PublicKey)
+	pt, err := ecPub.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecX, ecY := new(big.Int).SetBytes(pt[1:33]), new(big.Int).SetBytes(pt[33:])
 	p := elliptic.P256().Params().P
 	rsaPub := f.rs.pub.Public.(*rsa.PublicKey)
 	tests := []struct{ name, jwk string }{
 		{"EC point not on the curve", edit(f.ec.pub, func(m map[string]any) { m["y"] = m["x"] })},
 		{"EC point (0, 0)", edit(f.ec.pub, func(m map[string]any) { m["x"], m["y"] = coord(big.NewInt(0)), coord(big.NewInt(0)) })},
 		{"EC x + p", edit(f.ec.pub, func(m map[string]any) {
-			if x := new(big.Int).Add(ecPub.X, p); x.BitLen() <= 256 {
+			if x := new(big.Int).Add(ecX, p); x.BitLen() <= 256 {
 				m["x"] = coord(x)
 			} else {
 				m["x"] = coord(p) // x = p: 0 reduced, not on the curve either way
 			}
 		})},
 		{"EC y + p or p", edit(f.ec.pub, func(m map[string]any) {
-			if y := new(big.Int).Add(ecPub.Y, p); y.BitLen() <= 256 {
+			if y := new(big.Int).Add(ecY, p); y.BitLen() <= 256 {
 				m["y"] = coord(y)
 			} else {
 				m["y"] = coord(p)
 			}
 		})},
 		{"EC coordinate of 33 bytes", edit(f.ec.pub, func(m map[string]any) {
-			m["x"] = b64.EncodeToString(append([]byte{0}, ecPub.X.FillBytes(make([]byte, 32))...))
+			m["x"] = b64.EncodeToString(append([]byte{0}, ecX.FillBytes(make([]byte, 32))...))
 		})},
 		{"EC on P-384", edit(f.ec.pub, func(m map[string]any) { m["crv"] = "P-384" })},
 		{"RSA exponent 1", edit(f.rs.pub, func(m map[string]any) { m["e"] = "AQ" })},
@@ -99,8 +104,10 @@ func TestCheckKeyRefuses(t *testing.T) {
 		alg  string
 		pub  crypto.PublicKey
 	}{
+		//lint:ignore SA1019 CheckKey must refuse keys a caller builds from raw coordinates
 		{"EC point not on the curve", ES256, &ecdsa.PublicKey{Curve: elliptic.P256(), X: ecPub.X, Y: ecPub.X}},
 		{"EC point without coordinates", ES256, &ecdsa.PublicKey{Curve: elliptic.P256()}},
+		//lint:ignore SA1019 CheckKey must refuse keys a caller builds from raw coordinates
 		{"EC on P-384", ES256, &ecdsa.PublicKey{Curve: elliptic.P384(), X: ecPub.X, Y: ecPub.Y}},
 		{"RSA exponent 2^31+1", RS256, &rsa.PublicKey{N: rsaPub.N, E: 1<<31 + 1}},
 		{"RSA exponent 1", RS256, &rsa.PublicKey{N: rsaPub.N, E: 1}},

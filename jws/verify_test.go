@@ -3,8 +3,6 @@ package jws
 import (
 	"errors"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +12,12 @@ import (
 // TestImportsStandardLibraryOnly: verify imports this package, and may
 // import nothing of latch's server nor any module.
 func TestImportsStandardLibraryOnly(t *testing.T) {
-	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own GOROOT/bin first on PATH, so this is the
+	// toolchain running the test.
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go tool: %v", err)
+	}
 	out, err := exec.Command(gotool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps: %v\n%s", err, out)

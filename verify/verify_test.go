@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +20,12 @@ import (
 // alone.
 func TestImportsNothingFromServer(t *testing.T) {
 	const core = "github.com/latchauth/latch/jws"
-	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own GOROOT/bin first on PATH, so this is the
+	// toolchain running the test.
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go tool: %v", err)
+	}
 	for _, tt := range []struct {
 		pkg     string
 		allowed []string

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +20,12 @@ func startLatch(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "latch")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own GOROOT/bin first on PATH, so this is the
+	// toolchain running the test.
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go tool: %v", err)
+	}
 	build := exec.Command(goTool, "build", "-o", bin, "github.com/latchauth/latch/cmd/latch")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./cmd/latch: %v\n%s", err, out)

@@ -141,7 +141,6 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		Hasher:   hasher,
 		Policy:   password.Policy{MinLength: c.PasswordMin},
 		Logger:   log,
-		IsBusy:   func(err error) bool { return errors.Is(err, password.ErrBusy) },
 	})
 	if err != nil {
 		db.Close()
@@ -382,10 +381,7 @@ func oneUser(ctx context.Context, e *cliEnv, pos []string) (*auth.User, error) {
 
 func splitRoles(s string) []string {
 	roles := []string{}
-	for _, r := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		roles = append(roles, r)
-	}
-	return roles
+	return append(roles, strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })...)
 }
 
 func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, confirmed bool) error {

@@ -32,13 +32,13 @@ type config struct {
 	PublicURL       string
 	DatabaseURL     string
 	RedisURL        string
-	RedisPrefix     string // LATCH_REDIS_PREFIX (issue 4): keys and channel on a shared Redis
+	RedisPrefix     string // LATCH_REDIS_PREFIX: keys and channel on a shared Redis
 	SMTPURL         string
 	MailFrom        string
 	ConfirmEmail    bool
 	AccessTTL       time.Duration
 	AdminKey        string
-	RevocationKey   string // LATCH_REVOCATION_KEY (issue 6): guards GET /v1/revocations
+	RevocationKey   string // LATCH_REVOCATION_KEY: guards GET /v1/revocations
 	Secret          string
 	Audience        string
 	RefreshGrace    time.Duration
@@ -52,8 +52,8 @@ type config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	KeyAlg          string
-	KeyRotation     time.Duration         // LATCH_KEY_ROTATION (issue 6): negative is off
-	OAuthClients    []httpapi.OAuthClient // LATCH_OAUTH_CLIENTS (issue 6)
+	KeyRotation     time.Duration         // LATCH_KEY_ROTATION: negative is off
+	OAuthClients    []httpapi.OAuthClient // LATCH_OAUTH_CLIENTS
 	LogFormat       string
 	LogLevel        string
 
@@ -64,7 +64,7 @@ type config struct {
 	PublicURLFromAddr     bool
 	AudienceFromPublicURL bool
 
-	// Mail and pages (issue 3).
+	// Mail and pages.
 	ProductName         string
 	TemplatesDir        string
 	MailUnknownAccounts bool
@@ -136,7 +136,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	c.ConfirmEmail = boolean("LATCH_CONFIRM_EMAIL", true)
 	c.AccessTTL = dur("LATCH_ACCESS_TTL", 15*time.Minute)
 	c.AdminKey = getenv("LATCH_ADMIN_KEY")
-	if c.AdminKey != "" && !validAdminKey(c.AdminKey) { // admin API (issue 5): cli.go
+	if c.AdminKey != "" && !validAdminKey(c.AdminKey) { // admin API: cli.go
 		errs = append(errs, errors.New("LATCH_ADMIN_KEY must be at least 16 characters of letters, digits and -._~+/ (it is sent as a bearer token)"))
 	}
 	c.RevocationKey = getenv("LATCH_REVOCATION_KEY")
@@ -252,7 +252,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 	default:
 		errs = append(errs, fmt.Errorf("LATCH_KEY_ALG: %q is not EdDSA, ES256 or RS256", c.KeyAlg))
 	}
-	// Key rotation and OAuth clients (issue 6): keys.go.
+	// Key rotation and OAuth clients: keys.go.
 	errs = append(errs, c.loadOAuth(getenv)...)
 	switch c.Env {
 	case "development":

@@ -22,7 +22,7 @@ import (
 	"github.com/latchauth/latch/internal/svctest"
 )
 
-// Faults (issue 4): the database going away under load, a latch process
+// Faults: the database going away under load, a latch process
 // killed or stopped under load.
 
 // TestMain lets the tests run latch as a real OS process: the test binary

@@ -19,7 +19,7 @@ import (
 	"github.com/latchauth/latch/internal/password"
 )
 
-// Signing keys and OAuth configuration (issue 6).
+// Signing keys and OAuth configuration.
 
 // defaultKeyRotation is LATCH_KEY_ROTATION's default.
 const defaultKeyRotation = 720 * time.Hour

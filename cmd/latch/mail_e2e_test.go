@@ -18,7 +18,7 @@ import (
 	"github.com/latchauth/latch/internal/svctest"
 )
 
-// Mail over SMTP and the browser pages, end to end (issue 3).
+// Mail over SMTP and the browser pages, end to end.
 
 const mailPW = "correct horse battery staple"
 

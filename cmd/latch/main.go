@@ -215,14 +215,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	}
 
-	// Metrics, shared limits and revocation fan-out (issue 4): scale.go.
+	// Metrics, shared limits and revocation fan-out: scale.go.
 	sc, err := newScale(c, log, db)
 	if err != nil {
 		return err
 	}
 	defer sc.close()
 
-	// Mail templates (issue 3): the embedded ones, or overrides from
+	// Mail templates: the embedded ones, or overrides from
 	// LATCH_TEMPLATES_DIR; a broken override fails the start.
 	composer, err := mail.LoadComposer(c.TemplatesDir)
 	if err != nil {
@@ -242,7 +242,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	worker := mail.NewWorker(db, sc.sender(sender), mail.WorkerConfig{Logger: log})
 
-	// The revocation feed (issue 6): woken by every security event that
+	// The revocation feed: woken by every security event that
 	// may revoke tokens, and re-reading the store while followers wait.
 	revocations := auth.NewRevocationFeed(auth.RevocationConfig{Store: db, AccessTTL: c.AccessTTL, Logger: log})
 	defer revocations.Close()
@@ -268,7 +268,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		UnicodeEmail:        c.UnicodeEmail,
 		Secret:              secret,
 		KeyAlg:              c.KeyAlg,
-		KeyRotation:         c.KeyRotation, // issue 6
+		KeyRotation:         c.KeyRotation,
 	}, auth.Deps{
 		Store:      db,
 		Limiter:    sc.limiter,
@@ -277,7 +277,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Policy:     password.Policy{MinLength: c.PasswordMin},
 		Logger:     log,
 		MailNotify: worker.Notify,
-		IsBusy:     func(err error) bool { return errors.Is(err, password.ErrBusy) },
 		OnEvent:    sc.onEvent(revocations.OnEvent),
 	})
 	if err != nil {
@@ -295,7 +294,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		TrustedProxies: c.TrustedProxies,
 		CORSOrigins:    c.CORSOrigins,
 		AdminKey:       c.AdminKey,
-		OAuthClients:   c.OAuthClients, // issue 6
+		OAuthClients:   c.OAuthClients,
 		Metrics:        sc.metrics,
 		Revocations:    revocations,
 		RevocationKey:  c.RevocationKey,
@@ -319,7 +318,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	}()
 
-	// Signing keys (issue 6): reload every minute, rotate when due.
+	// Signing keys: reload every minute, rotate when due.
 	// Housekeeping: delete ended sessions and used links after
 	// auth.Retention, hourly.
 	keysDone := make(chan struct{})

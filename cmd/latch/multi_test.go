@@ -23,7 +23,7 @@ import (
 	"github.com/latchauth/latch/internal/svctest"
 )
 
-// Several latch instances on one PostgreSQL and one Redis (issue 4).
+// Several latch instances on one PostgreSQL and one Redis.
 
 const testSecret = "0123456789abcdef0123456789abcdef-multi-instance"
 

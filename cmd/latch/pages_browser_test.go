@@ -16,7 +16,7 @@ import (
 	"github.com/latchauth/latch/internal/mail/smtptest"
 )
 
-// The browser pages in real headless Chromium (issue 3). With
+// The browser pages in real headless Chromium. With
 // LATCH_UPDATE_SCREENSHOTS=1 the test also rewrites docs/screenshots/.
 
 // chromiumPath finds Chromium, or skips (fails with

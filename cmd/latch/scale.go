@@ -18,7 +18,7 @@ import (
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
-// scale is what running several instances needs (issue 4): metrics, the
+// scale is what running several instances needs: metrics, the
 // rate limiter (shared through Redis when LATCH_REDIS_URL is set) and the
 // revocation fan-out (Redis pub/sub, or in-process).
 type scale struct {

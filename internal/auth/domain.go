@@ -201,7 +201,7 @@ type Reader interface {
 	// that count-then-record caps are exact.
 	CountNotices(ctx context.Context, userID, kind string, since time.Time) (int, error)
 
-	// Admin (issue 5).
+	// Admin.
 	// ListUsers lists the users matching q in (CreatedAt, ID) order,
 	// starting after (q.AfterCreated, q.AfterID), at most q.Limit of them.
 	ListUsers(ctx context.Context, q UserQuery) ([]*User, error)
@@ -209,7 +209,7 @@ type Reader interface {
 	// first, at most q.Limit of them.
 	AuditEvents(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
 
-	// Revocations (issue 6).
+	// Revocations.
 	// RevokedSessionsSince lists the sessions revoked at or after since,
 	// oldest revocation first.
 	RevokedSessionsSince(ctx context.Context, since time.Time) ([]*Session, error)
@@ -265,13 +265,13 @@ type Tx interface {
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	UpdateSigningKey(ctx context.Context, k *SigningKey) error
 
-	// Key rotation (issue 6).
+	// Key rotation.
 	// RetireSigningKey sets RetiredAt and ExpiresAt on the key kid only if
 	// it is not retired yet, and reports whether it did: of many concurrent
 	// callers, exactly one gets true; a missing key reports false.
 	RetireSigningKey(ctx context.Context, kid string, retiredAt, expiresAt time.Time) (bool, error)
 
-	// Admin (issue 5).
+	// Admin.
 	// CreateUsersIfAbsent inserts each of users unless a user with its ID
 	// or email already exists (an earlier one of users included); it
 	// reports, for each, whether it inserted it (imports).
@@ -304,7 +304,7 @@ type Outbox interface {
 	// OutboxDepth counts messages not yet delivered.
 	OutboxDepth(ctx context.Context) (int, error)
 
-	// Mail (issue 3).
+	// Mail.
 	// MailAbandoned removes a message that will never be delivered (the
 	// mail server refused it for good, or it ran out of attempts), so that
 	// no token-bearing body stays at rest; ErrNotFound if it is gone.
@@ -327,7 +327,7 @@ const (
 	MailEmailChanged    = "email_changed"
 	MailAccountDeleted  = "account_deleted"
 
-	// Mail (issue 3).
+	// Mail.
 	// MailUnknownAccount answers a password reset asked for an address
 	// without an account (only with Config.MailUnknownAccounts).
 	MailUnknownAccount = "unknown_account"

@@ -35,3 +35,58 @@ func TestEventTypesListed(t *testing.T) {
 		t.Fatalf("found only %d event type constants; the pattern is stale", n)
 	}
 }
+
+// TestRevokesClassifiesEveryType: each event type is classified on
+// purpose. An event revokes when it can end a session or cut off a user's
+// tokens; the revocation feed and the fan-out to other instances wake on
+// those alone, so a type wrongly quiet leaves revoked tokens honoured
+// until the next poll.
+func TestRevokesClassifiesEveryType(t *testing.T) {
+	revokes := map[string]bool{
+		auth.EventSignup:               false,
+		auth.EventConfirm:              true, // a link with a later signup's password cuts off the old one
+		auth.EventLogin:                false,
+		auth.EventLoginFailed:          false,
+		auth.EventLoginThrottled:       false,
+		auth.EventRefreshReuseDetected: true,
+		auth.EventLogout:               true,
+		auth.EventLogoutAll:            true,
+		auth.EventSessionEnded:         true,
+		auth.EventResetRequested:       false,
+		auth.EventResetCompleted:       true,
+		auth.EventPasswordChanged:      true,
+		auth.EventEmailChangeRequested: false,
+		auth.EventEmailChanged:         false, // voids pending links, ends no session
+		auth.EventAccountDeleted:       true,
+		auth.EventRoleChanged:          true,
+		auth.EventDisabled:             true,
+		auth.EventEnabled:              false,
+		auth.EventForceLogout:          true,
+		auth.EventUserCreated:          false,
+		auth.EventUserDeleted:          true,
+		auth.EventEmailConfirmedSet:    false,
+		auth.EventUsersImported:        false, // creates accounts, never updates one
+		auth.EventConfirmationSent:     false,
+		auth.EventTokenRevoked:         true,
+	}
+	// token_revoked is emitted but not offered by the audit filter.
+	types := append(slices.Clone(auth.EventTypes), auth.EventTokenRevoked)
+	for _, typ := range types {
+		want, ok := revokes[typ]
+		if !ok {
+			t.Errorf("event type %q is not classified here: decide whether it revokes", typ)
+			continue
+		}
+		if got := auth.Revokes(typ); got != want {
+			t.Errorf("Revokes(%q) = %v, want %v", typ, got, want)
+		}
+	}
+	for typ := range revokes {
+		if !slices.Contains(types, typ) {
+			t.Errorf("classified type %q is not an event type", typ)
+		}
+	}
+	if !auth.Revokes("some_future_event") {
+		t.Error("an unclassified type must count as revoking: a missed revocation is worse than a needless wake-up")
+	}
+}

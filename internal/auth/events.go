@@ -38,6 +38,32 @@ const (
 	EventAccountDeleted       = "account_deleted"
 )
 
+// quietEvents are the event types that never end a session nor cut off a
+// user's tokens. Every other type, a future one included until it is listed
+// here, counts as revoking: waking a reader for nothing costs one store
+// read, missing a revocation leaves a token honoured.
+var quietEvents = map[string]bool{
+	EventSignup:               true,
+	EventLogin:                true,
+	EventLoginFailed:          true,
+	EventLoginThrottled:       true,
+	EventResetRequested:       true,
+	EventEmailChangeRequested: true,
+	EventEmailChanged:         true, // voids pending links only
+	EventUserCreated:          true,
+	EventUsersImported:        true, // creates accounts, never updates one
+	EventEnabled:              true,
+	EventEmailConfirmedSet:    true,
+	EventConfirmationSent:     true,
+}
+
+// Revokes reports whether an event of type eventType may have revoked
+// tokens (ended sessions or cut off a user's tokens), so that the
+// revocation feed and the other instances must look again. A confirmation
+// does when its link carries the password of a later signup: that ends
+// what the old password was handed.
+func Revokes(eventType string) bool { return !quietEvents[eventType] }
+
 type clientKey struct{}
 
 // ContextWithClient returns ctx carrying the caller's client info; the
@@ -80,7 +106,7 @@ func (s *Service) emit(ctx context.Context, e Event) {
 		level = slog.LevelWarn
 	}
 	s.log.LogAttrs(ctx, level, "security event", attrs...)
-	s.writeAudit(ctx, e) // the audit log (issue 5): after commit, see audit.go
+	s.writeAudit(ctx, e) // the audit log: after commit, see audit.go
 	if s.deps.OnEvent != nil {
 		s.deps.OnEvent(ctx, e)
 	}

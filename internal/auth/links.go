@@ -7,7 +7,7 @@ import (
 	"github.com/latchauth/latch/internal/token"
 )
 
-// Links (issue 3): the browser pages check an emailed link before showing
+// Links: the browser pages check an emailed link before showing
 // its form, so that an expired or used link says so at once instead of
 // after the user typed a new password.
 

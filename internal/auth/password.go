@@ -77,18 +77,6 @@ func (s *Service) mailUnknownAccount(ctx context.Context, addr emailaddr.Address
 	return err
 }
 
-// underUnknownCap counts one "no account" mail to the address norm against
-// ForgotCap and reports whether it may be sent. A limiter that is down
-// refuses: such a mail is a courtesy, and a mailbox must not be flooded.
-func (s *Service) underUnknownCap(ctx context.Context, norm string) (bool, error) {
-	ok, _, err := s.deps.Limiter.Allow(ctx, "forgot:unknown:"+norm, s.cfg.ForgotCap)
-	if err != nil {
-		s.log.Warn("rate limiter unavailable; no mail for an unknown address", "err", err)
-		return false, nil
-	}
-	return ok, nil
-}
-
 // ResetPassword redeems a reset token: the password changes, every earlier
 // session ends, the owner is notified, and (LoginAfterReset) a new session
 // starts. A policy error leaves the token usable.

@@ -160,29 +160,10 @@ func (f *RevocationFeed) Changed() {
 	}
 }
 
-// quietEvents are security events that never revoke anything; every other
-// event (logout, force logout, reset, role change, deletion...) wakes the
-// feed.
-var quietEvents = map[string]bool{
-	EventSignup:               true,
-	EventConfirm:              true,
-	EventLogin:                true,
-	EventLoginFailed:          true,
-	EventLoginThrottled:       true,
-	EventResetRequested:       true,
-	EventEmailChangeRequested: true,
-	EventEmailChanged:         true,
-	EventUserCreated:          true,
-	EventUsersImported:        true,
-	EventEnabled:              true,
-	EventEmailConfirmedSet:    true,
-	EventConfirmationSent:     true,
-}
-
 // OnEvent is a Deps.OnEvent hook: it calls Changed for events that may have
 // revoked tokens.
 func (f *RevocationFeed) OnEvent(_ context.Context, e Event) {
-	if !quietEvents[e.Type] {
+	if Revokes(e.Type) {
 		f.Changed()
 	}
 }

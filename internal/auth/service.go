@@ -30,7 +30,7 @@ type Config struct {
 	// RateLimits turns on the per-IP limits and login throttling. The
 	// per-account mail caps apply regardless.
 	RateLimits bool
-	// MailUnknownAccounts (issue 3): a password reset asked for an address
+	// MailUnknownAccounts: a password reset asked for an address
 	// without an account mails that address a "no account here" note
 	// (LATCH_MAIL_UNKNOWN_ACCOUNTS, default off), within ForgotCap per
 	// address, counted by the Limiter.
@@ -46,7 +46,7 @@ type Config struct {
 	// (default), "ES256" or "RS256".
 	KeyAlg string
 	// KeyRotation is how long a key signs before RunKeyMaintenance rotates
-	// it (issue 6); default 720h, negative: only `latch keys rotate`.
+	// it; default 720h, negative: only `latch keys rotate`.
 	KeyRotation time.Duration
 	// KeyReload is how often RunKeyMaintenance reloads the key set from
 	// the store (keys rotated by another instance); default 1m.
@@ -61,7 +61,9 @@ type Config struct {
 	NoticeCap   Rate // 5/24h per account and notice kind
 }
 
-// Hasher hashes and verifies passwords (internal/password.Hasher).
+// Hasher hashes and verifies passwords (internal/password.Hasher). An
+// error with a Busy method that reports true (a full hashing queue) is
+// answered 503 unavailable with a Retry-After.
 type Hasher interface {
 	Hash(ctx context.Context, pw string) (string, error)
 	// Verify reports whether pw matches encoded, and whether encoded should
@@ -89,9 +91,6 @@ type Deps struct {
 	// MailNotify, when set, is called after mail was enqueued (wakes the
 	// outbox worker).
 	MailNotify func()
-	// IsBusy reports whether err means the hashing queue is full (the
-	// answer is then 503 unavailable).
-	IsBusy func(err error) bool
 	// OnEvent, when set, is called with every security event after it was
 	// logged (audit log, metrics). It must not block for long.
 	OnEvent func(ctx context.Context, e Event)
@@ -128,9 +127,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
-	}
-	if deps.IsBusy == nil {
-		deps.IsBusy = func(error) bool { return false }
 	}
 	s := &Service{
 		cfg:   cfg,
@@ -171,8 +167,8 @@ func (c Config) withDefaults() Config {
 	def(&c.SessionMax, 720*time.Hour)
 	def(&c.ResetTTL, 60*time.Minute)
 	def(&c.ConfirmTTL, 24*time.Hour)
-	def(&c.KeyRotation, 720*time.Hour) // issue 6
-	def(&c.KeyReload, time.Minute)     // issue 6
+	def(&c.KeyRotation, 720*time.Hour)
+	def(&c.KeyReload, time.Minute)
 	rate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 || r.Per == 0 {
 			*r = Rate{N: n, Per: per}

@@ -19,7 +19,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	if err != nil {
 		// No account has a spelling latch does not accept: answer as for
 		// an unknown address, in the same time.
-		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && s.deps.IsBusy(err) {
+		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, s.hashErr(err)
 		}
 		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "invalid_email"}})
@@ -31,7 +31,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
 	if notFound(err) {
-		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && s.deps.IsBusy(err) {
+		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, s.hashErr(err)
 		}
 		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "unknown_email"}})

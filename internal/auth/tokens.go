@@ -174,9 +174,16 @@ func (s *Service) allow(ctx context.Context, key string, r Rate) error {
 	return nil
 }
 
+// isBusy reports whether err means the Hasher's queue is full: err, or an
+// error it wraps, has a Busy method that says so (password.ErrBusy does).
+func isBusy(err error) bool {
+	var b interface{ Busy() bool }
+	return errors.As(err, &b) && b.Busy()
+}
+
 // hashErr maps a hashing failure: a full queue is 503, the rest internal.
 func (s *Service) hashErr(err error) error {
-	if s.deps.IsBusy(err) {
+	if isBusy(err) {
 		return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: time.Second, Cause: err}
 	}
 	return err

@@ -3,8 +3,6 @@ package authtest_test
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -17,7 +15,12 @@ import (
 // No program or library package may link the test fixture in.
 func TestImportedByTestsOnly(t *testing.T) {
 	const self = "github.com/latchauth/latch/internal/authtest"
-	gotool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own GOROOT/bin first on PATH, so this is the
+	// toolchain running the test.
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go tool: %v", err)
+	}
 	out, err := exec.Command(gotool, "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "github.com/latchauth/latch/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

@@ -48,28 +48,11 @@ type Hub interface {
 	Subscriber
 }
 
-// quiet are security events that never revoke anything; every other event
-// (logout, session end, reuse detection, reset, password change, deletion,
-// admin actions...) is announced.
-var quiet = map[string]bool{
-	auth.EventSignup:               true,
-	auth.EventConfirm:              true,
-	auth.EventLogin:                true,
-	auth.EventLoginFailed:          true,
-	auth.EventLoginThrottled:       true,
-	auth.EventResetRequested:       true,
-	auth.EventEmailChangeRequested: true,
-	auth.EventEmailChanged:         true,
-}
-
-// Revokes reports whether an event of type typ may have revoked tokens.
-func Revokes(typ string) bool { return !quiet[typ] }
-
-// OnEvent returns an auth.Deps.OnEvent hook that publishes every event
-// that may have revoked tokens to p.
+// OnEvent returns an auth.Deps.OnEvent hook that publishes to p every
+// event that may have revoked tokens (auth.Revokes).
 func OnEvent(p Publisher) func(context.Context, auth.Event) {
 	return func(ctx context.Context, e auth.Event) {
-		if !Revokes(e.Type) {
+		if !auth.Revokes(e.Type) {
 			return
 		}
 		_ = p.Publish(ctx, Notice{Type: e.Type, UserID: e.UserID, SessionID: e.SessionID, At: e.At})

@@ -63,7 +63,7 @@ func TestLocal(t *testing.T) {
 	ctx := context.Background()
 	onEvent(ctx, auth.Event{Type: auth.EventLogin, UserID: "u1"})                   // quiet
 	onEvent(ctx, auth.Event{Type: auth.EventLogout, UserID: "u1", SessionID: "s1"}) // revokes
-	onEvent(ctx, auth.Event{Type: "role_changed", UserID: "u2"})                    // unknown: announced
+	onEvent(ctx, auth.Event{Type: "role_changed", UserID: "u2"})                    // revokes
 	got := in.wait(t, 2, time.Second)
 	if len(got) != 2 || got[0].Type != auth.EventLogout || got[0].SessionID != "s1" || got[1].Type != "role_changed" {
 		t.Errorf("notices: got %+v, want logout of s1, then role_changed", got)

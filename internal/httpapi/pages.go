@@ -7,7 +7,7 @@ import (
 	"github.com/latchauth/latch/internal/pages"
 )
 
-// pages returns the browser pages (issue 3), a separate handler with its
+// pages returns the browser pages, a separate handler with its
 // own CSRF checks and Content-Security-Policy: the headers it sets replace
 // the JSON API's (securityHeaders runs first).
 func (s *server) pages() http.Handler {

@@ -10,7 +10,7 @@ import (
 	"github.com/latchauth/latch/jws"
 )
 
-// The revocation feed (issue 6): GET /v1/revocations, followed by package
+// The revocation feed: GET /v1/revocations, followed by package
 // verify so that services verifying tokens locally refuse a revoked one
 // within a second.
 //

@@ -25,7 +25,7 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("POST /v1/password/reset", s.handleReset())
 	mux.Handle("POST /v1/password/change", s.authed(s.handleChangePassword()))
 
-	// Admin API (issue 5): the admin key or an admin's access token.
+	// Admin API: the admin key or an admin's access token.
 	mux.Handle("GET /admin/v1/users", s.admin(s.handleAdminListUsers()))
 	mux.Handle("POST /admin/v1/users", s.admin(s.handleAdminCreateUser()))
 	mux.Handle("GET /admin/v1/users/{id}", s.admin(s.handleAdminGetUser()))
@@ -37,18 +37,18 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("POST /admin/v1/users/{id}/confirmation", s.admin(s.handleAdminResendConfirmation()))
 	mux.Handle("GET /admin/v1/audit", s.admin(s.handleAdminAudit()))
 
-	// OAuth 2.0 and discovery (issue 6).
+	// OAuth 2.0 and discovery.
 	mux.Handle("POST /oauth/token", s.handleOAuthToken())
 	mux.Handle("POST /oauth/revoke", s.handleOAuthRevoke())
 	mux.Handle("POST /oauth/introspect", s.handleOAuthIntrospect())
 	mux.Handle("GET /.well-known/openid-configuration", s.handleDiscovery())
 	mux.Handle("GET /.well-known/oauth-authorization-server", s.handleDiscovery())
 
-	// Revocation feed and API description (issue 6, verify).
+	// Revocation feed (package verify follows it) and API description.
 	mux.Handle("GET /v1/revocations", s.handleRevocations())
 	mux.Handle("GET /openapi.json", handleOpenAPI())
 
-	// Browser pages (issue 3): server-rendered HTML, on their own handler
+	// Browser pages: server-rendered HTML, on their own handler
 	// with CSRF checks and their own CSP (internal/pages).
 	pg := s.pages()
 	mux.Handle("GET /confirm", pg)

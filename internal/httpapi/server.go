@@ -41,7 +41,7 @@ type Config struct {
 	// see ParseOAuthClients). Any other client_id is a public client.
 	OAuthClients []OAuthClient
 	// Revocations, when set, serves the revocation feed at
-	// GET /v1/revocations (issue 6; package verify follows it).
+	// GET /v1/revocations (package verify follows it).
 	Revocations *auth.RevocationFeed
 	// RevocationKey, when not empty, is required on the revocation feed as
 	// "Authorization: Bearer <key>" (LATCH_REVOCATION_KEY; the admin key

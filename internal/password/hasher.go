@@ -52,8 +52,17 @@ const bcryptMaxBytes = 72
 
 // ErrBusy is returned by Hash and Verify when every hashing slot is taken
 // and the wait queue is full. The server answers 503 unavailable with a
-// Retry-After.
-var ErrBusy = errors.New("password: hashing queue full")
+// Retry-After: auth.Service knows it by its Busy method, without importing
+// this package.
+var ErrBusy error = busyError{}
+
+type busyError struct{}
+
+func (busyError) Error() string { return "password: hashing queue full" }
+
+// Busy reports that the hashing queue was full: the request may succeed
+// when retried shortly.
+func (busyError) Busy() bool { return true }
 
 // ErrMalformedHash is returned (wrapped, with detail) by Verify for an
 // encoded hash of a known scheme that does not parse or whose parameters

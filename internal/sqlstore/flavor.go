@@ -53,7 +53,7 @@ type flavor struct {
 	// classify sorts a driver error.
 	classify func(err error) errClass
 
-	// PostgreSQL (issue 4).
+	// PostgreSQL.
 
 	// openDB, when set, opens the pool from the DSN parseURL returned
 	// (instead of sql.Open(driver, dsn)) and sizes it.

@@ -5,8 +5,6 @@ import (
 	"time"
 )
 
-// Key rotation (issue 6).
-
 // RetireSigningKey sets retired_at and expires_at on the key kid, only if it
 // is not retired yet. It reports whether it did: of many concurrent callers,
 // exactly one gets true (a missing key reports false).

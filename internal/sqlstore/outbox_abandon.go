@@ -6,7 +6,7 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// MailAbandoned deletes a message the mail worker gave up on (issue 3):
+// MailAbandoned deletes a message the mail worker gave up on:
 // like a sent one, it leaves no body behind; auth.ErrNotFound if it is
 // gone.
 func (db *DB) MailAbandoned(ctx context.Context, id int64) error {

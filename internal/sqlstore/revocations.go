@@ -8,7 +8,7 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// Revocation feed reads (issue 6), served by the indexes and the
+// Revocation feed reads, served by the indexes and the
 // user_tombstones table of migration 0003.
 
 // RevokedSessionsSince lists the sessions revoked at or after since, oldest

@@ -1,6 +1,6 @@
 package storetest
 
-// Admin (issue 5): the user listing, imports and the audit log.
+// Admin: the user listing, imports and the audit log.
 
 import (
 	"context"

@@ -11,7 +11,7 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// Concurrency (issue 4): the patterns auth.Service relies on, which a
+// Concurrency: the patterns auth.Service relies on, which a
 // database without a single writer (PostgreSQL at READ COMMITTED) must
 // still get right.
 

@@ -9,8 +9,6 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// Key rotation (issue 6).
-
 func testRetireSigningKey(t *testing.T, s auth.Store) {
 	ctx := context.Background()
 	k := &auth.SigningKey{KID: "k1", Alg: "EdDSA", PrivateEnc: []byte("sealed"), PublicJWK: []byte(`{}`),

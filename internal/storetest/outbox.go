@@ -32,7 +32,7 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"ClaimLimit", testClaimLimit},
 		{"MailFailed", testMailFailed},
 		{"MailSent", testMailSent},
-		{"MailAbandoned", testMailAbandoned}, // issue 3
+		{"MailAbandoned", testMailAbandoned},
 		{"EnqueueRollback", testEnqueueRollback},
 		{"ConcurrentClaim", testConcurrentClaim},
 	}

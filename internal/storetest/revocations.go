@@ -10,8 +10,6 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// Revocation feed reads (issue 6).
-
 func testRevokedSessionsSince(t *testing.T, s auth.Store) {
 	ctx := context.Background()
 	createUser(t, s, newUser("u1", "a@example.com"))

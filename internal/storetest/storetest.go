@@ -66,18 +66,18 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"VoidOneTimeTokens", testVoidOneTimeTokens},
 		{"CountOneTimeTokens", testCountOneTimeTokens},
 		{"SigningKeys", testSigningKeys},
-		{"RetireSigningKey", testRetireSigningKey},                     // issue 6
-		{"ConcurrentRetireSigningKey", testConcurrentRetireSigningKey}, // issue 6
+		{"RetireSigningKey", testRetireSigningKey},
+		{"ConcurrentRetireSigningKey", testConcurrentRetireSigningKey},
 		{"TxRollback", testTxRollback},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentConsumeOneTimeToken", testConcurrentConsume},
 		{"ConcurrentMarkRefreshTokenUsed", testConcurrentMarkUsed},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
-		// Concurrency without a single writer (issue 4).
+		// Concurrency without a single writer.
 		{"ConflictThenContinue", testConflictThenContinue},
 		{"ConcurrentCountThenInsert", testConcurrentCountThenInsert},
 		{"ConcurrentReadModifyWrite", testConcurrentReadModifyWrite},
-		// Revocations (issue 6).
+		// Revocations.
 		{"RevokedSessionsSince", testRevokedSessionsSince},
 		{"UserCutoffsSince", testUserCutoffsSince},
 		// Housekeeping: prune.go.
@@ -88,7 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Notices", testNotices},
 		{"ConcurrentNoticeCap", testConcurrentNoticeCap},
 		{"PruneUnconfirmed", testPruneUnconfirmed},
-		// Admin (issue 5): admin.go.
+		// Admin: admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
 		{"ListUsersNonASCIIEmail", testListUsersNonASCIIEmail},

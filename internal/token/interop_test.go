@@ -83,9 +83,9 @@ func TestInteropGoJOSE(t *testing.T) {
 				t.Errorf("go-jose thumbprint = %s, kid = %s", got, k.KID)
 			}
 			tok := signed(t, k, nil)
-			jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
+			jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(k.Alg)})
 			if err != nil {
-				t.Fatalf("go-jose ParseSigned: %v", err)
+				t.Fatalf("go-jose ParseSignedCompact: %v", err)
 			}
 			if _, err := jws.Verify(jk); err != nil {
 				t.Errorf("go-jose Verify: %v", err)
