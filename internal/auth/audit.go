@@ -79,6 +79,7 @@ var EventTypes = []string{
 	EventEmailChangeRequested, EventEmailChanged, EventAccountDeleted,
 	EventRoleChanged, EventDisabled, EventEnabled, EventForceLogout, EventUserCreated,
 	EventUserDeleted, EventEmailConfirmedSet, EventUsersImported, EventConfirmationSent,
+	EventTokenRevoked,
 }
 
 // Audit lists audit events matching f, newest first. An unknown type is
