@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits of an address, in bytes.
@@ -109,7 +110,21 @@ func Parse(s string, unicode bool) (Address, error) {
 	if !bare(addr) || strings.LastIndexByte(addr, '@') != len(local) {
 		return Address{}, errLocal
 	}
-	return Address{Mail: addr, Key: lowerASCII(local) + "@" + ace}, nil
+	return Address{Mail: addr, Key: localKey(local) + "@" + ace}, nil
+}
+
+// localKey is the form local parts are matched on: ASCII letters folded,
+// nothing else. Folding can put a letter next to a combining mark that
+// composes with it only in lower case ("T" + U+0308 has no precomposed
+// form, "t" + U+0308 is U+1E97), so the folded form is brought back to NFC,
+// the form PRECIS gives every Unicode local part: "T̈" and "ẗ" then share
+// a key, as they share a mailbox.
+func localKey(local string) string {
+	k := lowerASCII(local)
+	if ascii(k) {
+		return k
+	}
+	return norm.NFC.String(k)
 }
 
 // bare reports whether s is exactly one address, as net/mail reads it,

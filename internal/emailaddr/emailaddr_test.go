@@ -149,9 +149,10 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		// The key is the mail address with ASCII case folded: two spellings
-		// with one key are mailed at one mailbox.
-		if lowerASCII(a.Mail) != a.Key {
+		// The key is the mail address with ASCII case folded (and back in
+		// NFC): two spellings with one key are mailed at one mailbox.
+		at := strings.LastIndexByte(a.Mail, '@')
+		if localKey(a.Mail[:at])+lowerASCII(a.Mail[at:]) != a.Key {
 			t.Fatalf("Parse(%q): key %q is not the mail address %q with ASCII case folded", s, a.Key, a.Mail)
 		}
 		if !unicode && (!ascii(a.Key) || !ascii(a.Mail)) {
