@@ -125,16 +125,7 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		return nil, err
 	}
 	hasher := password.NewHasher(password.Config{})
-	svc, err := auth.New(ctx, auth.Config{
-		PublicURL:           c.PublicURL,
-		Audience:            c.Audience,
-		SessionIdle:         c.SessionIdle,
-		SessionMax:          c.SessionMax,
-		RequireConfirmation: c.ConfirmEmail,
-		UnicodeEmail:        c.UnicodeEmail,
-		Secret:              secret,
-		KeyAlg:              c.KeyAlg,
-	}, auth.Deps{
+	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
 		Store:    db,
 		Limiter:  limit.New(),
 		Composer: mail.NewComposer(),

@@ -183,14 +183,7 @@ func openKeyService(ctx context.Context, getenv func(string) string, stderr io.W
 		db.Close()
 		return nil, nil, err
 	}
-	svc, err := auth.New(ctx, auth.Config{
-		PublicURL:   c.PublicURL,
-		Audience:    c.Audience,
-		AccessTTL:   c.AccessTTL,
-		Secret:      secret,
-		KeyAlg:      c.KeyAlg,
-		KeyRotation: c.KeyRotation,
-	}, auth.Deps{
+	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
 		Store:    db,
 		Limiter:  limit.New(),
 		Composer: mail.NewComposer(),

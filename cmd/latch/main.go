@@ -251,25 +251,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	hasher := password.NewHasher(password.Config{})
 	sc.watchHasher(hasher)
-	svc, err := auth.New(ctx, auth.Config{
-		PublicURL:           c.PublicURL,
-		Audience:            c.Audience,
-		AccessTTL:           c.AccessTTL,
-		RefreshGrace:        c.RefreshGrace,
-		SessionIdle:         c.SessionIdle,
-		SessionMax:          c.SessionMax,
-		ResetTTL:            c.ResetTTL,
-		ConfirmTTL:          c.ConfirmTTL,
-		RequireConfirmation: c.ConfirmEmail,
-		LoginAfterReset:     c.LoginAfterReset,
-		RateLimits:          c.RateLimits,
-		Product:             c.ProductName,
-		MailUnknownAccounts: c.MailUnknownAccounts,
-		UnicodeEmail:        c.UnicodeEmail,
-		Secret:              secret,
-		KeyAlg:              c.KeyAlg,
-		KeyRotation:         c.KeyRotation,
-	}, auth.Deps{
+	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
 		Store:      db,
 		Limiter:    sc.limiter,
 		Composer:   composer,
@@ -375,5 +357,30 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// authConfig is the service configuration of c, the same for serve and
+// every subcommand: a command that mails a link, retires a key or prunes
+// must use the server's lifetimes, not the package defaults.
+func (c *config) authConfig(secret []byte) auth.Config {
+	return auth.Config{
+		PublicURL:           c.PublicURL,
+		Audience:            c.Audience,
+		AccessTTL:           c.AccessTTL,
+		RefreshGrace:        c.RefreshGrace,
+		SessionIdle:         c.SessionIdle,
+		SessionMax:          c.SessionMax,
+		ResetTTL:            c.ResetTTL,
+		ConfirmTTL:          c.ConfirmTTL,
+		RequireConfirmation: c.ConfirmEmail,
+		LoginAfterReset:     c.LoginAfterReset,
+		RateLimits:          c.RateLimits,
+		Product:             c.ProductName,
+		MailUnknownAccounts: c.MailUnknownAccounts,
+		UnicodeEmail:        c.UnicodeEmail,
+		Secret:              secret,
+		KeyAlg:              c.KeyAlg,
+		KeyRotation:         c.KeyRotation,
 	}
 }
