@@ -94,19 +94,7 @@ func (c *child) wait(t *testing.T, d time.Duration) error {
 // quickly, /readyz says not ready, latch recovers by itself, and every
 // acknowledged signup is stored.
 func TestFaultDatabaseOutage(t *testing.T) {
-	dbURL := svctest.PostgresURL(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := svctest.NewProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = p.Addr()
-	s := startServer(t, map[string]string{
-		"LATCH_DATABASE_URL": viaProxy.String(),
-		"LATCH_SECRET":       testSecret,
-		"LATCH_RATE_LIMITS":  "false",
-	})
+	s, p, dbURL := startBehindPostgresProxy(t)
 
 	type result struct {
 		email  string
@@ -459,19 +447,7 @@ func TestFaultReadyzFullDisk(t *testing.T) {
 // spent the one budget it has (httpapi.StoreBudget), however many calls it
 // makes; latch goes on by itself once the database answers again.
 func TestFaultFrozenDatabase(t *testing.T) {
-	dbURL := svctest.PostgresURL(t)
-	u, err := url.Parse(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := svctest.NewProxy(t, u.Host)
-	viaProxy := *u
-	viaProxy.Host = p.Addr()
-	s := startServer(t, map[string]string{
-		"LATCH_DATABASE_URL": viaProxy.String(),
-		"LATCH_SECRET":       testSecret,
-		"LATCH_RATE_LIMITS":  "false",
-	})
+	s, p, _ := startBehindPostgresProxy(t)
 	const addr, pw = "frozen@example.com", "correct horse battery"
 	refresh := s.signupConfirmed(addr, pw).str("refresh_token")
 
@@ -510,4 +486,25 @@ func TestFaultFrozenDatabase(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.do("GET", "/readyz", "", nil).want(t, 200, "")
+}
+
+// startBehindPostgresProxy starts latch (limits off) on a fresh PostgreSQL
+// schema reached through a TCP proxy the test can cut or freeze; it
+// returns the server, the proxy and the direct database URL for checks.
+func startBehindPostgresProxy(t *testing.T) (*server, *svctest.Proxy, string) {
+	t.Helper()
+	dbURL := svctest.PostgresURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := svctest.NewProxy(t, u.Host)
+	viaProxy := *u
+	viaProxy.Host = p.Addr()
+	s := startServer(t, map[string]string{
+		"LATCH_DATABASE_URL": viaProxy.String(),
+		"LATCH_SECRET":       testSecret,
+		"LATCH_RATE_LIMITS":  "false",
+	})
+	return s, p, dbURL
 }

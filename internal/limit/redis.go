@@ -269,23 +269,32 @@ func (l *Redis) Allow(ctx context.Context, key string, rate auth.Rate) (bool, ti
 	if rate.N <= 0 || rate.Per <= 0 {
 		return true, 0, nil
 	}
+	interval := rate.Per / time.Duration(rate.N)
+	burst := rate.Per - interval
+	return l.decide(ctx, func() *redis.Cmd {
+		return gcraScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
+			l.clock(), interval.Microseconds(), burst.Microseconds())
+	}, func() (bool, time.Duration, error) { return l.mem.Allow(ctx, key, rate) }, true)
+}
+
+// decide takes a decision with run's script on Redis while Redis answers,
+// else from the in-process limiter (memory). With mirror, an event Redis
+// allowed is also counted in process, so that a fallback starts from this
+// instance's history rather than from nothing.
+func (l *Redis) decide(ctx context.Context, run func() *redis.Cmd, memory func() (bool, time.Duration, error), mirror bool) (bool, time.Duration, error) {
 	if l.useRedis() {
-		interval := rate.Per / time.Duration(rate.N)
-		burst := rate.Per - interval
-		res, err := gcraScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
-			l.clock(), interval.Microseconds(), burst.Microseconds()).Int64Slice()
-		ok, wait, err := decision(res, err)
+		ok, wait, err := decision(run().Int64Slice())
 		if err == nil {
 			l.decided(BackendRedis)
-			if ok {
-				_, _, _ = l.mem.Allow(ctx, key, rate) // this instance's history
+			if ok && mirror {
+				_, _, _ = memory()
 			}
 			return ok, wait, nil
 		}
 		l.degrade(ctx, err)
 	}
 	l.decided(BackendMemory)
-	return l.mem.Allow(ctx, key, rate)
+	return memory()
 }
 
 // peekScript: gcraScript's decision without its write. ARGV = now,
@@ -306,19 +315,10 @@ func (l *Redis) Peek(ctx context.Context, key string, rate auth.Rate) (bool, tim
 	if rate.N <= 0 || rate.Per <= 0 {
 		return true, 0, nil
 	}
-	if l.useRedis() {
-		burst := rate.Per - rate.Per/time.Duration(rate.N)
-		res, err := peekScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key},
-			l.clock(), burst.Microseconds()).Int64Slice()
-		ok, wait, err := decision(res, err)
-		if err == nil {
-			l.decided(BackendRedis)
-			return ok, wait, nil
-		}
-		l.degrade(ctx, err)
-	}
-	l.decided(BackendMemory)
-	return l.mem.Peek(ctx, key, rate)
+	burst := rate.Per - rate.Per/time.Duration(rate.N)
+	return l.decide(ctx, func() *redis.Cmd {
+		return peekScript.Run(ctx, l.c, []string{l.prefix + "rate:" + key}, l.clock(), burst.Microseconds())
+	}, func() (bool, time.Duration, error) { return l.mem.Peek(ctx, key, rate) }, false)
 }
 
 // loginScript: ARGV = now, FreeFailures, MaxFailures, MaxDelay, LockDelay
@@ -351,21 +351,10 @@ return {1, 0}
 // that parallel attempts cannot slip past the throttle; LoginSucceeded
 // clears it. The delays are Memory's (see Delay).
 func (l *Redis) LoginAttempt(ctx context.Context, key string) (bool, time.Duration, error) {
-	if l.useRedis() {
-		res, err := loginScript.Run(ctx, l.c, []string{l.prefix + "login:" + key}, l.clock(),
-			FreeFailures, MaxFailures, MaxDelay.Microseconds(), LockDelay.Microseconds()).Int64Slice()
-		ok, wait, err := decision(res, err)
-		if err == nil {
-			l.decided(BackendRedis)
-			if ok {
-				_, _, _ = l.mem.LoginAttempt(ctx, key) // this instance's history
-			}
-			return ok, wait, nil
-		}
-		l.degrade(ctx, err)
-	}
-	l.decided(BackendMemory)
-	return l.mem.LoginAttempt(ctx, key)
+	return l.decide(ctx, func() *redis.Cmd {
+		return loginScript.Run(ctx, l.c, []string{l.prefix + "login:" + key}, l.clock(),
+			FreeFailures, MaxFailures, MaxDelay.Microseconds(), LockDelay.Microseconds())
+	}, func() (bool, time.Duration, error) { return l.mem.LoginAttempt(ctx, key) }, true)
 }
 
 // LoginSucceeded clears the account's failures; in fallback, in Redis too
