@@ -46,6 +46,10 @@ type Session struct {
 	// ClientConfidential tells whether that client had authenticated.
 	ClientID           string
 	ClientConfidential bool
+	// AMR is how the session was authenticated (RFC 8176 values: "pwd",
+	// "otp", "mfa"...); its access tokens carry it. Empty reads as a
+	// password alone.
+	AMR []string
 }
 
 // UsableBy reports whether a request through client c may use the
@@ -217,6 +221,9 @@ type Reader interface {
 	// at or after since and the users deleted at or after since, oldest
 	// first.
 	UserCutoffsSince(ctx context.Context, since time.Time) ([]UserCutoff, error)
+
+	// Second factors (mfa_store.go).
+	MFAReader
 }
 
 // Tx is the write side, used inside Store.Tx.
@@ -290,6 +297,9 @@ type Tx interface {
 	// revoked, not past its absolute end), with everything of theirs. It
 	// returns how many accounts went.
 	PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error)
+
+	// Second factors (mfa_store.go).
+	MFAWriter
 }
 
 // Outbox is what the mail worker needs from the store.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
@@ -295,17 +296,19 @@ func (t *tx) DeleteUser(ctx context.Context, id string) error {
 // Sessions.
 
 const sessionCols = `id, user_id, created_at, last_used_at, expires_at, ip, user_agent, revoked_at,
-	client_id, client_confidential`
+	client_id, client_confidential, amr`
 
 func scanSession(s scanner) (*auth.Session, error) {
 	var (
 		x                               auth.Session
 		created, used, expires, revoked sql.NullInt64
+		amr                             string
 	)
 	if err := s.Scan(&x.ID, &x.UserID, &created, &used, &expires, &x.IP, &x.UserAgent, &revoked,
-		&x.ClientID, &x.ClientConfidential); err != nil {
+		&x.ClientID, &x.ClientConfidential, &amr); err != nil {
 		return nil, err
 	}
+	x.AMR = strings.Fields(amr)
 	x.CreatedAt, x.LastUsedAt, x.ExpiresAt, x.RevokedAt = timeCol(created), timeCol(used), timeCol(expires), timeCol(revoked)
 	return &x, nil
 }
@@ -347,9 +350,9 @@ func (r reader) SessionsByUser(ctx context.Context, userID string, now time.Time
 
 func (t *tx) CreateSession(ctx context.Context, s *auth.Session) error {
 	_, err := t.exec(ctx, "create session", `INSERT INTO sessions (`+sessionCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		s.ID, s.UserID, timeArg(s.CreatedAt), timeArg(s.LastUsedAt), timeArg(s.ExpiresAt),
-		s.IP, s.UserAgent, timeArg(s.RevokedAt), s.ClientID, s.ClientConfidential)
+		s.IP, s.UserAgent, timeArg(s.RevokedAt), s.ClientID, s.ClientConfidential, strings.Join(s.AMR, " "))
 	return err
 }
 

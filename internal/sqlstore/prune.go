@@ -9,7 +9,8 @@ import (
 
 // Prune deletes one-time tokens that expired or were used before before,
 // sessions that were revoked or expired before before (their refresh tokens
-// go with them, ON DELETE CASCADE), and notices recorded before before.
+// go with them, ON DELETE CASCADE), notices recorded before before, and
+// mfa_tokens that expired or were used before before.
 func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 	b := timeArg(before)
 	tokens, err := t.execCount(ctx, "prune one-time tokens", `DELETE FROM one_time_tokens
@@ -26,7 +27,12 @@ func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return tokens + sessions + notices, nil
+	challenges, err := t.execCount(ctx, "prune mfa challenges", `DELETE FROM mfa_challenges
+		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`, b)
+	if err != nil {
+		return 0, err
+	}
+	return tokens + sessions + notices + challenges, nil
 }
 
 // PruneUnconfirmed deletes the unconfirmed accounts created before

@@ -95,6 +95,13 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"CreateUsersIfAbsent", testCreateUsersIfAbsent},
 		{"AuditAppendAndQuery", testAuditAppendAndQuery},
 		{"AuditRollback", testAuditRollback},
+		// Second factors: mfa.go.
+		{"Factors", testFactors},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"MFAChallenge", testMFAChallenge},
+		{"ConcurrentAdvanceFactor", testConcurrentAdvanceFactor},
+		{"ConcurrentUseRecoveryCode", testConcurrentUseRecoveryCode},
+		{"ConcurrentConsumeMFAChallenge", testConcurrentConsumeMFAChallenge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
