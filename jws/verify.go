@@ -33,6 +33,8 @@ type Claims struct {
 	Roles         []string  // roles
 	Email         string    // email
 	EmailVerified bool      // email_verified
+	AMR           []string  // amr (RFC 8176): how the session was authenticated, e.g. ["pwd","otp","mfa"]
+	ACR           string    // acr: "aal1" (one factor) or "aal2" (two)
 }
 
 // HasRole reports whether the token carries role.
@@ -338,6 +340,10 @@ func parseClaims(seg string) (*Claims, error) {
 			have.aud = ok
 		case "roles":
 			c.Roles, ok = jsonStrings(raw)
+		case "amr":
+			c.AMR, ok = jsonStrings(raw)
+		case "acr":
+			c.ACR, ok = jsonString(raw)
 		case "email_verified":
 			switch string(raw) {
 			case "true":

@@ -302,8 +302,10 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 // ChangeEmail starts an email change: a confirmation link goes to the new
 // address, and the change happens when it is confirmed. A taken address
 // answers the same and changes nothing.
-func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, newEmail, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
+//
+// code is a current second-factor code, needed when the account has one.
+func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, newEmail, password, code string) error {
+	u, err := s.stepUp(ctx, c, p, password, code)
 	if err != nil {
 		return err
 	}
@@ -344,8 +346,10 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 
 // DeleteAccount deletes the caller's account after checking the password:
 // every session and token ends and the address is free again.
-func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
+//
+// code is a current second-factor code, needed when the account has one.
+func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal, password, code string) error {
+	u, err := s.stepUp(ctx, c, p, password, code)
 	if err != nil {
 		return err
 	}
@@ -369,6 +373,17 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 // login's per-account throttle: someone holding a stolen access token
 // must not get unlimited guesses here while login allows only a few.
 func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
+	u, err := s.checkPrincipalPassword(ctx, c, p, password)
+	if err != nil {
+		return nil, err
+	}
+	s.passwordSucceeded(ctx, u.EmailNorm)
+	return u, nil
+}
+
+// checkPrincipalPassword is verifyPrincipalPassword without clearing the
+// throttle: stepUp clears it only after the second factor too.
+func (s *Service) checkPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
 	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
@@ -386,6 +401,5 @@ func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *
 	if !ok {
 		return nil, Errorf(CodeInvalidCredentials, "the password is wrong")
 	}
-	s.passwordSucceeded(ctx, u.EmailNorm)
 	return u, nil
 }

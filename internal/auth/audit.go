@@ -80,6 +80,8 @@ var EventTypes = []string{
 	EventRoleChanged, EventDisabled, EventEnabled, EventForceLogout, EventUserCreated,
 	EventUserDeleted, EventEmailConfirmedSet, EventUsersImported, EventConfirmationSent,
 	EventTokenRevoked,
+	EventMFAEnabled, EventMFADisabled, EventMFAReset, EventRecoveryCodesRegenerated,
+	EventRecoveryCodeUsed, EventMFAFailed, EventMFAFailureBurst,
 }
 
 // Audit lists audit events matching f, newest first. An unknown type is

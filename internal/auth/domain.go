@@ -351,6 +351,10 @@ type MailData struct {
 	Product   string
 	NewEmail  string
 	ExpiresIn time.Duration
+	// Change says what changed, in a sentence, for notices that cover
+	// several changes (mfa_changed), or a count (recovery_code_used: the
+	// codes left).
+	Change string
 }
 
 // Rate is a limit of N events per Per.

@@ -68,6 +68,14 @@ func TestRevokesClassifiesEveryType(t *testing.T) {
 		auth.EventUsersImported:        false, // creates accounts, never updates one
 		auth.EventConfirmationSent:     false,
 		auth.EventTokenRevoked:         true,
+		// Second factors end no session.
+		auth.EventMFAEnabled:               false,
+		auth.EventMFADisabled:              false,
+		auth.EventMFAReset:                 false,
+		auth.EventRecoveryCodesRegenerated: false,
+		auth.EventRecoveryCodeUsed:         false,
+		auth.EventMFAFailed:                false,
+		auth.EventMFAFailureBurst:          false,
 	}
 	for _, typ := range auth.EventTypes {
 		want, ok := revokes[typ]

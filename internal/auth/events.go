@@ -55,6 +55,15 @@ var quietEvents = map[string]bool{
 	EventEnabled:              true,
 	EventEmailConfirmedSet:    true,
 	EventConfirmationSent:     true,
+	// Second factors change how a login proves itself, never what was
+	// handed out already.
+	EventMFAEnabled:               true,
+	EventMFADisabled:              true,
+	EventMFAReset:                 true,
+	EventRecoveryCodesRegenerated: true,
+	EventRecoveryCodeUsed:         true,
+	EventMFAFailed:                true,
+	EventMFAFailureBurst:          true,
 }
 
 // Revokes reports whether an event of type eventType may have revoked

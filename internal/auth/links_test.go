@@ -21,7 +21,7 @@ func (f *fixture) pendingLinks(t *testing.T, addr string) (change, reset string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangeEmail(ctx, client, pr, "moved-"+addr, pw); err != nil {
+	if err := f.svc.ChangeEmail(ctx, client, pr, "moved-"+addr, pw, ""); err != nil {
 		t.Fatal(err)
 	}
 	change = f.lastMailToken(t, "moved-"+addr)

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"time"
+
 	"context"
 
 	"github.com/latchauth/latch/internal/emailaddr"
@@ -110,11 +112,13 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 		return nil, s.hashErr(err)
 	}
 	var (
-		sess    *Session
-		refresh string
+		sess     *Session
+		refresh  string
+		mfaToken string
+		methods  []string
 	)
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		sess, refresh = nil, ""
+		sess, refresh, mfaToken = nil, "", ""
 		now := s.now()
 		won, err := tx.ConsumeOneTimeToken(ctx, t.Hash, KindReset, now)
 		if err != nil {
@@ -132,6 +136,19 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 		if !login {
 			return nil
 		}
+		// A reset proves the mailbox, not the second factor: an account
+		// with one gets an mfa_token for the new password instead.
+		factors, err := activeFactors(ctx, tx, fresh.ID)
+		if err != nil {
+			return err
+		}
+		if len(factors) > 0 {
+			if methods, err = methodsOf(ctx, tx, fresh.ID, factors); err != nil {
+				return err
+			}
+			mfaToken, err = s.newMFAChallenge(ctx, tx, fresh, c)
+			return err
+		}
 		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
 		return err
 	})
@@ -139,10 +156,15 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 		return nil, err
 	}
 	s.mailQueued()
-	if s.cfg.RateLimits {
+	// The throttle stays for an account whose second factor is still to
+	// come: a reset must not buy more guesses at the code.
+	if s.cfg.RateLimits && mfaToken == "" {
 		_ = s.deps.Limiter.LoginSucceeded(ctx, "login:account:"+u.EmailNorm)
 	}
 	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+	if mfaToken != "" {
+		return nil, mfaRequired(mfaToken, methods)
+	}
 	if sess == nil {
 		return nil, nil
 	}
@@ -153,8 +175,10 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 // one. Every other session ends; the caller's own goes on as a new session
 // with a new pair (its old refresh token stops working). The owner is
 // notified.
-func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next string) (*TokenPair, error) {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, current)
+//
+// code is a current second-factor code, needed when the account has one.
+func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next, code string) (*TokenPair, error) {
+	u, err := s.stepUp(ctx, c, p, current, code)
 	if err != nil {
 		return nil, err
 	}
@@ -178,13 +202,16 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		// The caller's session goes on: it stays bound to its OAuth
 		// client, so a password change cannot move a client's session out
 		// of that client's hands.
+		// So does how it was authenticated.
 		own := c
+		var amr []string
 		if old, err := tx.SessionByID(ctx, p.SessionID); err == nil {
 			own.OAuthClient = old.client()
+			amr = old.AMR
 		} else if !notFound(err) {
 			return err
 		}
-		sess, refresh, err = s.newSession(ctx, tx, fresh, own)
+		sess, refresh, err = s.newSessionAMR(ctx, tx, fresh, own, amr)
 		return err
 	})
 	if err != nil {
@@ -192,7 +219,7 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 	}
 	s.mailQueued()
 	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
-	return s.pair(u, sess.ID, refresh)
+	return s.pairUntil(u, sess.ID, sess.AMR, refresh, time.Time{})
 }
 
 // setPassword stores a new password hash for userID inside tx: it cuts

@@ -48,7 +48,15 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "wrong_password"}})
 		return nil, errBadCredentials()
 	}
-	s.passwordSucceeded(ctx, norm)
+	// With a second factor the throttle is cleared only once the code is
+	// right too: the password alone must not buy more guesses at it.
+	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(factors) == 0 {
+		s.passwordSucceeded(ctx, norm)
+	}
 	if u.Disabled {
 		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
 	}
@@ -62,6 +70,9 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if h, err := s.deps.Hasher.Hash(ctx, password); err == nil {
 			newHash = h
 		}
+	}
+	if len(factors) > 0 {
+		return nil, s.requireSecondFactor(ctx, c, u, factors, newHash)
 	}
 	var (
 		sess    *Session
@@ -140,6 +151,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 	var (
 		u     *User
 		sid   string
+		amr   []string
 		end   time.Time
 		next  string
 		theft *RefreshToken
@@ -179,7 +191,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		if u.Disabled {
 			return Errorf(CodeAccountDisabled, "this account is disabled")
 		}
-		sid, end = sess.ID, sess.ExpiresAt
+		sid, end, amr = sess.ID, sess.ExpiresAt, sess.AMR
 		if rt.UsedAt.IsZero() {
 			cand, err := token.NewOpaque()
 			if err != nil {
@@ -223,7 +235,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID, IP: c.IP, UserAgent: c.UserAgent})
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
-	return s.pairUntil(u, sid, next, end)
+	return s.pairUntil(u, sid, amr, next, end)
 }
 
 // graceSuccessor returns rt's successor when rt was rotated within the grace

@@ -21,6 +21,12 @@ func newID() string {
 // newSession creates a session and its first refresh token inside tx and
 // returns the refresh token's plaintext.
 func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) (*Session, string, error) {
+	return s.newSessionAMR(ctx, tx, u, c, nil)
+}
+
+// newSessionAMR is newSession for a session authenticated by amr (nil: a
+// password alone).
+func (s *Service) newSessionAMR(ctx context.Context, tx Tx, u *User, c ClientInfo, amr []string) (*Session, string, error) {
 	now := s.now()
 	sess := &Session{
 		ID:         newID(),
@@ -33,6 +39,7 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 		// The session stays bound to the client it was started through.
 		ClientID:           c.OAuthClient.ID,
 		ClientConfidential: c.OAuthClient.Confidential,
+		AMR:                amr,
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return nil, "", err
@@ -51,14 +58,20 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 
 // pair signs an access token for u in session sid and builds the answer.
 func (s *Service) pair(u *User, sid, refresh string) (*TokenPair, error) {
-	return s.pairUntil(u, sid, refresh, time.Time{})
+	return s.pairUntil(u, sid, nil, refresh, time.Time{})
 }
 
 // pairUntil is pair for a session that ends at end (zero: not before the
 // access token would): the access token never outlives its session, so
 // its exp, and expires_in, are the earlier of the usual lifetime and end.
-func (s *Service) pairUntil(u *User, sid, refresh string, end time.Time) (*TokenPair, error) {
+//
+// amr is how the session was authenticated (nil: a password alone); the
+// token carries it and the acr it amounts to.
+func (s *Service) pairUntil(u *User, sid string, amr []string, refresh string, end time.Time) (*TokenPair, error) {
 	now := s.now()
+	if len(amr) == 0 {
+		amr = amrPassword
+	}
 	exp := now.Add(s.cfg.AccessTTL)
 	if !end.IsZero() && end.Before(exp) {
 		// exp is whole seconds in the token: round down, never past end.
@@ -77,6 +90,8 @@ func (s *Service) pairUntil(u *User, sid, refresh string, end time.Time) (*Token
 		Roles:         rolesOf(u),
 		Email:         u.Email,
 		EmailVerified: u.EmailConfirmed,
+		AMR:           amr,
+		ACR:           acrOf(amr),
 	}
 	at, err := token.Sign(ring.current, c)
 	if err != nil {

@@ -83,7 +83,7 @@ func (s *server) handleDeleteMe() authedFunc {
 		if q.Password == "" {
 			return badRequest(`field "password" is required: deleting the account needs {"password": "<current password>"}`)
 		}
-		if err := s.svc.DeleteAccount(r.Context(), clientFrom(r.Context()), p, q.Password); err != nil {
+		if err := s.svc.DeleteAccount(r.Context(), clientFrom(r.Context()), p, q.Password, q.Code); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -98,7 +98,7 @@ func (s *server) handleChangeEmail() authedFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ChangeEmail(r.Context(), clientFrom(r.Context()), p, q.NewEmail, q.Password); err != nil {
+		if err := s.svc.ChangeEmail(r.Context(), clientFrom(r.Context()), p, q.NewEmail, q.Password, q.Code); err != nil {
 			return err
 		}
 		encode(w, http.StatusAccepted, statusBody{Status: "confirmation_sent"})
@@ -149,7 +149,7 @@ func (s *server) handleChangePassword() authedFunc {
 		if err != nil {
 			return err
 		}
-		pair, err := s.svc.ChangePassword(r.Context(), clientFrom(r.Context()), p, q.CurrentPassword, q.NewPassword)
+		pair, err := s.svc.ChangePassword(r.Context(), clientFrom(r.Context()), p, q.CurrentPassword, q.NewPassword, q.Code)
 		if err != nil {
 			return err
 		}

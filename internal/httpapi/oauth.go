@@ -24,7 +24,8 @@ type oauthError struct {
 	description     string // safe to show
 	retryAfter      time.Duration
 	wwwAuthenticate string
-	cause           error // logged only
+	mfaToken        string // mfa_required: the token for the MFA grant
+	cause           error  // logged only
 }
 
 func (e *oauthError) Error() string {
@@ -61,6 +62,14 @@ func toOAuthError(err error) *oauthError {
 		case auth.CodeInvalidCredentials, auth.CodeInvalidBearer, auth.CodeTokenExpired, auth.CodeInvalidToken,
 			auth.CodeEmailNotConfirmed, auth.CodeAccountDisabled:
 			return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: de.Message, cause: err}
+		case auth.CodeMFARequired:
+			e := &oauthError{status: http.StatusForbidden, code: "mfa_required", description: de.Message, cause: err}
+			var mr *auth.MFARequiredError
+			if errors.As(err, &mr) {
+				e.mfaToken = mr.Token
+				e.description = "this account has a second factor: complete the login with grant_type=" + grantMFA + ", mfa_token and otp (or recovery_code)"
+			}
+			return e
 		case auth.CodeInvalidRequest, auth.CodeInvalidEmail:
 			return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: de.Message, cause: err}
 		case auth.CodeRateLimited:
@@ -82,6 +91,7 @@ func toOAuthError(err error) *oauthError {
 type oauthErrorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	MFAToken    string `json:"mfa_token,omitempty"`
 }
 
 // handleOAuth adapts an OAuth handler: every answer is marked no-store
@@ -117,7 +127,7 @@ func (s *server) handleOAuth(h handlerFunc) http.Handler {
 			hd.Set("WWW-Authenticate", e.wwwAuthenticate)
 		}
 		hd.Del("Content-Length")
-		encode(w, e.status, oauthErrorBody{Error: e.code, Description: e.description})
+		encode(w, e.status, oauthErrorBody{Error: e.code, Description: e.description, MFAToken: e.mfaToken})
 	})
 }
 
@@ -200,9 +210,11 @@ func (s *server) handleOAuthToken() http.Handler {
 				return missing("refresh_token")
 			}
 			p, err = s.svc.Refresh(r.Context(), c, form["refresh_token"])
+		case grantMFA:
+			p, err = s.oauthMFAGrant(r, c, form)
 		default:
 			return oauthErr(http.StatusBadRequest, "unsupported_grant_type",
-				"grant_type must be password or refresh_token")
+				"grant_type must be password, refresh_token or "+grantMFA)
 		}
 		if err != nil {
 			return err

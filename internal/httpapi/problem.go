@@ -38,7 +38,9 @@ type apiError struct {
 	retryAfter time.Duration
 	// wwwAuthenticate, when set, is sent as WWW-Authenticate.
 	wwwAuthenticate string
-	cause           error
+	// mfa carries the mfa_token and methods of an mfa_required answer.
+	mfa   *auth.MFARequiredError
+	cause error
 }
 
 func (e *apiError) Error() string {
@@ -89,6 +91,8 @@ var statusOf = map[auth.Code]struct {
 	auth.CodeWeakPassword:       {http.StatusUnprocessableEntity, "weak_password"},
 	auth.CodeRateLimited:        {http.StatusTooManyRequests, "rate_limited"},
 	auth.CodeUnavailable:        {http.StatusServiceUnavailable, "unavailable"},
+	auth.CodeMFARequired:        {http.StatusForbidden, "mfa_required"},
+	auth.CodeMFAAlreadyEnabled:  {http.StatusConflict, "mfa_already_enabled"},
 }
 
 // Generic details of answers that must not leak internals.
@@ -110,6 +114,7 @@ func toAPIError(err error) *apiError {
 			return &apiError{status: http.StatusInternalServerError, code: codeInternal, detail: detailInternal, cause: err}
 		}
 		e := &apiError{status: m.status, code: m.code, detail: de.Message, retryAfter: de.RetryAfter, cause: err}
+		errors.As(err, &e.mfa)
 		if e.detail == "" {
 			e.detail = http.StatusText(m.status)
 		}
@@ -144,6 +149,9 @@ type problem struct {
 	Status int    `json:"status"`
 	Code   string `json:"code"`
 	Detail string `json:"detail,omitempty"`
+	// mfa_required's extension members (RFC 9457 §3.2).
+	MFAToken string   `json:"mfa_token,omitempty"`
+	Methods  []string `json:"methods,omitempty"`
 }
 
 // writeError answers err as a problem. Server-side failures (5xx) are logged
@@ -186,11 +194,16 @@ func writeProblem(w http.ResponseWriter, e *apiError) {
 	h.Del("Authorization")
 	h.Del("Content-Length")
 	h.Set("Content-Type", "application/problem+json")
-	writeJSONBody(w, e.status, problem{
+	p := problem{
 		Type:   problemType,
 		Title:  http.StatusText(e.status),
 		Status: e.status,
 		Code:   e.code,
 		Detail: e.detail,
-	})
+	}
+	if e.mfa != nil {
+		p.MFAToken, p.Methods = e.mfa.Token, e.mfa.Methods
+		h.Set("Cache-Control", "no-store") // the mfa_token is a credential
+	}
+	writeJSONBody(w, e.status, p)
 }

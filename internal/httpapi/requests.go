@@ -53,6 +53,7 @@ func (q resetRequest) check() error { return required("token", q.Token, "passwor
 type changePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
+	Code            string `json:"code"` // second factor, when the account has one
 }
 
 func (q changePasswordRequest) check() error {
@@ -62,6 +63,7 @@ func (q changePasswordRequest) check() error {
 type changeEmailRequest struct {
 	NewEmail string `json:"new_email"`
 	Password string `json:"password"`
+	Code     string `json:"code"` // second factor, when the account has one
 }
 
 func (q changeEmailRequest) check() error {
@@ -70,6 +72,7 @@ func (q changeEmailRequest) check() error {
 
 type passwordRequest struct {
 	Password string `json:"password"`
+	Code     string `json:"code"` // second factor, when the account has one
 }
 
 func (q passwordRequest) check() error { return required("password", q.Password) }

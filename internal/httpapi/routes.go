@@ -20,6 +20,14 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("GET /v1/sessions", s.authed(s.handleSessions()))
 	mux.Handle("DELETE /v1/sessions/{id}", s.authed(s.handleEndSession()))
 
+	// Second factors (mfa.go).
+	mux.Handle("POST /v1/login/mfa", s.handleLoginMFA())
+	mux.Handle("GET /v1/mfa", s.authed(s.handleMFAStatus()))
+	mux.Handle("POST /v1/mfa/totp", s.authed(s.handleEnrolTOTP()))
+	mux.Handle("POST /v1/mfa/totp/confirm", s.authed(s.handleConfirmTOTP()))
+	mux.Handle("DELETE /v1/mfa/totp", s.authed(s.handleDisableTOTP()))
+	mux.Handle("POST /v1/mfa/recovery-codes", s.authed(s.handleRecoveryCodes()))
+
 	// Passwords.
 	mux.Handle("POST /v1/password/forgot", s.handleForgot())
 	mux.Handle("POST /v1/password/reset", s.handleReset())
@@ -35,6 +43,8 @@ func addRoutes(mux *http.ServeMux, s *server) {
 	mux.Handle("POST /admin/v1/users/{id}/logout", s.admin(s.handleAdminLogout()))
 	mux.Handle("POST /admin/v1/users/{id}/reset", s.admin(s.handleAdminSendReset()))
 	mux.Handle("POST /admin/v1/users/{id}/confirmation", s.admin(s.handleAdminResendConfirmation()))
+	mux.Handle("GET /admin/v1/users/{id}/mfa", s.admin(s.handleAdminMFA()))
+	mux.Handle("DELETE /admin/v1/users/{id}/mfa", s.admin(s.handleAdminResetMFA()))
 	mux.Handle("GET /admin/v1/audit", s.admin(s.handleAdminAudit()))
 
 	// OAuth 2.0 and discovery.

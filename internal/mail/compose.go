@@ -32,6 +32,9 @@ var Kinds = []string{
 	auth.MailEmailChange,
 	auth.MailEmailChanged,
 	auth.MailAccountDeleted,
+	auth.MailMFAChanged,
+	auth.MailRecoveryCodeUsed,
+	auth.MailMFAFailures,
 }
 
 // DefaultProduct is the product name used when MailData.Product is empty.

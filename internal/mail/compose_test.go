@@ -20,6 +20,7 @@ func TestComposeEveryKind(t *testing.T) {
 		Product:   "Acme",
 		NewEmail:  "alice.new@example.org",
 		ExpiresIn: 60 * time.Minute,
+		Change:    "An authenticator app was turned on.",
 	}
 	tests := []struct {
 		kind        string
@@ -45,6 +46,12 @@ func TestComposeEveryKind(t *testing.T) {
 			[]string{"alice@example.org", "alice.new@example.org", "https://auth.example.com"}, []string{"https://auth.example.com/ "}},
 		{auth.MailAccountDeleted, "deleted",
 			[]string{"alice@example.org", "https://auth.example.com"}, nil},
+		{auth.MailMFAChanged, "second factor",
+			[]string{"alice@example.org", "An authenticator app was turned on.", "forgot-password"}, nil},
+		{auth.MailRecoveryCodeUsed, "recovery code",
+			[]string{"alice@example.org", "works once", "forgot-password"}, nil},
+		{auth.MailMFAFailures, "Wrong codes",
+			[]string{"alice@example.org", "wrong second-factor codes", "forgot-password"}, nil},
 	}
 	if len(tests) != len(mail.Kinds) {
 		t.Fatalf("test covers %d kinds, Kinds lists %d", len(tests), len(mail.Kinds))

@@ -47,7 +47,7 @@ func TestConfirmPageEmailChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangeEmail(ctx, auth.ClientInfo{}, pr, "new@example.com", goodPW); err != nil {
+	if err := f.svc.ChangeEmail(ctx, auth.ClientInfo{}, pr, "new@example.com", goodPW, ""); err != nil {
 		t.Fatal(err)
 	}
 	change := f.mailToken("new@example.com", auth.MailEmailChange)

@@ -68,7 +68,10 @@ func testFactors(t *testing.T, s auth.Store) {
 		step int64
 		want bool
 	}{{10, false}, {9, false}, {11, true}, {11, false}, {13, true}} {
-		tx(t, s, func(tx auth.Tx) (err error) { ok, err = tx.AdvanceFactor(ctx, "f1", tc.step, t0.Add(2*time.Minute)); return })
+		tx(t, s, func(tx auth.Tx) (err error) {
+			ok, err = tx.AdvanceFactor(ctx, "f1", tc.step, t0.Add(2*time.Minute))
+			return
+		})
 		if ok != tc.want {
 			t.Fatalf("AdvanceFactor to step %d = %v, want %v", tc.step, ok, tc.want)
 		}
@@ -138,15 +141,24 @@ func testMFAChallenge(t *testing.T, s auth.Store) {
 		t.Fatalf("unknown challenge: %v", err)
 	}
 	var ok bool
-	tx(t, s, func(tx auth.Tx) (err error) { ok, err = tx.ConsumeMFAChallenge(ctx, hash("m"), t0.Add(5*time.Minute)); return })
+	tx(t, s, func(tx auth.Tx) (err error) {
+		ok, err = tx.ConsumeMFAChallenge(ctx, hash("m"), t0.Add(5*time.Minute))
+		return
+	})
 	if ok {
 		t.Fatal("an expired challenge was consumed")
 	}
-	tx(t, s, func(tx auth.Tx) (err error) { ok, err = tx.ConsumeMFAChallenge(ctx, hash("m"), t0.Add(time.Minute)); return })
+	tx(t, s, func(tx auth.Tx) (err error) {
+		ok, err = tx.ConsumeMFAChallenge(ctx, hash("m"), t0.Add(time.Minute))
+		return
+	})
 	if !ok {
 		t.Fatal("a live challenge was refused")
 	}
-	tx(t, s, func(tx auth.Tx) (err error) { ok, err = tx.ConsumeMFAChallenge(ctx, hash("m"), t0.Add(time.Minute)); return })
+	tx(t, s, func(tx auth.Tx) (err error) {
+		ok, err = tx.ConsumeMFAChallenge(ctx, hash("m"), t0.Add(time.Minute))
+		return
+	})
 	if ok {
 		t.Fatal("a challenge was consumed twice")
 	}

@@ -56,6 +56,8 @@ type wireClaims struct {
 	Roles         []string `json:"roles"`
 	Email         string   `json:"email,omitempty"`
 	EmailVerified bool     `json:"email_verified"`
+	Amr           []string `json:"amr,omitempty"`
+	Acr           string   `json:"acr,omitempty"`
 }
 
 func unixPtr(t time.Time) *int64 {
@@ -92,6 +94,7 @@ func Sign(k *Key, c *Claims) (string, error) {
 		Iat: unixPtr(c.IssuedAt), Nbf: unixPtr(c.NotBefore),
 		Jti: c.ID, Sid: c.SessionID, Roles: c.Roles,
 		Email: c.Email, EmailVerified: c.EmailVerified,
+		Amr: c.AMR, Acr: c.ACR,
 	}
 	if w.Roles == nil {
 		w.Roles = []string{}
