@@ -112,6 +112,10 @@ func errWrongCode() error {
 	return Errorf(CodeInvalidCredentials, "the code is wrong or was already used")
 }
 
+func errTOTPOn() error {
+	return Errorf(CodeMFAAlreadyEnabled, "an authenticator app is already on; turn it off first to set up another")
+}
+
 func errBadMFAToken() error {
 	return Errorf(CodeInvalidToken, "the mfa_token is invalid, expired or already used; log in again")
 }
@@ -492,6 +496,14 @@ func (s *Service) mfaStatus(ctx context.Context, userID string) (*MFAStatus, err
 // pending until ConfirmTOTP sees its first code. A pending secret from an
 // earlier attempt is replaced; an active one is CodeMFAAlreadyEnabled.
 func (s *Service) EnrolTOTP(ctx context.Context, c ClientInfo, p *Principal, password, code string) (*TOTPEnrolment, error) {
+	// Said before asking for a code: that would be the app's own.
+	on, err := activeFactors(ctx, s.deps.Store, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(on, func(f *Factor) bool { return f.Kind == FactorTOTP }) {
+		return nil, errTOTPOn()
+	}
 	u, err := s.stepUp(ctx, c, p, password, code)
 	if err != nil {
 		return nil, err
@@ -515,7 +527,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, c ClientInfo, p *Principal, pas
 		}
 		for _, old := range all {
 			if old.Kind == FactorTOTP && old.Active() {
-				return Errorf(CodeMFAAlreadyEnabled, "an authenticator app is already on; turn it off first to set up another")
+				return errTOTPOn()
 			}
 		}
 		if _, err := tx.DeleteFactors(ctx, u.ID, FactorTOTP); err != nil {
