@@ -410,3 +410,29 @@ func TestMFAThrottle(t *testing.T) {
 	// The password does not reset the count either.
 	s.do("POST", "/v1/login", "", map[string]string{"email": addr, "password": goodPassword}).want(t, 429, "rate_limited")
 }
+
+// mfaTOTPOpenAPI drives every second-factor operation for
+// TestOpenAPIResponses, which checks each answer against the document.
+func mfaTOTPOpenAPI[A any](t *testing.T, call func(method, path, bearer string, body any) A, want func(A, int) A, str func(A, string) string, adminKey, pw string) {
+	t.Helper()
+	const addr = "two-factor@example.com"
+	id := str(want(call("POST", "/admin/v1/users", adminKey, map[string]any{"email": addr, "password": pw, "email_confirmed": true}), 201), "id")
+	at := str(want(call("POST", "/v1/login", "", map[string]string{"email": addr, "password": pw}), 200), "access_token")
+	want(call("GET", "/v1/mfa", at, nil), 200)
+	app := &authenticator{t: t, secret: str(want(call("POST", "/v1/mfa/totp", at, map[string]string{"password": pw}), 200), "secret"), last: -1}
+	want(call("POST", "/v1/mfa/totp/confirm", at, map[string]string{"code": "000000"}), 401)
+	want(call("POST", "/v1/mfa/totp/confirm", at, map[string]string{"code": app.code()}), 200)
+	want(call("POST", "/v1/mfa/totp", at, map[string]string{"password": pw}), 409)
+	want(call("POST", "/v1/password/change", at, map[string]string{"current_password": pw, "new_password": pw + "?"}), 403)
+	mt := str(want(call("POST", "/v1/login", "", map[string]string{"email": addr, "password": pw}), 403), "mfa_token")
+	want(call("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": mt, "code": "000000"}), 401)
+	want(call("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": mt, "code": app.code()}), 200)
+	want(call("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": mt, "code": "000000"}), 400)
+	want(call("POST", "/oauth/token", "", url.Values{"grant_type": {"password"}, "username": {addr}, "password": {pw}}), 403)
+	want(call("POST", "/v1/mfa/recovery-codes", at, map[string]string{"password": pw, "code": "000000"}), 401)
+	want(call("DELETE", "/v1/mfa/totp", at, map[string]string{"password": pw, "code": app.code()}), 204)
+	want(call("POST", "/v1/mfa/recovery-codes", at, map[string]string{"password": pw, "code": "000000"}), 400)
+	want(call("GET", "/admin/v1/users/"+id+"/mfa", adminKey, nil), 200)
+	want(call("DELETE", "/admin/v1/users/"+id+"/mfa", adminKey, nil), 204)
+	want(call("DELETE", "/admin/v1/users/nobody/mfa", adminKey, nil), 404)
+}

@@ -270,6 +270,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	want(call("DELETE", "/v1/me", str(last, "access_token"), nil), 400)
 	want(call("DELETE", "/v1/me", str(last, "access_token"), map[string]string{"password": pw + "!"}), 204)
 
+	// Second factors (mfa_e2e_test.go has the rules).
+	mfaTOTPOpenAPI(t, call, want, str, adminKey, pw)
+
 	// Every JSON API and OAuth operation of the document was exercised
 	// (pages are covered when they exist).
 	var missed []string
