@@ -53,7 +53,7 @@ func (s *server) handleDiscovery() http.Handler {
 			RevocationEndpoint:       iss + "/oauth/revoke",
 			IntrospectionEndpoint:    iss + "/oauth/introspect",
 			JWKSURI:                  iss + "/.well-known/jwks.json",
-			GrantTypesSupported:      []string{"password", "refresh_token"},
+			GrantTypesSupported:      []string{"password", "refresh_token", grantMFA},
 			ResponseTypesSupported:   []string{},
 			TokenAuthMethods:         methods,
 			RevocationAuthMethods:    methods,

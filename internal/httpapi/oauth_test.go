@@ -560,7 +560,7 @@ func TestDiscovery(t *testing.T) {
 			"revocation_endpoint":                           "https://auth.example.com/oauth/revoke",
 			"introspection_endpoint":                        "https://auth.example.com/oauth/introspect",
 			"jwks_uri":                                      "https://auth.example.com/.well-known/jwks.json",
-			"grant_types_supported":                         []any{"password", "refresh_token"},
+			"grant_types_supported":                         []any{"password", "refresh_token", "urn:latch:params:oauth:grant-type:mfa"},
 			"response_types_supported":                      []any{},
 			"token_endpoint_auth_methods_supported":         methods,
 			"revocation_endpoint_auth_methods_supported":    methods,
