@@ -41,6 +41,7 @@ var userCommands = []struct{ name, args, doc string }{
 	{"disable", "USER", "disable the account and end its sessions"},
 	{"enable", "USER", "enable the account"},
 	{"logout", "USER", "end every session and cut off its access tokens"},
+	{"reset-mfa", "USER", "remove every second factor and recovery code (the user is told by mail)"},
 	{"delete", "USER", "delete the account, its sessions and tokens"},
 }
 
@@ -327,6 +328,17 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 				return err
 			}
 			return e.done("logged out", u)
+		}
+	case "reset-mfa":
+		run = func(ctx context.Context, e *cliEnv, pos []string) error {
+			u, err := oneUser(ctx, e, pos)
+			if err != nil {
+				return err
+			}
+			if err := e.svc.AdminResetMFA(ctx, auth.ActorCLI, u.ID); err != nil {
+				return err
+			}
+			return e.done("second factors removed", u)
 		}
 	case "delete":
 		run = func(ctx context.Context, e *cliEnv, pos []string) error {

@@ -436,3 +436,25 @@ func mfaTOTPOpenAPI[A any](t *testing.T, call func(method, path, bearer string, 
 	want(call("DELETE", "/admin/v1/users/"+id+"/mfa", adminKey, nil), 204)
 	want(call("DELETE", "/admin/v1/users/nobody/mfa", adminKey, nil), 404)
 }
+
+// TestMFACLIReset: latch user reset-mfa removes a user's factors on the
+// database directly, audited with the actor "cli".
+func TestMFACLIReset(t *testing.T) {
+	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"})
+	const addr = "phone-lost@example.com"
+	id := s.adminCreate(addr)
+	s.enrolTOTP(s.login(addr, goodPassword).str("access_token"), goodPassword)
+	s.mfaRequired(addr, goodPassword)
+	out, err := s.cli("user", "reset-mfa", addr)
+	if err != nil || !strings.Contains(out, "second factors removed "+id) {
+		t.Fatalf("latch user reset-mfa: %v\n%s", err, out)
+	}
+	s.login(addr, goodPassword)
+	evs := s.events("type=mfa_reset&user_id=" + id)
+	if len(evs) != 1 || evs[0]["actor"] != "cli" {
+		t.Fatalf("audit: %v", evs)
+	}
+	if out, err := s.cli("user", "reset-mfa", "nobody@example.com"); err == nil {
+		t.Fatalf("reset-mfa of an unknown user succeeded: %s", out)
+	}
+}
