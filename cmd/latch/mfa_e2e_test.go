@@ -458,3 +458,87 @@ func TestMFACLIReset(t *testing.T) {
 		t.Fatalf("reset-mfa of an unknown user succeeded: %s", out)
 	}
 }
+
+// TestMFATokenBinding: an mfa_token is bound to its password check and
+// to the client that asked: a password change or logout everywhere voids
+// it, and one asked for through an OAuth client is redeemed only there.
+func TestMFATokenBinding(t *testing.T) {
+	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"})
+	const addr = "bound@example.com"
+	s.adminCreate(addr)
+	access := s.login(addr, goodPassword).str("access_token")
+	app, recovery := s.enrolTOTP(access, goodPassword)
+
+	// Through a client: not redeemable without it.
+	resp, err := http.PostForm(s.URL+"/oauth/token", url.Values{"grant_type": {"password"}, "username": {addr}, "password": {goodPassword}, "client_id": {"mobile"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var oe map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&oe)
+	resp.Body.Close()
+	clientToken, _ := oe["mfa_token"].(string)
+	if resp.StatusCode != 403 || clientToken == "" {
+		t.Fatalf("password grant with a client: %d %v", resp.StatusCode, oe)
+	}
+	s.do("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": clientToken, "recovery_code": recovery[0]}).want(t, 400, "invalid_token")
+
+	// A password change voids tokens asked for with the old password.
+	stale := s.mfaRequired(addr, goodPassword)
+	const newPW = "another fine passphrase"
+	s.do("POST", "/v1/password/change", access, map[string]string{"current_password": goodPassword, "new_password": newPW, "code": app.code()}).want(t, 200, "")
+	s.do("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": stale, "recovery_code": recovery[0]}).want(t, 400, "invalid_token")
+
+	// So does logging out everywhere.
+	live := s.mfaRequired(addr, newPW)
+	pair := s.do("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": s.mfaRequired(addr, newPW), "recovery_code": recovery[0]}).want(t, 200, "")
+	s.do("POST", "/v1/logout/all", pair.str("access_token"), nil).want(t, 204, "")
+	s.do("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": live, "recovery_code": recovery[1]}).want(t, 400, "invalid_token")
+}
+
+// TestMFAStepUpThrottle: the right password with wrong codes at a step-up
+// never clears the account throttle, so it buys no extra guesses.
+func TestMFAStepUpThrottle(t *testing.T) {
+	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey})
+	const addr = "stepguess@example.com"
+	s.adminCreate(addr)
+	access := s.login(addr, goodPassword).str("access_token")
+	s.enrolTOTP(access, goodPassword)
+	saw429 := false
+	for i := 0; i < 6 && !saw429; i++ {
+		r := s.do("DELETE", "/v1/mfa/totp", access, map[string]string{"password": goodPassword, "code": "000000"})
+		switch r.Status {
+		case 401:
+		case 429:
+			saw429 = true
+		default:
+			t.Fatalf("step-up with a wrong code: %d %s", r.Status, r.Raw)
+		}
+	}
+	if !saw429 {
+		t.Fatal("six step-ups with the right password and a wrong code were never throttled")
+	}
+}
+
+// TestMFAFailureBurst: a burst of wrong codes is an audit event and mails
+// the user once.
+func TestMFAFailureBurst(t *testing.T) {
+	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"})
+	const addr = "burst@example.com"
+	id := s.adminCreate(addr)
+	s.enrolTOTP(s.login(addr, goodPassword).str("access_token"), goodPassword)
+	mt := s.mfaRequired(addr, goodPassword)
+	for range 8 {
+		s.do("POST", "/v1/login/mfa", "", map[string]string{"mfa_token": mt, "code": "000000"}).want(t, 401, "invalid_credentials")
+	}
+	if evs := s.events("type=mfa_failure_burst&user_id=" + id); len(evs) != 1 {
+		t.Fatalf("burst events: %v", evs)
+	}
+	if m := s.mailTo(addr, 2); !strings.Contains(m["subject"].(string), "Wrong codes") {
+		t.Fatalf("burst notice: %v", m)
+	}
+	// The enrolment's wrong code made one failure too: 9 in all.
+	if evs := s.events("type=mfa_failed&user_id=" + id); len(evs) != 9 {
+		t.Fatalf("mfa_failed events: %d, want 9", len(evs))
+	}
+}
