@@ -371,19 +371,10 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 // It is the one place that re-checks a logged-in user's password (password
 // change, email change, account deletion, any step-up), and it shares
 // login's per-account throttle: someone holding a stolen access token
-// must not get unlimited guesses here while login allows only a few.
+// must not get unlimited guesses here while login allows only a few. It
+// does not clear the throttle: stepUp does, once the second factor (if
+// any) was right too.
 func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
-	u, err := s.checkPrincipalPassword(ctx, c, p, password)
-	if err != nil {
-		return nil, err
-	}
-	s.passwordSucceeded(ctx, u.EmailNorm)
-	return u, nil
-}
-
-// checkPrincipalPassword is verifyPrincipalPassword without clearing the
-// throttle: stepUp clears it only after the second factor too.
-func (s *Service) checkPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
 	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")

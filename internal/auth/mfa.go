@@ -421,7 +421,7 @@ func (s *Service) factorUsed(ctx context.Context, c ClientInfo, u *User, sid str
 // throttle, and clears it only when everything asked for was right, so
 // that the right password does not buy more guesses at the code.
 func (s *Service) stepUp(ctx context.Context, c ClientInfo, p *Principal, password, code string) (*User, error) {
-	u, err := s.checkPrincipalPassword(ctx, c, p, password)
+	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
 	if err != nil {
 		return nil, err
 	}
