@@ -40,7 +40,7 @@ type Config struct {
 	// invalid_email. See internal/emailaddr.
 	UnicodeEmail bool
 
-	// Secret seals signing keys at rest (at least 32 bytes).
+	// Secret seals signing keys and TOTP secrets at rest (at least 32 bytes).
 	Secret []byte
 	// KeyAlg is the algorithm of newly generated signing keys: "EdDSA"
 	// (default), "ES256" or "RS256".
