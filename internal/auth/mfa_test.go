@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/mfa"
 )
 
@@ -129,4 +130,25 @@ func bytesContain(b, sub []byte) bool {
 		}
 	}
 	return false
+}
+
+// FuzzLoginMFA: whatever mfa_token and codes arrive, LoginMFA answers a
+// client error (never internal) and logs nobody in without a real token.
+func FuzzLoginMFA(f *testing.F) {
+	f.Add("", "123456", "")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "000000", "")
+	f.Add("not a token", "", "k7dq-x2mf-9hcw-tp4e")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "12 34 56", "\x00")
+	svc := authtest.New(f, auth.Config{PublicURL: "https://auth.example.com", Secret: testSecret}).Service
+	f.Fuzz(func(t *testing.T, tok, code, recovery string) {
+		p, err := svc.LoginMFA(context.Background(), client, tok, code, recovery)
+		if err == nil || p != nil {
+			t.Fatalf("LoginMFA(%q, %q, %q) logged in", tok, code, recovery)
+		}
+		switch c := auth.ErrorCode(err); c {
+		case auth.CodeInvalidToken, auth.CodeInvalidRequest:
+		default:
+			t.Fatalf("LoginMFA(%q, %q, %q): %v (code %s)", tok, code, recovery, err, c)
+		}
+	})
 }
