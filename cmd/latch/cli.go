@@ -18,10 +18,6 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/sqlstore"
 )
 
 // userCommands are the commands of latch user, in the order help lists
@@ -80,21 +76,15 @@ from now (e.g. 24h).
 
 // cliEnv is what an administration command works with.
 type cliEnv struct {
-	svc    *auth.Service
-	db     *sqlstore.DB
-	hasher *password.Hasher
+	*app
 	stdout io.Writer
 	stderr io.Writer
 	json   bool
 }
 
-func (e *cliEnv) close() {
-	e.svc.Close()
-	e.db.Close()
-}
-
-// openCLI builds the service on the configured database, as serve does but
-// without a listener or mail worker: commands send no mail.
+// openCLI builds latch as serve does (openApp, startService) but without
+// a listener, shared limits or mail worker: mail a command queues is sent
+// by a running server.
 // Unless create is set, an SQLite file that does not exist is an error
 // rather than a new empty database (a mistyped LATCH_DATABASE_URL).
 func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, create bool) (*cliEnv, error) {
@@ -109,35 +99,25 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		}
 	}
 	warnUnknownVariables(ctx, stderr)
-	// Security events still go to the log, but only warnings reach the
-	// terminal; the audit log keeps every event.
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := openApp(ctx, c, cliLogger(c, stderr))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.startService(ctx, serviceHooks{}); err != nil {
+		a.close()
+		return nil, err
+	}
+	return &cliEnv{app: a, stdout: stdout, stderr: stderr}, nil
+}
+
+// cliLogger is a command's log: security events still go to it, but only
+// warnings reach the terminal; the audit log keeps every event.
+func cliLogger(c *config, stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelWarn}
 	if c.LogFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		return slog.New(slog.NewJSONHandler(stderr, opts))
 	}
-	db, err := openStore(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	secret, secretFrom, err := loadSecret(c)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	hasher := password.NewHasher(password.Config{})
-	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
-		Store:    db,
-		Limiter:  limit.New(),
-		Composer: mail.NewComposer(),
-		Hasher:   hasher,
-		Policy:   password.Policy{MinLength: c.PasswordMin},
-		Logger:   log,
-	})
-	if err != nil {
-		db.Close()
-		return nil, explainServiceError(err, c, secretFrom)
-	}
-	return &cliEnv{svc: svc, db: db, hasher: hasher, stdout: stdout, stderr: stderr}, nil
+	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
 // cliContext marks the command line as the client of every event.

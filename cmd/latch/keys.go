@@ -7,16 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/httpapi"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
 )
 
 // Signing keys and OAuth configuration.
@@ -83,11 +79,14 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() > 0 {
 		return fmt.Errorf("latch keys %s: unexpected arguments %q\n%s", sub, fs.Args(), keysUsage)
 	}
-	svc, closeFn, err := openKeyService(ctx, getenv, stderr)
+	// A rotation runs on the server's settings: the access token lifetime
+	// sets how long a retired key stays published.
+	e, err := openCLI(ctx, getenv, stdout, stderr, true)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer e.close()
+	svc := e.svc
 	if sub == "rotate" {
 		rot, err := svc.RotateKeys(ctx)
 		if errors.Is(err, auth.ErrRotationConflict) {
@@ -162,38 +161,4 @@ func writeKeysJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
-}
-
-// openKeyService builds the service on the configured database with the
-// settings a rotation depends on (the access token lifetime sets how long a
-// retired key stays published).
-func openKeyService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*auth.Service, func(), error) {
-	c, err := loadConfig(nil, getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	warnUnknownVariables(ctx, stderr)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := openStore(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	secret, secretFrom, err := loadSecret(c)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
-		Store:    db,
-		Limiter:  limit.New(),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{}),
-		Policy:   password.Policy{},
-		Logger:   log,
-	})
-	if err != nil {
-		db.Close()
-		return nil, nil, explainServiceError(err, c, secretFrom)
-	}
-	return svc, func() { svc.Close(); db.Close() }, nil
 }
