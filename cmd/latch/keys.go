@@ -7,45 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/httpapi"
 )
-
-// Signing keys and OAuth configuration.
-
-// defaultKeyRotation is LATCH_KEY_ROTATION's default.
-const defaultKeyRotation = 720 * time.Hour
-
-// loadOAuth reads LATCH_KEY_ROTATION (a duration, or "off" / "0" for
-// rotation only by `latch keys rotate`) and LATCH_OAUTH_CLIENTS.
-func (c *config) loadOAuth(getenv func(string) string) []error {
-	var errs []error
-	c.KeyRotation = defaultKeyRotation
-	switch v := strings.TrimSpace(getenv("LATCH_KEY_ROTATION")); v {
-	case "":
-	case "off", "0":
-		c.KeyRotation = -1
-	default:
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("LATCH_KEY_ROTATION: %q is not a positive duration (e.g. 720h) or off", v))
-		} else if d < time.Hour {
-			errs = append(errs, fmt.Errorf("LATCH_KEY_ROTATION: %q is under an hour: verifiers caching the JWKS would not see the next key in time", v))
-		} else {
-			c.KeyRotation = d
-		}
-	}
-	clients, err := httpapi.ParseOAuthClients(getenv("LATCH_OAUTH_CLIENTS"))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("LATCH_OAUTH_CLIENTS: %w", err))
-	}
-	c.OAuthClients = clients
-	return errs
-}
 
 const keysUsage = `usage: latch keys <command> [--json]
 
