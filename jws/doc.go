@@ -35,7 +35,8 @@
 //   - latch's server checks the tokens it issued itself with
 //     internal/token's IssuerVerifier, on its in-memory key ring.
 //
-// Both verifiers call Verify, so they accept and refuse the same tokens.
+// Both verifiers call Verify, so they apply the same rule to a token's
+// form, signature and claims.
 //
 // Private keys, signing, sealing and opaque tokens stay in latch's
 // internal/token; key caching, the revocation feed and the HTTP middleware
