@@ -52,32 +52,41 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer e.close()
-	svc := e.svc
 	if sub == "rotate" {
-		rot, err := svc.RotateKeys(ctx)
-		if errors.Is(err, auth.ErrRotationConflict) {
-			return errors.New("another rotation ran at the same moment; nothing changed (run latch keys list)")
-		}
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeKeysJSON(stdout, map[string]string{
-				"retired": rot.Retired, "current": rot.Current, "next": rot.Next,
-				"retired_until": keyTimeOrEmpty(rot.RetiredUntil),
-			})
-		}
-		if rot.Retired != "" {
-			fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, keyTimeOrEmpty(rot.RetiredUntil))
-		}
-		fmt.Fprintf(stdout, "current %s\nnext    %s\n", rot.Current, rot.Next)
-		return nil
+		return keysRotate(ctx, e.svc, stdout, *asJSON)
 	}
+	return keysList(ctx, e.svc, stdout, *asJSON)
+}
+
+// keysRotate is `latch keys rotate`.
+func keysRotate(ctx context.Context, svc *auth.Service, stdout io.Writer, asJSON bool) error {
+	rot, err := svc.RotateKeys(ctx)
+	if errors.Is(err, auth.ErrRotationConflict) {
+		return errors.New("another rotation ran at the same moment; nothing changed (run latch keys list)")
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeKeysJSON(stdout, map[string]string{
+			"retired": rot.Retired, "current": rot.Current, "next": rot.Next,
+			"retired_until": keyTimeOrEmpty(rot.RetiredUntil),
+		})
+	}
+	if rot.Retired != "" {
+		fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, keyTimeOrEmpty(rot.RetiredUntil))
+	}
+	fmt.Fprintf(stdout, "current %s\nnext    %s\n", rot.Current, rot.Next)
+	return nil
+}
+
+// keysList is `latch keys list`: a table, or JSON.
+func keysList(ctx context.Context, svc *auth.Service, stdout io.Writer, asJSON bool) error {
 	keys, err := svc.Keys(ctx)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		type key struct {
 			KID       string `json:"kid"`
 			Alg       string `json:"alg"`
