@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -35,4 +36,25 @@ func (s *Service) AdminAuthAllowed(ctx context.Context, c ClientInfo) error {
 // It answers a rate_limited error when that failure was one too many.
 func (s *Service) AdminAuthFailed(ctx context.Context, c ClientInfo) error {
 	return s.limitIP(ctx, "admin_auth", c, AdminAuthFailuresPerIP)
+}
+
+// AuthenticateAdmin checks a credential of the admin API and answers who
+// acts: ActorAdminKey for the admin key, else the user id of the access
+// token's owner. A token must be of a live session, and RoleAdmin must be
+// both in the token and on the account now, so that taking the role away
+// takes effect before the token expires. A bad credential answers
+// CodeInvalidBearer (or CodeTokenExpired); a good token without the role,
+// CodeForbidden.
+func (s *Service) AuthenticateAdmin(ctx context.Context, credential string, adminKey Secret) (string, error) {
+	if adminKey.Matches(credential) {
+		return ActorAdminKey, nil
+	}
+	p, err := s.Authenticate(ctx, credential)
+	if err != nil {
+		return "", err
+	}
+	if !p.HasRole(RoleAdmin) || !slices.Contains(p.User.Roles, RoleAdmin) {
+		return "", Errorf(CodeForbidden, "this route needs the admin role")
+	}
+	return p.User.ID, nil
 }

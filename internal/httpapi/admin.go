@@ -3,15 +3,12 @@ package httpapi
 // The admin API (api.md "Admin API"), under /admin/v1/.
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/jws"
 )
 
 // adminFunc is a handler of an admin route; actor is auth.ActorAdminKey or
@@ -41,26 +38,11 @@ func (s *server) admin(h adminFunc) http.Handler {
 
 // adminActor checks r's admin credential and returns who acts.
 func (s *server) adminActor(r *http.Request) (string, error) {
-	if s.isAdminKey(r) {
-		return auth.ActorAdminKey, nil
-	}
-	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-	switch {
-	case errors.Is(err, jws.ErrNoBearer):
-		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-			detail: "an admin access token or the admin API key is required", wwwAuthenticate: challengeNoToken}
-	case err != nil:
-		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-			detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
-	}
-	p, err := s.svc.Authenticate(r.Context(), tok)
+	tok, err := bearerCredential(r, "an admin access token or the admin API key is required")
 	if err != nil {
 		return "", err
 	}
-	if !p.HasRole(auth.RoleAdmin) || !slices.Contains(p.User.Roles, auth.RoleAdmin) {
-		return "", newError(http.StatusForbidden, codeForbidden, "this route needs the admin role")
-	}
-	return p.User.ID, nil
+	return s.svc.AuthenticateAdmin(r.Context(), tok, s.adminKey)
 }
 
 // Request bodies.

@@ -1,9 +1,6 @@
 package httpapi
 
-import (
-	"errors"
-	"net/http"
-)
+import "net/http"
 
 // adminAttempt runs check, the credential check of the admin surface (the
 // admin routes, token introspection, a keyed revocation feed), under the
@@ -30,10 +27,6 @@ func (s *server) adminAttempt(r *http.Request, check func() error) error {
 // refusedCredential reports whether err answers 401 or 403 (and not, say,
 // 503 because the database is down).
 func refusedCredential(err error) bool {
-	var oe *oauthError
-	if errors.As(err, &oe) {
-		return oe.status == http.StatusUnauthorized || oe.status == http.StatusForbidden
-	}
 	st := toAPIError(err).status
 	return st == http.StatusUnauthorized || st == http.StatusForbidden
 }

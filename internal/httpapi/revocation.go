@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/auth"
 )
 
 // The revocation feed: GET /v1/revocations, followed by package
@@ -44,24 +42,16 @@ const maxFeedWait = 25
 // initRevocations keeps what the feed's handler needs from cfg.
 func (s *server) initRevocations(cfg Config) {
 	s.revocations = cfg.Revocations
-	if cfg.RevocationKey != "" {
-		h := sha256.Sum256([]byte(cfg.RevocationKey))
-		s.revocationKeyHash = h[:]
-	}
+	s.revocationKey = auth.NewSecret(cfg.RevocationKey)
 }
 
 // canReadRevocations reports whether r may read the feed: always when no
 // revocation key is configured, else with the revocation or the admin key.
 func (s *server) canReadRevocations(r *http.Request) bool {
-	if s.revocationKeyHash == nil {
+	if !s.revocationKey.IsSet() {
 		return true
 	}
-	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-	if err != nil {
-		return false
-	}
-	h := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(h[:], s.revocationKeyHash) == 1 || s.isAdminKey(r)
+	return presentsKey(r, s.revocationKey) || presentsKey(r, s.adminKey)
 }
 
 // handleRevocations answers GET /v1/revocations?since=<cursor>&wait=<s>.
@@ -73,7 +63,7 @@ func (s *server) handleRevocations() http.Handler {
 		if s.revocations == nil {
 			return newError(http.StatusNotFound, codeNotFound, "the revocation feed is not enabled")
 		}
-		if s.revocationKeyHash != nil {
+		if s.revocationKey.IsSet() {
 			// A keyed feed: the key is guessed like the admin key.
 			err := s.adminAttempt(r, func() error {
 				if !s.canReadRevocations(r) {
