@@ -22,6 +22,7 @@ import (
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/sqlstore"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // userCommands are the commands of latch user, in the order help lists
@@ -396,9 +397,9 @@ func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, 
 	}
 	if e.json {
 		out := struct {
-			cliUser
+			wire.AdminUser
 			Password string `json:"password,omitempty"`
-		}{newCLIUser(u), generated}
+		}{wire.NewAdminUser(u), generated}
 		return e.writeJSON(out)
 	}
 	fmt.Fprintf(e.stdout, "created %s (%s)\n", u.ID, u.Email)

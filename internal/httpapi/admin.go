@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // adminFunc is a handler of an admin route; actor is auth.ActorAdminKey or
@@ -72,55 +73,6 @@ func (patchUserRequest) readOnlyFields() []string {
 	return []string{"id", "created_at", "updated_at"}
 }
 
-// Answer bodies.
-
-// adminUserBody is the user object of the admin API: api.md's user object
-// plus what only admins see.
-type adminUserBody struct {
-	userBody
-	Disabled  bool   `json:"disabled"`
-	UpdatedAt string `json:"updated_at"`
-}
-
-func newAdminUserBody(u *auth.User) adminUserBody {
-	return adminUserBody{userBody: newUserBody(u), Disabled: u.Disabled, UpdatedAt: timestamp(u.UpdatedAt)}
-}
-
-type usersBody struct {
-	Users      []adminUserBody `json:"users"`
-	NextCursor string          `json:"next_cursor"`
-}
-
-type adminSessionBody struct {
-	ID         string `json:"id"`
-	CreatedAt  string `json:"created_at"`
-	LastUsedAt string `json:"last_used_at"`
-	ExpiresAt  string `json:"expires_at"`
-	UserAgent  string `json:"user_agent"`
-	IP         string `json:"ip"`
-}
-
-type adminSessionsBody struct {
-	Sessions []adminSessionBody `json:"sessions"`
-}
-
-type auditEventBody struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	UserID    string            `json:"user_id"`
-	SessionID string            `json:"session_id"`
-	Actor     string            `json:"actor"`
-	IP        string            `json:"ip"`
-	UserAgent string            `json:"user_agent"`
-	CreatedAt string            `json:"created_at"`
-	Details   map[string]string `json:"details"`
-}
-
-type auditBody struct {
-	Events     []auditEventBody `json:"events"`
-	NextCursor string           `json:"next_cursor"`
-}
-
 // Query parameters.
 
 // queryLimit reads the optional limit parameter.
@@ -164,11 +116,7 @@ func (s *server) handleAdminListUsers() adminFunc {
 		if err != nil {
 			return err
 		}
-		out := usersBody{Users: make([]adminUserBody, 0, len(page.Users)), NextCursor: page.NextCursor}
-		for _, u := range page.Users {
-			out.Users = append(out.Users, newAdminUserBody(u))
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, wire.NewUsers(page.Users, page.NextCursor))
 		return nil
 	}
 }
@@ -191,7 +139,7 @@ func (s *server) handleAdminCreateUser() adminFunc {
 			return err
 		}
 		w.Header().Set("Location", "/admin/v1/users/"+url.PathEscape(u.ID))
-		encode(w, http.StatusCreated, newAdminUserBody(u))
+		encode(w, http.StatusCreated, wire.NewAdminUser(u))
 		return nil
 	}
 }
@@ -202,7 +150,7 @@ func (s *server) handleAdminGetUser() adminFunc {
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, newAdminUserBody(u))
+		encode(w, http.StatusOK, wire.NewAdminUser(u))
 		return nil
 	}
 }
@@ -240,7 +188,7 @@ func (s *server) handleAdminPatchUser() adminFunc {
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, newAdminUserBody(u))
+		encode(w, http.StatusOK, wire.NewAdminUser(u))
 		return nil
 	}
 }
@@ -261,18 +209,9 @@ func (s *server) handleAdminSessions() adminFunc {
 		if err != nil {
 			return err
 		}
-		out := adminSessionsBody{Sessions: make([]adminSessionBody, 0, len(list))}
-		for _, x := range list {
-			out.Sessions = append(out.Sessions, adminSessionBody{
-				ID:         x.ID,
-				CreatedAt:  timestamp(x.CreatedAt),
-				LastUsedAt: timestamp(x.LastUsedAt),
-				ExpiresAt:  timestamp(x.ExpiresAt),
-				UserAgent:  x.UserAgent,
-				IP:         x.IP,
-			})
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, struct {
+			Sessions []wire.Session `json:"sessions"`
+		}{wire.NewSessions(list)})
 		return nil
 	}
 }
@@ -341,29 +280,7 @@ func (s *server) handleAdminAudit() adminFunc {
 		if err != nil {
 			return err
 		}
-		out := auditBody{Events: make([]auditEventBody, 0, len(page.Events)), NextCursor: page.NextCursor}
-		for _, e := range page.Events {
-			out.Events = append(out.Events, newAuditEventBody(e))
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, wire.NewEvents(page))
 		return nil
-	}
-}
-
-func newAuditEventBody(e *auth.AuditEvent) auditEventBody {
-	d := e.Details
-	if d == nil {
-		d = map[string]string{}
-	}
-	return auditEventBody{
-		ID:        strconv.FormatInt(e.ID, 10),
-		Type:      e.Type,
-		UserID:    e.UserID,
-		SessionID: e.SessionID,
-		Actor:     e.Actor,
-		IP:        e.IP,
-		UserAgent: e.UserAgent,
-		CreatedAt: timestamp(e.CreatedAt),
-		Details:   d,
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // handleSignup: 202 confirmation_sent, or 201 and a token answer when
@@ -66,7 +68,7 @@ func (s *server) handleResend() http.Handler {
 // handleMe answers the caller's user object.
 func (s *server) handleMe() authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		encode(w, http.StatusOK, newUserBody(p.User))
+		encode(w, http.StatusOK, wire.NewUser(p.User))
 		return nil
 	}
 }

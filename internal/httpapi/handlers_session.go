@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // handleLogin answers a token answer for the right email and password.
@@ -78,8 +80,8 @@ func (s *server) handleSessions() authedFunc {
 		for _, x := range list {
 			out.Sessions = append(out.Sessions, sessionBody{
 				ID:         x.ID,
-				CreatedAt:  timestamp(x.CreatedAt),
-				LastUsedAt: timestamp(x.LastUsedAt),
+				CreatedAt:  wire.Time(x.CreatedAt),
+				LastUsedAt: wire.Time(x.LastUsedAt),
 				UserAgent:  x.UserAgent,
 				IP:         x.IP,
 				Current:    x.ID == p.SessionID,

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // The revocation feed: GET /v1/revocations, followed by package
@@ -104,10 +106,10 @@ func (s *server) handleRevocations() http.Handler {
 			PollAfterMS: rv.PollAfter.Milliseconds(),
 		}
 		for _, x := range rv.Sessions {
-			body.Sessions = append(body.Sessions, revokedSessionBody{SID: x.SessionID, Until: timestamp(ceilSecond(x.Until))})
+			body.Sessions = append(body.Sessions, revokedSessionBody{SID: x.SessionID, Until: wire.Time(ceilSecond(x.Until))})
 		}
 		for _, x := range rv.Users {
-			body.Users = append(body.Users, revokedUserBody{Sub: x.UserID, NotBefore: timestamp(x.NotBefore), Until: timestamp(ceilSecond(x.Until))})
+			body.Users = append(body.Users, revokedUserBody{Sub: x.UserID, NotBefore: wire.Time(x.NotBefore), Until: wire.Time(ceilSecond(x.Until))})
 		}
 		encode(w, http.StatusOK, body)
 		return nil
