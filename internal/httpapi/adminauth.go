@@ -11,13 +11,12 @@ import "net/http"
 // admin tools are never limited.
 func (s *server) adminAttempt(r *http.Request, check func() error) error {
 	ctx := r.Context()
-	c := clientFrom(ctx)
-	if err := s.svc.AdminAuthAllowed(ctx, c); err != nil {
+	if err := s.svc.AdminAuthAllowed(ctx); err != nil {
 		return err
 	}
 	err := check()
 	if err != nil && refusedCredential(err) {
-		if lerr := s.svc.AdminAuthFailed(ctx, c); lerr != nil {
+		if lerr := s.svc.AdminAuthFailed(ctx); lerr != nil {
 			return lerr
 		}
 	}

@@ -15,7 +15,7 @@ func (s *server) handleLogin() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.Login(r.Context(), clientFrom(r.Context()), q.Email, q.Password)
+		p, err := s.svc.Login(r.Context(), q.Email, q.Password)
 		if err != nil {
 			return err
 		}
@@ -31,7 +31,7 @@ func (s *server) handleRefresh() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.Refresh(r.Context(), clientFrom(r.Context()), q.RefreshToken)
+		p, err := s.svc.Refresh(r.Context(), q.RefreshToken)
 		if err != nil {
 			return err
 		}

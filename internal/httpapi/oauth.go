@@ -161,9 +161,10 @@ func (s *server) handleOAuthToken() http.Handler {
 			return err
 		}
 		// Sessions started here are bound to the client, and refreshed
-		// only through it.
-		c := clientFrom(r.Context())
+		// only through it: the caller's client info gains the client.
+		c := auth.ClientFromContext(r.Context())
 		c.OAuthClient = cl
+		ctx := auth.ContextWithClient(r.Context(), c)
 		missing := func(name string) error {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter "+name)
 		}
@@ -178,12 +179,12 @@ func (s *server) handleOAuthToken() http.Handler {
 			if form["password"] == "" {
 				return missing("password")
 			}
-			p, err = s.svc.Login(r.Context(), c, form["username"], form["password"])
+			p, err = s.svc.Login(ctx, form["username"], form["password"])
 		case "refresh_token":
 			if form["refresh_token"] == "" {
 				return missing("refresh_token")
 			}
-			p, err = s.svc.Refresh(r.Context(), c, form["refresh_token"])
+			p, err = s.svc.Refresh(ctx, form["refresh_token"])
 		default:
 			return oauthErr(http.StatusBadRequest, "unsupported_grant_type",
 				"grant_type must be password or refresh_token")
