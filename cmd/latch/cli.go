@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 const auditUsage = `usage: latch audit [--user USER] [--type TYPE] [--since T] [--until T] [--limit N] [--cursor C] [--json]
@@ -157,9 +158,9 @@ func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, 
 	}
 	if e.json {
 		out := struct {
-			cliUser
+			wire.AdminUser
 			Password string `json:"password,omitempty"`
-		}{newCLIUser(u), generated}
+		}{wire.NewAdminUser(u), generated}
 		return e.writeJSON(out)
 	}
 	fmt.Fprintf(e.stdout, "created %s (%s)\n", u.ID, u.Email)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 const keysUsage = `usage: latch keys <command> [--json]
@@ -70,11 +71,11 @@ func keysRotate(ctx context.Context, svc *auth.Service, stdout io.Writer, asJSON
 	if asJSON {
 		return writeKeysJSON(stdout, map[string]string{
 			"retired": rot.Retired, "current": rot.Current, "next": rot.Next,
-			"retired_until": keyTimeOrEmpty(rot.RetiredUntil),
+			"retired_until": wire.Time(rot.RetiredUntil),
 		})
 	}
 	if rot.Retired != "" {
-		fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, keyTimeOrEmpty(rot.RetiredUntil))
+		fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, wire.Time(rot.RetiredUntil))
 	}
 	fmt.Fprintf(stdout, "current %s\nnext    %s\n", rot.Current, rot.Next)
 	return nil
@@ -100,33 +101,25 @@ func keysList(ctx context.Context, svc *auth.Service, stdout io.Writer, asJSON b
 			Keys []key `json:"keys"`
 		}{Keys: []key{}}
 		for _, k := range keys {
-			out.Keys = append(out.Keys, key{k.KID, k.Alg, k.State, keyTimeOrEmpty(k.CreatedAt), keyTimeOrEmpty(k.ActiveAt), keyTimeOrEmpty(k.RetiredAt), keyTimeOrEmpty(k.ExpiresAt)})
+			out.Keys = append(out.Keys, key{k.KID, k.Alg, k.State, wire.Time(k.CreatedAt), wire.Time(k.ActiveAt), wire.Time(k.RetiredAt), wire.Time(k.ExpiresAt)})
 		}
 		return writeKeysJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS SINCE\tRETIRED\tPUBLISHED UNTIL")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, keyTimeOrEmpty(k.CreatedAt),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, wire.Time(k.CreatedAt),
 			keyTime(k.ActiveAt), keyTime(k.RetiredAt), keyTime(k.ExpiresAt))
 	}
 	return tw.Flush()
 }
 
-// keyTimeOrEmpty formats t as RFC 3339 in UTC, "" for the zero time.
-func keyTimeOrEmpty(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// keyTime is keyTimeOrEmpty with "-" for the zero time, for tables.
+// keyTime is wire.Time with "-" for the zero time, for tables.
 func keyTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return keyTimeOrEmpty(t)
+	return wire.Time(t)
 }
 
 func writeKeysJSON(w io.Writer, v any) error {

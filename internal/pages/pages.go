@@ -51,11 +51,11 @@ var stylesheet []byte
 // Service is what the pages need of latch's rules; *auth.Service has it.
 type Service interface {
 	CheckConfirmLink(ctx context.Context, tok string) (auth.TokenKind, error)
-	ConfirmLink(ctx context.Context, c auth.ClientInfo, tok string) (*auth.User, error)
-	ResendConfirmation(ctx context.Context, c auth.ClientInfo, email string) error
+	ConfirmLink(ctx context.Context, tok string) (*auth.User, error)
+	ResendConfirmation(ctx context.Context, email string) error
 	CheckResetLink(ctx context.Context, tok string) error
-	ResetPasswordLink(ctx context.Context, c auth.ClientInfo, tok, password string) error
-	ForgotPassword(ctx context.Context, c auth.ClientInfo, email string) error
+	ResetPasswordLink(ctx context.Context, tok, password string) error
+	ForgotPassword(ctx context.Context, email string) error
 }
 
 var _ Service = (*auth.Service)(nil)
@@ -307,8 +307,6 @@ func code(err error) auth.Code {
 	return auth.ErrorCode(err)
 }
 
-func clientOf(r *http.Request) auth.ClientInfo { return auth.ClientFromContext(r.Context()) }
-
 // Confirmation.
 
 func (h *handler) badConfirmLink(w http.ResponseWriter, r *http.Request) {
@@ -355,7 +353,7 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.badConfirmLink(w, r)
 		return
 	}
-	u, err := h.svc.ConfirmLink(r.Context(), clientOf(r), tok)
+	u, err := h.svc.ConfirmLink(r.Context(), tok)
 	switch code(err) {
 	case "":
 	case auth.CodeInvalidToken:
@@ -387,7 +385,7 @@ func (h *handler) resend(w http.ResponseWriter, r *http.Request) {
 			Error: "Enter your email address.", Resend: true})
 		return
 	}
-	if err := h.svc.ResendConfirmation(r.Context(), clientOf(r), email); err != nil {
+	if err := h.svc.ResendConfirmation(r.Context(), email); err != nil {
 		h.failure(w, r, "resend", err)
 		return
 	}
@@ -454,7 +452,7 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, "reset", form)
 		return
 	}
-	err := h.svc.ResetPasswordLink(r.Context(), clientOf(r), tok, pw)
+	err := h.svc.ResetPasswordLink(r.Context(), tok, pw)
 	switch code(err) {
 	case "":
 	case auth.CodeWeakPassword:
@@ -491,7 +489,7 @@ func (h *handler) forgot(w http.ResponseWriter, r *http.Request) {
 			CSRF: h.csrfToken(w, r), Error: "Enter your email address."})
 		return
 	}
-	if err := h.svc.ForgotPassword(r.Context(), clientOf(r), email); err != nil {
+	if err := h.svc.ForgotPassword(r.Context(), email); err != nil {
 		h.failure(w, r, "forgot", err)
 		return
 	}
