@@ -2,14 +2,13 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/cursor"
 )
 
 // Roles every deployment knows. Other roles are free-form (see
@@ -159,30 +158,19 @@ func (s *Service) AdminListUsers(ctx context.Context, f UserFilter) (*UserPage, 
 	return page, nil
 }
 
-const userCursorPrefix = "u1:"
+// The user list's cursor holds the (CreatedAt, ID) of the last user of a
+// page.
 
 func encodeUserCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(userCursorPrefix + strconv.FormatInt(at.UnixMicro(), 10) + ":" + id))
+	return cursor.Encode(cursor.Users, cursor.Position{Micros: at.UnixMicro(), ID: id})
 }
 
 func decodeUserCursor(c string) (time.Time, string, bool) {
-	b, err := jws.DecodeSegment(c) // strict: no padding, no CR/LF
-	if err != nil {
+	p, ok := cursor.Decode(cursor.Users, c)
+	if !ok || p.Num != 0 || p.ID == "" {
 		return time.Time{}, "", false
 	}
-	rest, ok := strings.CutPrefix(string(b), userCursorPrefix)
-	if !ok {
-		return time.Time{}, "", false
-	}
-	us, id, ok := strings.Cut(rest, ":")
-	if !ok || id == "" {
-		return time.Time{}, "", false
-	}
-	n, err := strconv.ParseInt(us, 10, 64)
-	if err != nil || strconv.FormatInt(n, 10) != us {
-		return time.Time{}, "", false
-	}
-	return time.UnixMicro(n).UTC(), id, true
+	return time.UnixMicro(p.Micros).UTC(), p.ID, true
 }
 
 // AdminUser returns the user with id.
