@@ -30,6 +30,7 @@ import (
 	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/revfeed"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
@@ -244,7 +245,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	// The revocation feed: woken by every security event that
 	// may revoke tokens, and re-reading the store while followers wait.
-	revocations := auth.NewRevocationFeed(auth.RevocationConfig{Store: db, AccessTTL: c.AccessTTL, Logger: log})
+	revocations := revfeed.New(revfeed.Config{Store: db, AccessTTL: c.AccessTTL, Logger: log})
 	defer revocations.Close()
 	// Revocations made by other instances wake the feed at once.
 	sc.hub.Subscribe(func(fanout.Notice) { revocations.Changed() })

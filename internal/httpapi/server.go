@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/revfeed"
 	"github.com/latchauth/latch/jws"
 )
 
@@ -42,7 +43,7 @@ type Config struct {
 	OAuthClients []OAuthClient
 	// Revocations, when set, serves the revocation feed at
 	// GET /v1/revocations (package verify follows it).
-	Revocations *auth.RevocationFeed
+	Revocations *revfeed.Feed
 	// RevocationKey, when not empty, is required on the revocation feed as
 	// "Authorization: Bearer <key>" (LATCH_REVOCATION_KEY; the admin key
 	// is accepted too). Empty: the feed is public.
@@ -71,7 +72,7 @@ type server struct {
 	oauthClients map[string]OAuthClient
 	// revocations serves the revocation feed (nil: off);
 	// revocationKeyHash is SHA-256 of Config.RevocationKey (nil: public).
-	revocations       *auth.RevocationFeed
+	revocations       *revfeed.Feed
 	revocationKeyHash []byte
 }
 
