@@ -389,18 +389,7 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 	if _, err := s.AdminUser(ctx, id); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	all, err := s.deps.Store.SessionsByUser(ctx, id, now)
-	if err != nil {
-		return nil, err
-	}
-	live := all[:0]
-	for _, sess := range all {
-		if sess.Active(now, s.cfg.SessionIdle) {
-			live = append(live, sess)
-		}
-	}
-	return live, nil
+	return s.liveSessions(ctx, id)
 }
 
 // AdminLogout forces the user with id out: every session ends, every

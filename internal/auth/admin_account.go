@@ -149,11 +149,7 @@ func (s *Service) AdminResendConfirmation(ctx context.Context, actor, id string)
 		if u.EmailConfirmed {
 			return Errorf(CodeInvalidRequest, "the address is already confirmed")
 		}
-		tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
-		if err != nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
+		return s.mailConfirmation(ctx, tx, u)
 	})
 	if err != nil {
 		return err

@@ -582,8 +582,8 @@ func (s *Service) reloadForUnknownKID() {
 
 // JWKS returns the published key set as JSON: the current key, the next
 // key, then retired keys until every token they signed has expired.
-func (s *Service) JWKS(ctx context.Context) ([]byte, error) {
-	return s.ring().jwks, nil
+func (s *Service) JWKS() []byte {
+	return s.ring().jwks
 }
 
 // SigningAlgs lists the algorithms of the published keys, the current key's
