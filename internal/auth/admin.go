@@ -175,7 +175,13 @@ func decodeUserCursor(c string) (time.Time, string, bool) {
 
 // AdminUser returns the user with id.
 func (s *Service) AdminUser(ctx context.Context, id string) (*User, error) {
-	u, err := s.deps.Store.UserByID(ctx, id)
+	return userByID(ctx, s.deps.Store, id)
+}
+
+// userByID reads the user with id for an admin request: a missing user is
+// CodeNotFound, which the admin API answers 404.
+func userByID(ctx context.Context, r Reader, id string) (*User, error) {
+	u, err := r.UserByID(ctx, id)
 	if notFound(err) {
 		return nil, errNoUser()
 	}
@@ -211,12 +217,9 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 			return nil, err
 		}
 	}
-	if err := s.checkPassword(in.Password, addr.Mail); err != nil {
-		return nil, err
-	}
-	hash, err := s.deps.Hasher.Hash(ctx, in.Password)
+	hash, err := s.hashNewPassword(ctx, in.Password, addr.Mail)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, err
 	}
 	now := s.now()
 	u := &User{
@@ -276,10 +279,7 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		events = nil
 		var err error
-		if u, err = tx.UserByID(ctx, id); err != nil {
-			if notFound(err) {
-				return errNoUser()
-			}
+		if u, err = userByID(ctx, tx, id); err != nil {
 			return err
 		}
 		now := s.now()
@@ -363,10 +363,7 @@ func sameRoles(a, b []string) bool {
 func (s *Service) AdminDeleteUser(ctx context.Context, actor, id string) error {
 	var email string
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		u, err := tx.UserByID(ctx, id)
-		if notFound(err) {
-			return errNoUser()
-		}
+		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -398,10 +395,7 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
 	var ended []string
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		u, err := tx.UserByID(ctx, id)
-		if notFound(err) {
-			return errNoUser()
-		}
+		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
