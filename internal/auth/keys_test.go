@@ -117,7 +117,7 @@ func header(t *testing.T, jws string) (alg, kid string) {
 func verifiesWithJWKS(t *testing.T, f *keyFixture, svc *auth.Service, tok string) bool {
 	t.Helper()
 	keys := jwksKeys(t, svc)
-	v := token.Verifier{
+	v := token.IssuerVerifier{
 		Keys:     func(kid string) (*token.Key, bool) { k, ok := keys[kid]; return k, ok },
 		Issuer:   "https://auth.example.com",
 		Audience: "https://auth.example.com",

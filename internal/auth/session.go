@@ -255,7 +255,7 @@ func (s *Service) graceSuccessor(ctx context.Context, tx Tx, rt *RefreshToken, p
 // Authenticate checks a bearer access token: signature and claims, then that
 // its session is live and its user enabled and not cut off.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	v := token.Verifier{
+	v := token.IssuerVerifier{
 		Keys:     s.keyByKID,
 		Issuer:   s.iss,
 		Audience: s.cfg.Audience,

@@ -67,9 +67,10 @@ type Config struct {
 	// PublicURL is latch's public base URL (LATCH_PUBLIC_URL): its origin
 	// is the only one whose forms are accepted, its scheme decides whether
 	// the CSRF cookie is Secure and __Host- prefixed, and its path prefixes
-	// every link of the pages. Default "http://localhost:8080".
+	// every link of the pages. Default: auth.Config's (http://localhost:8080).
 	PublicURL string
-	// Product names the product on every page. Default "latch".
+	// Product names the product on every page. Default: auth.Config's
+	// ("latch").
 	Product string
 	// Logger receives server-side failures (never form data). Default:
 	// discard.
@@ -106,11 +107,13 @@ type handler struct {
 // New returns the handler of the pages. It answers the paths listed in the
 // package documentation and 404 for any other.
 func New(cfg Config) http.Handler {
+	// The public URL and product default as the service's do.
+	defaults := auth.Config{}.WithDefaults()
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://localhost:8080"
+		cfg.PublicURL = defaults.PublicURL
 	}
 	if strings.TrimSpace(cfg.Product) == "" {
-		cfg.Product = "latch"
+		cfg.Product = defaults.Product
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
