@@ -164,9 +164,9 @@ func methodsOf(ctx context.Context, r Reader, userID string, factors []*Factor) 
 	return m, nil
 }
 
-// newMFAChallenge stores an mfa_token for u, checked through client c,
-// and returns its plaintext.
-func (s *Service) newMFAChallenge(ctx context.Context, tx Tx, u *User, c ClientInfo) (string, error) {
+// newMFAChallenge stores an mfa_token for u, checked through the OAuth
+// client via, and returns its plaintext.
+func (s *Service) newMFAChallenge(ctx context.Context, tx Tx, u *User, via OAuthClient) (string, error) {
 	plain, err := token.NewOpaque()
 	if err != nil {
 		return "", err
@@ -175,7 +175,7 @@ func (s *Service) newMFAChallenge(ctx context.Context, tx Tx, u *User, c ClientI
 	now := s.now()
 	err = tx.CreateMFAChallenge(ctx, &MFAChallenge{
 		Hash: h, UserID: u.ID, PasswordBinding: passwordBinding(u),
-		ClientID: c.OAuthClient.ID, ClientConfidential: c.OAuthClient.Confidential,
+		ClientID: via.ID, ClientConfidential: via.Confidential,
 		CreatedAt: now, ExpiresAt: now.Add(mfaTokenTTL),
 	})
 	return plain, err
@@ -184,7 +184,7 @@ func (s *Service) newMFAChallenge(ctx context.Context, tx Tx, u *User, c ClientI
 // requireSecondFactor answers a right password for u, whose account has
 // factors, with an mfa_token. newHash, when set, replaces u's password hash
 // first (the upgrade of an old hash on login).
-func (s *Service) requireSecondFactor(ctx context.Context, c ClientInfo, u *User, factors []*Factor, newHash string) error {
+func (s *Service) requireSecondFactor(ctx context.Context, u *User, factors []*Factor, newHash string) error {
 	var (
 		tok     string
 		methods []string
@@ -204,7 +204,7 @@ func (s *Service) requireSecondFactor(ctx context.Context, c ClientInfo, u *User
 		if methods, err = methodsOf(ctx, tx, u.ID, factors); err != nil {
 			return err
 		}
-		tok, err = s.newMFAChallenge(ctx, tx, fresh, c)
+		tok, err = s.newMFAChallenge(ctx, tx, fresh, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
@@ -299,8 +299,8 @@ func (s *Service) openTOTP(f *Factor) (string, error) {
 // codeFailed records a wrong second-factor code: an event, and on a burst
 // (more than mfaBurst within its window) one more event and a notice
 // mail, at most one per mfaBurstNotice.
-func (s *Service) codeFailed(ctx context.Context, c ClientInfo, u *User, where string) {
-	s.emit(ctx, Event{Type: EventMFAFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"during": where}})
+func (s *Service) codeFailed(ctx context.Context, u *User, where string) {
+	s.emit(ctx, Event{Type: EventMFAFailed, UserID: u.ID, Details: map[string]string{"during": where}})
 	ok, _, err := s.deps.Limiter.Allow(ctx, "mfa:failures:"+u.ID, mfaBurst)
 	if err != nil || ok {
 		return
@@ -308,7 +308,7 @@ func (s *Service) codeFailed(ctx context.Context, c ClientInfo, u *User, where s
 	if first, _, err := s.deps.Limiter.Allow(ctx, "mfa:burst:"+u.ID, Rate{N: 1, Per: mfaBurstNotice}); err != nil || !first {
 		return
 	}
-	s.emit(ctx, Event{Type: EventMFAFailureBurst, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventMFAFailureBurst, UserID: u.ID})
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		return s.notify(ctx, tx, u, MailMFAFailures, u.Email, MailData{})
 	})
@@ -323,8 +323,8 @@ func (s *Service) codeFailed(ctx context.Context, c ClientInfo, u *User, where s
 // TOTP code or a recovery code starts the session. A wrong code leaves the
 // token usable (until it expires) and counts against the account's login
 // throttle; the right one uses the token up.
-func (s *Service) LoginMFA(ctx context.Context, c ClientInfo, mfaToken, code, recovery string) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "login", c, s.cfg.LoginPerIP); err != nil {
+func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recovery string) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
 		return nil, err
 	}
 	if code == "" && recovery == "" {
@@ -342,8 +342,9 @@ func (s *Service) LoginMFA(ctx context.Context, c ClientInfo, mfaToken, code, re
 	if err != nil {
 		return nil, err
 	}
+	via := ClientFromContext(ctx).OAuthClient
 	bound := Session{ClientID: ch.ClientID, ClientConfidential: ch.ClientConfidential}
-	if !ch.UsedAt.IsZero() || !now.Before(ch.ExpiresAt) || !bound.UsableBy(c.OAuthClient) {
+	if !ch.UsedAt.IsZero() || !now.Before(ch.ExpiresAt) || !bound.UsableBy(via) {
 		return nil, errBadMFAToken()
 	}
 	u, err := s.deps.Store.UserByID(ctx, ch.UserID)
@@ -361,7 +362,7 @@ func (s *Service) LoginMFA(ctx context.Context, c ClientInfo, mfaToken, code, re
 	if u.Disabled {
 		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
 	}
-	if err := s.passwordAttempt(ctx, c, u.EmailNorm, u.ID); err != nil {
+	if err := s.passwordAttempt(ctx, u.EmailNorm, u.ID); err != nil {
 		return nil, err
 	}
 	var (
@@ -380,20 +381,20 @@ func (s *Service) LoginMFA(ctx context.Context, c ClientInfo, mfaToken, code, re
 		if proof, err = s.spendFactor(ctx, tx, u, code, recovery); err != nil {
 			return err
 		}
-		if sess, refresh, err = s.newSessionAMR(ctx, tx, u, c, proof.amr); err != nil {
+		if sess, refresh, err = s.newSessionAMR(ctx, tx, u, via, proof.amr); err != nil {
 			return err
 		}
 		return s.noticeRecoveryCodeUse(ctx, tx, u, proof)
 	})
 	if err != nil {
 		if ErrorCode(err) == CodeInvalidCredentials {
-			s.codeFailed(ctx, c, u, "login")
+			s.codeFailed(ctx, u, "login")
 		}
 		return nil, err
 	}
 	s.passwordSucceeded(ctx, u.EmailNorm)
-	s.factorUsed(ctx, c, u, sess.ID, proof)
-	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"second_factor": proof.method}})
+	s.factorUsed(ctx, u, sess.ID, proof)
+	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, Details: map[string]string{"second_factor": proof.method}})
 	return s.pairUntil(u, sess.ID, sess.AMR, refresh, time.Time{})
 }
 
@@ -406,12 +407,12 @@ func (s *Service) noticeRecoveryCodeUse(ctx context.Context, tx Tx, u *User, p *
 }
 
 // factorUsed emits what spending a factor is worth recording.
-func (s *Service) factorUsed(ctx context.Context, c ClientInfo, u *User, sid string, p *factorProof) {
+func (s *Service) factorUsed(ctx context.Context, u *User, sid string, p *factorProof) {
 	if p.method != MethodRecoveryCode {
 		return
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventRecoveryCodeUsed, UserID: u.ID, SessionID: sid, IP: c.IP, UserAgent: c.UserAgent,
+	s.emit(ctx, Event{Type: EventRecoveryCodeUsed, UserID: u.ID, SessionID: sid,
 		Details: map[string]string{"codes_left": strconv.Itoa(p.left)}})
 }
 
@@ -420,8 +421,8 @@ func (s *Service) factorUsed(ctx context.Context, c ClientInfo, u *User, sid str
 // or a recovery code), spent at once. It shares login's per-account
 // throttle, and clears it only when everything asked for was right, so
 // that the right password does not buy more guesses at the code.
-func (s *Service) stepUp(ctx context.Context, c ClientInfo, p *Principal, password, code string) (*User, error) {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
+func (s *Service) stepUp(ctx context.Context, p *Principal, password, code string) (*User, error) {
+	u, err := s.verifyPrincipalPassword(ctx, p, password)
 	if err != nil {
 		return nil, err
 	}
@@ -440,7 +441,7 @@ func (s *Service) stepUp(ctx context.Context, c ClientInfo, p *Principal, passwo
 		}
 		return nil, mfaRequired("", methods)
 	}
-	if err := s.passwordAttempt(ctx, c, u.EmailNorm, u.ID); err != nil {
+	if err := s.passwordAttempt(ctx, u.EmailNorm, u.ID); err != nil {
 		return nil, err
 	}
 	totpCode, recovery := code, ""
@@ -457,12 +458,12 @@ func (s *Service) stepUp(ctx context.Context, c ClientInfo, p *Principal, passwo
 	})
 	if err != nil {
 		if ErrorCode(err) == CodeInvalidCredentials {
-			s.codeFailed(ctx, c, u, "step_up")
+			s.codeFailed(ctx, u, "step_up")
 		}
 		return nil, err
 	}
 	s.passwordSucceeded(ctx, u.EmailNorm)
-	s.factorUsed(ctx, c, u, p.SessionID, proof)
+	s.factorUsed(ctx, u, p.SessionID, proof)
 	return u, nil
 }
 
@@ -495,7 +496,7 @@ func (s *Service) mfaStatus(ctx context.Context, userID string) (*MFAStatus, err
 // (and a code, if another factor is on) it stores a new secret, sealed,
 // pending until ConfirmTOTP sees its first code. A pending secret from an
 // earlier attempt is replaced; an active one is CodeMFAAlreadyEnabled.
-func (s *Service) EnrolTOTP(ctx context.Context, c ClientInfo, p *Principal, password, code string) (*TOTPEnrolment, error) {
+func (s *Service) EnrolTOTP(ctx context.Context, p *Principal, password, code string) (*TOTPEnrolment, error) {
 	// Said before asking for a code: that would be the app's own.
 	on, err := activeFactors(ctx, s.deps.Store, p.User.ID)
 	if err != nil {
@@ -504,7 +505,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, c ClientInfo, p *Principal, pas
 	if slices.ContainsFunc(on, func(f *Factor) bool { return f.Kind == FactorTOTP }) {
 		return nil, errTOTPOn()
 	}
-	u, err := s.stepUp(ctx, c, p, password, code)
+	u, err := s.stepUp(ctx, p, password, code)
 	if err != nil {
 		return nil, err
 	}
@@ -548,7 +549,7 @@ func (s *Service) EnrolTOTP(ctx context.Context, c ClientInfo, p *Principal, pas
 // ConfirmTOTP activates the pending authenticator app with its first
 // code and answers the recovery codes (shown once; stored hashed). A wrong
 // code counts against the login throttle.
-func (s *Service) ConfirmTOTP(ctx context.Context, c ClientInfo, p *Principal, code string) ([]string, error) {
+func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) ([]string, error) {
 	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
@@ -556,7 +557,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c ClientInfo, p *Principal, c
 	if err != nil {
 		return nil, err
 	}
-	if err := s.passwordAttempt(ctx, c, u.EmailNorm, u.ID); err != nil {
+	if err := s.passwordAttempt(ctx, u.EmailNorm, u.ID); err != nil {
 		return nil, err
 	}
 	codes, err := mfa.NewRecoveryCodes(mfa.RecoveryCodeCount)
@@ -608,13 +609,13 @@ func (s *Service) ConfirmTOTP(ctx context.Context, c ClientInfo, p *Principal, c
 	})
 	if err != nil {
 		if ErrorCode(err) == CodeInvalidCredentials {
-			s.codeFailed(ctx, c, u, "enrolment")
+			s.codeFailed(ctx, u, "enrolment")
 		}
 		return nil, err
 	}
 	s.passwordSucceeded(ctx, u.EmailNorm)
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventMFAEnabled, UserID: u.ID, SessionID: p.SessionID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"kind": string(FactorTOTP)}})
+	s.emit(ctx, Event{Type: EventMFAEnabled, UserID: u.ID, SessionID: p.SessionID, Details: map[string]string{"kind": string(FactorTOTP)}})
 	return codes, nil
 }
 
@@ -629,8 +630,8 @@ func recoveryHashes(codes []string) [][]byte {
 
 // DisableTOTP turns the authenticator app off after the password and a
 // current code. With no factor left the recovery codes go too.
-func (s *Service) DisableTOTP(ctx context.Context, c ClientInfo, p *Principal, password, code string) error {
-	u, err := s.stepUp(ctx, c, p, password, code)
+func (s *Service) DisableTOTP(ctx context.Context, p *Principal, password, code string) error {
+	u, err := s.stepUp(ctx, p, password, code)
 	if err != nil {
 		return err
 	}
@@ -657,14 +658,14 @@ func (s *Service) DisableTOTP(ctx context.Context, c ClientInfo, p *Principal, p
 		return err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventMFADisabled, UserID: u.ID, SessionID: p.SessionID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"kind": string(FactorTOTP)}})
+	s.emit(ctx, Event{Type: EventMFADisabled, UserID: u.ID, SessionID: p.SessionID, Details: map[string]string{"kind": string(FactorTOTP)}})
 	return nil
 }
 
 // RegenerateRecoveryCodes replaces the caller's recovery codes with a new
 // set after the password and a current code.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c ClientInfo, p *Principal, password, code string) ([]string, error) {
-	u, err := s.stepUp(ctx, c, p, password, code)
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, p *Principal, password, code string) ([]string, error) {
+	u, err := s.stepUp(ctx, p, password, code)
 	if err != nil {
 		return nil, err
 	}
@@ -689,7 +690,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, c ClientInfo, p *
 		return nil, err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventRecoveryCodesRegenerated, UserID: u.ID, SessionID: p.SessionID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventRecoveryCodesRegenerated, UserID: u.ID, SessionID: p.SessionID})
 	return codes, nil
 }
 

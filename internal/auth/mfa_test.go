@@ -16,16 +16,16 @@ import (
 // clock and returns its secret, the recovery codes and the principal.
 func (f *fixture) mfaUser(t *testing.T, addr string) (string, []string, *auth.Principal) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := auth.ContextWithClient(context.Background(), client)
 	p, err := f.svc.Authenticate(ctx, f.confirmed(t, addr).AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := f.svc.EnrolTOTP(ctx, client, p, pw, "")
+	e, err := f.svc.EnrolTOTP(ctx, p, pw, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := f.svc.ConfirmTOTP(ctx, client, p, codeAt(t, e.Secret, f.clock.Now()))
+	codes, err := f.svc.ConfirmTOTP(ctx, p, codeAt(t, e.Secret, f.clock.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,12 +54,12 @@ func mfaToken(t *testing.T, err error) string {
 // a step later than the last accepted one.
 func TestTOTPSteps(t *testing.T) {
 	f := newFixture(t, nil)
-	ctx := context.Background()
+	ctx := auth.ContextWithClient(context.Background(), client)
 	const addr = "steps@example.com"
 	secret, _, _ := f.mfaUser(t, addr)
 	login := func(code string) error {
-		_, err := f.svc.Login(ctx, client, addr, pw)
-		_, err = f.svc.LoginMFA(ctx, client, mfaToken(t, err), code, "")
+		_, err := f.svc.Login(ctx, addr, pw)
+		_, err = f.svc.LoginMFA(ctx, mfaToken(t, err), code, "")
 		return err
 	}
 	enrolled := f.clock.Now()
@@ -83,17 +83,17 @@ func TestTOTPSteps(t *testing.T) {
 // TestMFATokenExpires: an mfa_token lives five minutes.
 func TestMFATokenExpires(t *testing.T) {
 	f := newFixture(t, nil)
-	ctx := context.Background()
+	ctx := auth.ContextWithClient(context.Background(), client)
 	const addr = "slow@example.com"
 	_, codes, _ := f.mfaUser(t, addr)
-	_, err := f.svc.Login(ctx, client, addr, pw)
+	_, err := f.svc.Login(ctx, addr, pw)
 	tok := mfaToken(t, err)
 	f.clock.Advance(5*time.Minute + time.Second)
-	_, err = f.svc.LoginMFA(ctx, client, tok, "", codes[0])
+	_, err = f.svc.LoginMFA(ctx, tok, "", codes[0])
 	wantCode(t, err, auth.CodeInvalidToken)
 	// The code was not spent by the refusal.
-	_, err = f.svc.Login(ctx, client, addr, pw)
-	pair, err := f.svc.LoginMFA(ctx, client, mfaToken(t, err), "", codes[0])
+	_, err = f.svc.Login(ctx, addr, pw)
+	pair, err := f.svc.LoginMFA(ctx, mfaToken(t, err), "", codes[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestMFATokenExpires(t *testing.T) {
 // LATCH_SECRET cannot use it.
 func TestMFASecretSealed(t *testing.T) {
 	f := newFixture(t, nil)
-	ctx := context.Background()
+	ctx := auth.ContextWithClient(context.Background(), client)
 	secret, _, p := f.mfaUser(t, "sealed@example.com")
 	fs, err := f.db.Factors(ctx, p.User.ID)
 	if err != nil || len(fs) != 1 {
@@ -141,7 +141,7 @@ func FuzzLoginMFA(f *testing.F) {
 	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "12 34 56", "\x00")
 	svc := authtest.New(f, auth.Config{PublicURL: "https://auth.example.com", Secret: testSecret}).Service
 	f.Fuzz(func(t *testing.T, tok, code, recovery string) {
-		p, err := svc.LoginMFA(context.Background(), client, tok, code, recovery)
+		p, err := svc.LoginMFA(auth.ContextWithClient(context.Background(), client), tok, code, recovery)
 		if err == nil || p != nil {
 			t.Fatalf("LoginMFA(%q, %q, %q) logged in", tok, code, recovery)
 		}

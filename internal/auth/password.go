@@ -12,8 +12,8 @@ import (
 // (Config.MailUnknownAccounts) a "no account for this address" note when it
 // has none. It answers the same, in the same time, whether or not it has:
 // the lookup and the mail happen off the request path.
-func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string) error {
-	if err := s.limitIP(ctx, "forgot", c, s.cfg.MailPerIP); err != nil {
+func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+	if err := s.limitIP(ctx, "forgot", s.cfg.MailPerIP); err != nil {
 		return err
 	}
 	addr, err := s.parseEmail(email)
@@ -47,7 +47,7 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		})
 		if queued && err == nil {
 			s.mailQueued()
-			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
+			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID})
 		}
 		if unknown && err == nil && s.cfg.MailUnknownAccounts {
 			return s.mailUnknownAccount(ctx, addr)
@@ -82,19 +82,19 @@ func (s *Service) mailUnknownAccount(ctx context.Context, addr emailaddr.Address
 // ResetPassword redeems a reset token: the password changes, every earlier
 // session ends, the owner is notified, and (LoginAfterReset) a new session
 // starts. A policy error leaves the token usable.
-func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password string) (*TokenPair, error) {
-	return s.resetPassword(ctx, c, tok, password, s.cfg.LoginAfterReset)
+func (s *Service) ResetPassword(ctx context.Context, tok, password string) (*TokenPair, error) {
+	return s.resetPassword(ctx, tok, password, s.cfg.LoginAfterReset)
 }
 
 // ResetPasswordLink redeems a reset token like ResetPassword but never
 // starts a session: the browser page resets, the user logs in in their app.
-func (s *Service) ResetPasswordLink(ctx context.Context, c ClientInfo, tok, password string) error {
-	_, err := s.resetPassword(ctx, c, tok, password, false)
+func (s *Service) ResetPasswordLink(ctx context.Context, tok, password string) error {
+	_, err := s.resetPassword(ctx, tok, password, false)
 	return err
 }
 
-func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password string, login bool) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "reset", c, s.cfg.MailPerIP); err != nil {
+func (s *Service) resetPassword(ctx context.Context, tok, password string, login bool) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "reset", s.cfg.MailPerIP); err != nil {
 		return nil, err
 	}
 	t, u, err := s.usableLink(ctx, tok, KindReset)
@@ -104,12 +104,9 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 	if u.Disabled {
 		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
 	}
-	if err := s.checkPassword(password, u.Email); err != nil {
-		return nil, err
-	}
-	hash, err := s.deps.Hasher.Hash(ctx, password)
+	hash, err := s.hashNewPassword(ctx, password, u.Email)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, err
 	}
 	var (
 		sess     *Session
@@ -146,10 +143,10 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 			if methods, err = methodsOf(ctx, tx, fresh.ID, factors); err != nil {
 				return err
 			}
-			mfaToken, err = s.newMFAChallenge(ctx, tx, fresh, c)
+			mfaToken, err = s.newMFAChallenge(ctx, tx, fresh, ClientFromContext(ctx).OAuthClient)
 			return err
 		}
-		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		sess, refresh, err = s.newSession(ctx, tx, fresh, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
@@ -161,7 +158,7 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 	if s.cfg.RateLimits && mfaToken == "" {
 		_ = s.deps.Limiter.LoginSucceeded(ctx, "login:account:"+u.EmailNorm)
 	}
-	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID})
 	if mfaToken != "" {
 		return nil, mfaRequired(mfaToken, methods)
 	}
@@ -177,17 +174,14 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 // notified.
 //
 // code is a current second-factor code, needed when the account has one.
-func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next, code string) (*TokenPair, error) {
-	u, err := s.stepUp(ctx, c, p, current, code)
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next, code string) (*TokenPair, error) {
+	u, err := s.stepUp(ctx, p, current, code)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(next, u.Email); err != nil {
-		return nil, err
-	}
-	hash, err := s.deps.Hasher.Hash(ctx, next)
+	hash, err := s.hashNewPassword(ctx, next, u.Email)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, err
 	}
 	var (
 		sess    *Session
@@ -203,11 +197,12 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		// client, so a password change cannot move a client's session out
 		// of that client's hands.
 		// So does how it was authenticated.
-		own := c
-		var amr []string
+		var (
+			own OAuthClient
+			amr []string
+		)
 		if old, err := tx.SessionByID(ctx, p.SessionID); err == nil {
-			own.OAuthClient = old.client()
-			amr = old.AMR
+			own, amr = old.client(), old.AMR
 		} else if !notFound(err) {
 			return err
 		}
@@ -218,7 +213,7 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		return nil, err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID})
 	return s.pairUntil(u, sess.ID, sess.AMR, refresh, time.Time{})
 }
 

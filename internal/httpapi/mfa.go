@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // Second factors (api.md "Second factors"): TOTP enrolment, recovery
@@ -83,7 +85,7 @@ type mfaStatusBody struct {
 func newMFAStatusBody(st *auth.MFAStatus) mfaStatusBody {
 	out := mfaStatusBody{TOTP: st.TOTP, Passkeys: []passkeyBody{}, RecoveryCodesLeft: st.RecoveryCodesLeft}
 	for _, f := range st.Passkeys {
-		out.Passkeys = append(out.Passkeys, passkeyBody{ID: f.ID, Name: f.Name, CreatedAt: timestamp(f.CreatedAt), LastUsedAt: timestamp(f.LastUsedAt)})
+		out.Passkeys = append(out.Passkeys, passkeyBody{ID: f.ID, Name: f.Name, CreatedAt: wire.Time(f.CreatedAt), LastUsedAt: wire.Time(f.LastUsedAt)})
 	}
 	return out
 }
@@ -102,7 +104,7 @@ func (s *server) handleLoginMFA() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.LoginMFA(r.Context(), clientFrom(r.Context()), q.MFAToken, q.Code, q.RecoveryCode)
+		p, err := s.svc.LoginMFA(r.Context(), q.MFAToken, q.Code, q.RecoveryCode)
 		if err != nil {
 			return err
 		}
@@ -113,7 +115,7 @@ func (s *server) handleLoginMFA() http.Handler {
 
 // oauthMFAGrant is the token endpoint's MFA grant: mfa_token with otp or
 // recovery_code.
-func (s *server) oauthMFAGrant(r *http.Request, c auth.ClientInfo, form map[string]string) (*auth.TokenPair, error) {
+func (s *server) oauthMFAGrant(ctx context.Context, form map[string]string) (*auth.TokenPair, error) {
 	if form["mfa_token"] == "" {
 		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter mfa_token")
 	}
@@ -121,7 +123,7 @@ func (s *server) oauthMFAGrant(r *http.Request, c auth.ClientInfo, form map[stri
 	if (otp == "") == (rc == "") {
 		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "send exactly one of otp and recovery_code")
 	}
-	return s.svc.LoginMFA(r.Context(), c, form["mfa_token"], otp, rc)
+	return s.svc.LoginMFA(ctx, form["mfa_token"], otp, rc)
 }
 
 // handleMFAStatus lists the caller's factors.
@@ -143,7 +145,7 @@ func (s *server) handleEnrolTOTP() authedFunc {
 		if err != nil {
 			return err
 		}
-		e, err := s.svc.EnrolTOTP(r.Context(), clientFrom(r.Context()), p, q.Password, q.Code)
+		e, err := s.svc.EnrolTOTP(r.Context(), p, q.Password, q.Code)
 		if err != nil {
 			return err
 		}
@@ -161,7 +163,7 @@ func (s *server) handleConfirmTOTP() authedFunc {
 		if err != nil {
 			return err
 		}
-		codes, err := s.svc.ConfirmTOTP(r.Context(), clientFrom(r.Context()), p, q.Code)
+		codes, err := s.svc.ConfirmTOTP(r.Context(), p, q.Code)
 		if err != nil {
 			return err
 		}
@@ -178,7 +180,7 @@ func (s *server) handleDisableTOTP() authedFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.DisableTOTP(r.Context(), clientFrom(r.Context()), p, q.Password, q.Code); err != nil {
+		if err := s.svc.DisableTOTP(r.Context(), p, q.Password, q.Code); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -193,7 +195,7 @@ func (s *server) handleRecoveryCodes() authedFunc {
 		if err != nil {
 			return err
 		}
-		codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), clientFrom(r.Context()), p, q.Password, q.Code)
+		codes, err := s.svc.RegenerateRecoveryCodes(r.Context(), p, q.Password, q.Code)
 		if err != nil {
 			return err
 		}
