@@ -59,6 +59,16 @@ type Config struct {
 	ForgotCap   Rate // 5/h per email
 	ResendCap   Rate // 5/24h per account
 	NoticeCap   Rate // 5/24h per account and notice kind
+
+	// SessionCache bounds the sessions and users Authenticate keeps in
+	// memory (default 10000 entries, about 5 MB at most; negative: none,
+	// every bearer check reads the store). See sessioncache.go for how the
+	// cache stays true.
+	SessionCache int
+	// SessionCacheMaxAge is how long a cached entry is used before it is
+	// read again (default 5s): the bound on how long a change made through
+	// another instance goes unseen here when its fan-out notice is lost.
+	SessionCacheMaxAge time.Duration
 }
 
 // Hasher hashes and verifies passwords (internal/password.Hasher). An
@@ -110,6 +120,8 @@ type Service struct {
 
 	bg    sync.WaitGroup // per-user work done off the request path
 	bgSem chan struct{}
+
+	cache *sessionCache // nil: off
 }
 
 // New builds the service and loads (or, on first start, creates) the
@@ -136,6 +148,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		iss:   strings.TrimRight(cfg.PublicURL, "/"),
 		bgSem: make(chan struct{}, bgSlots),
 	}
+	s.cache = newSessionCache(cfg.SessionCache, cfg.SessionCacheMaxAge, s.now)
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -169,6 +182,10 @@ func (c Config) withDefaults() Config {
 	def(&c.ConfirmTTL, 24*time.Hour)
 	def(&c.KeyRotation, 720*time.Hour)
 	def(&c.KeyReload, time.Minute)
+	def(&c.SessionCacheMaxAge, 5*time.Second)
+	if c.SessionCache == 0 {
+		c.SessionCache = 10000
+	}
 	rate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 || r.Per == 0 {
 			*r = Rate{N: n, Per: per}

@@ -271,7 +271,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if cl.SessionID == "" {
 		return nil, errInvalidBearer("the access token is invalid")
 	}
-	sess, err := s.deps.Store.SessionByID(ctx, cl.SessionID)
+	sess, err := s.bearerSession(ctx, cl.SessionID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the session has ended")
 	}
@@ -284,7 +284,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if sess.UserID != cl.Subject || !sess.Active(s.now(), s.cfg.SessionIdle) {
 		return nil, errInvalidBearer("the session has ended")
 	}
-	u, err := s.deps.Store.UserByID(ctx, cl.Subject)
+	u, err := s.bearerUser(ctx, cl.Subject)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
 	}
