@@ -264,6 +264,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return explainServiceError(err, c, secretFrom)
 	}
+	// Bearer checks keep sessions and users in memory: revocations by
+	// other instances make them read those again.
+	sc.hub.Subscribe(func(n fanout.Notice) { svc.Invalidate(n.UserID, n.SessionID) })
+	sc.metrics.SessionCache(svc.SessionCacheStats)
 	// Addresses stored under older matching rules get today's keys before
 	// the first request is matched against them.
 	if _, err := svc.RekeyEmails(ctx); err != nil {
