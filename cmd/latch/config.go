@@ -47,6 +47,7 @@ type config struct {
 	ResetTTL        time.Duration
 	ConfirmTTL      time.Duration
 	PasswordMin     int
+	HashQueue       int // LATCH_HASH_QUEUE: 0 is password.Config's default
 	RateLimits      bool
 	LoginAfterReset bool
 	TrustedProxies  []netip.Prefix
@@ -159,6 +160,14 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 			errs = append(errs, fmt.Errorf("LATCH_PASSWORD_MIN: %q is not a number from 1 to 256", v))
 		} else {
 			c.PasswordMin = n
+		}
+	}
+	if v := getenv("LATCH_HASH_QUEUE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100000 {
+			errs = append(errs, fmt.Errorf("LATCH_HASH_QUEUE: %q is not a number from 1 to 100000", v))
+		} else {
+			c.HashQueue = n
 		}
 	}
 	proxies := getenv("LATCH_TRUSTED_PROXIES")

@@ -249,8 +249,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// Revocations made by other instances wake the feed at once.
 	sc.hub.Subscribe(func(fanout.Notice) { revocations.Changed() })
 
-	hasher := password.NewHasher(password.Config{})
+	hasher := password.NewHasher(password.Config{MaxQueue: c.HashQueue})
 	sc.watchHasher(hasher)
+	// The heap's bound follows from the hashing it must hold (unless
+	// GOMEMLIMIT says otherwise); a login burst's memory goes back to the
+	// system 2 s after the last hash.
+	if limit, set := hasher.ApplyMemoryLimit(2 * time.Second); set {
+		log.Debug("soft memory limit from the hashing configuration", "bytes", limit)
+	}
 	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
 		Store:      db,
 		Limiter:    sc.limiter,

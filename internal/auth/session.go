@@ -29,6 +29,9 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 	if err := s.passwordAttempt(ctx, c, norm, ""); err != nil {
 		return nil, err
 	}
+	if err := s.admitHash(); err != nil {
+		return nil, err
+	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
 	if notFound(err) {
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
