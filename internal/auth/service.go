@@ -62,8 +62,9 @@ type Config struct {
 
 	// SessionCache bounds the sessions and users Authenticate keeps in
 	// memory (default 10000 entries, about 5 MB at most; negative: none,
-	// every bearer check reads the store). See sessioncache.go for how the
-	// cache stays true.
+	// every bearer check reads the store and checks the signature). See
+	// sessioncache.go for how the cache stays true; with it, the last 4096
+	// access tokens verified are remembered too (tokencache.go).
 	SessionCache int
 	// SessionCacheMaxAge is how long a cached entry is used before it is
 	// read again (default 5s): the bound on how long a change made through
@@ -121,7 +122,8 @@ type Service struct {
 	bg    sync.WaitGroup // per-user work done off the request path
 	bgSem chan struct{}
 
-	cache *sessionCache // nil: off
+	cache    *sessionCache   // nil: off
+	verified *verifiedTokens // nil: off
 }
 
 // New builds the service and loads (or, on first start, creates) the
@@ -149,6 +151,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		bgSem: make(chan struct{}, bgSlots),
 	}
 	s.cache = newSessionCache(cfg.SessionCache, cfg.SessionCacheMaxAge, s.now)
+	if s.cache != nil {
+		s.verified = newVerifiedTokens(maxVerifiedTokens)
+	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
 	}

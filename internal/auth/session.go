@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/latchauth/latch/internal/token"
@@ -258,13 +259,7 @@ func (s *Service) graceSuccessor(ctx context.Context, tx Tx, rt *RefreshToken, p
 // Authenticate checks a bearer access token: signature and claims, then that
 // its session is live and its user enabled and not cut off.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	v := token.Verifier{
-		Keys:     s.keyByKID,
-		Issuer:   s.iss,
-		Audience: s.cfg.Audience,
-		Now:      s.now,
-	}
-	cl, err := v.Verify(bearer)
+	cl, err := s.verifyAccess(bearer)
 	if errors.Is(err, token.ErrExpired) {
 		return nil, Errorf(CodeTokenExpired, "the access token has expired")
 	}
@@ -300,7 +295,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if !u.TokensValidAfter.IsZero() && cl.IssuedAt.Before(u.TokensValidAfter.Truncate(time.Second)) {
 		return nil, errInvalidBearer("the access token was revoked")
 	}
-	return &Principal{User: u, SessionID: sess.ID, TokenID: cl.ID, IssuedAt: cl.IssuedAt, Roles: cl.Roles}, nil
+	return &Principal{User: u, SessionID: sess.ID, TokenID: cl.ID, IssuedAt: cl.IssuedAt, Roles: slices.Clone(cl.Roles)}, nil
 }
 
 // Logout ends the caller's session and, when a refresh token of the caller

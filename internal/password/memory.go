@@ -10,7 +10,7 @@ import (
 // MemoryHeadroom is what MemoryLimit allows beyond the hashing memory:
 // the heap of everything else (requests, database pools, caches) and the
 // garbage collector's slack.
-const MemoryHeadroom = 48 << 20
+const MemoryHeadroom = 32 << 20
 
 // MemoryLimit returns a soft memory limit (runtime/debug.SetMemoryLimit)
 // for a process that hashes through h: the argon2id memory of every slot

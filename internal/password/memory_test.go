@@ -11,11 +11,11 @@ import (
 
 func TestMemoryLimit(t *testing.T) {
 	h := NewHasher(Config{MaxConcurrent: 2})
-	if got, want := h.MemoryLimit(), int64(2*19456*1024+48<<20); got != want {
-		t.Errorf("MemoryLimit() = %d, want %d (two slots of 19 MiB + 48 MiB)", got, want)
+	if got, want := h.MemoryLimit(), int64(2*19456*1024+32<<20); got != want {
+		t.Errorf("MemoryLimit() = %d, want %d (two slots of 19 MiB + 32 MiB)", got, want)
 	}
 	h = NewHasher(Config{MaxConcurrent: 3, Memory: 64 * 1024})
-	if got, want := h.MemoryLimit(), int64(3*64<<20+48<<20); got != want {
+	if got, want := h.MemoryLimit(), int64(3*64<<20+32<<20); got != want {
 		t.Errorf("MemoryLimit() = %d, want %d", got, want)
 	}
 }
