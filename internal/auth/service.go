@@ -67,8 +67,9 @@ type Config struct {
 	// access tokens verified are remembered too (tokencache.go).
 	SessionCache int
 	// SessionCacheMaxAge is how long a cached entry is used before it is
-	// read again (default 5s): the bound on how long a change made through
-	// another instance goes unseen here when its fan-out notice is lost.
+	// read again (default 1s): the bound on how long a change made through
+	// another instance (or the CLI) goes unseen here when no fan-out notice
+	// reaches this one (Redis down or not configured, a notice lost).
 	SessionCacheMaxAge time.Duration
 }
 
@@ -187,7 +188,7 @@ func (c Config) withDefaults() Config {
 	def(&c.ConfirmTTL, 24*time.Hour)
 	def(&c.KeyRotation, 720*time.Hour)
 	def(&c.KeyReload, time.Minute)
-	def(&c.SessionCacheMaxAge, 5*time.Second)
+	def(&c.SessionCacheMaxAge, time.Second)
 	if c.SessionCache == 0 {
 		c.SessionCache = 10000
 	}
