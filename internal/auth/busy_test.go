@@ -35,15 +35,15 @@ func TestHashingQueueFullIsUnavailable(t *testing.T) {
 	c := auth.ClientInfo{IP: "192.0.2.1"}
 	for name, call := range map[string]func() error{
 		"signup": func() error {
-			_, err := fx.Service.Signup(ctx, c, "new@example.com", "zebra-lantern-41-quiet")
+			_, err := fx.Service.Signup(auth.ContextWithClient(ctx, c), "new@example.com", "zebra-lantern-41-quiet")
 			return err
 		},
 		"login of an unknown address": func() error {
-			_, err := fx.Service.Login(ctx, c, "nobody@example.com", "zebra-lantern-41-quiet")
+			_, err := fx.Service.Login(auth.ContextWithClient(ctx, c), "nobody@example.com", "zebra-lantern-41-quiet")
 			return err
 		},
 		"login with an address latch refuses": func() error {
-			_, err := fx.Service.Login(ctx, c, "not an address", "zebra-lantern-41-quiet")
+			_, err := fx.Service.Login(auth.ContextWithClient(ctx, c), "not an address", "zebra-lantern-41-quiet")
 			return err
 		},
 	} {
@@ -99,14 +99,14 @@ func TestLoginRefusedBeforeLookupWhenSaturated(t *testing.T) {
 		authtest.WithDeps(func(d *auth.Deps) { lc.Store = d.Store; d.Store = lc }))
 	ctx := context.Background()
 	c := auth.ClientInfo{IP: "192.0.2.1"}
-	if _, err := fx.Service.Signup(ctx, c, "known@example.com", "zebra-lantern-41-quiet"); err != nil {
+	if _, err := fx.Service.Signup(auth.ContextWithClient(ctx, c), "known@example.com", "zebra-lantern-41-quiet"); err != nil {
 		t.Fatal(err)
 	}
 	sat := authtest.New(t, auth.Config{PublicURL: "https://auth.example.com"}, authtest.WithStore(fx.DB), authtest.WithClock(fx.Clock),
 		authtest.WithDeps(func(d *auth.Deps) { lc.Store = d.Store; d.Store = lc; d.Hasher = h }))
 	lc.n = 0
 	for _, addr := range []string{"known@example.com", "unknown@example.com"} {
-		_, err := sat.Service.Login(ctx, c, addr, "zebra-lantern-41-quiet")
+		_, err := sat.Service.Login(auth.ContextWithClient(ctx, c), addr, "zebra-lantern-41-quiet")
 		e, ok := err.(*auth.Error)
 		if !ok || e.Code != auth.CodeUnavailable || e.RetryAfter <= 0 {
 			t.Errorf("login of %s with the hasher saturated: %#v, want 503 unavailable with a Retry-After", addr, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/svctest"
 	"github.com/latchauth/latch/internal/token"
+	"github.com/latchauth/latch/jws"
 )
 
 // keyFixture is a fixture whose database more instances may open.
@@ -78,10 +79,7 @@ func keyStates(t *testing.T, svc *auth.Service) (states map[string]string, curre
 // jwksKeys parses the service's JWKS.
 func jwksKeys(t *testing.T, svc *auth.Service) map[string]*token.Key {
 	t.Helper()
-	b, err := svc.JWKS(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := svc.JWKS()
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -90,11 +88,11 @@ func jwksKeys(t *testing.T, svc *auth.Service) map[string]*token.Key {
 	}
 	out := make(map[string]*token.Key)
 	for _, raw := range set.Keys {
-		k, err := token.ParsePublicJWK(raw)
+		k, err := jws.ParseJWK(raw, 0)
 		if err != nil {
 			t.Fatalf("JWK %s: %v", raw, err)
 		}
-		out[k.KID] = k
+		out[k.KID] = &token.Key{KID: k.KID, Alg: k.Alg, Public: k.Public}
 	}
 	return out
 }
@@ -119,7 +117,7 @@ func header(t *testing.T, jws string) (alg, kid string) {
 func verifiesWithJWKS(t *testing.T, f *keyFixture, svc *auth.Service, tok string) bool {
 	t.Helper()
 	keys := jwksKeys(t, svc)
-	v := token.Verifier{
+	v := token.IssuerVerifier{
 		Keys:     func(kid string) (*token.Key, bool) { k, ok := keys[kid]; return k, ok },
 		Issuer:   "https://auth.example.com",
 		Audience: "https://auth.example.com",
@@ -131,7 +129,7 @@ func verifiesWithJWKS(t *testing.T, f *keyFixture, svc *auth.Service, tok string
 
 func login(t *testing.T, svc *auth.Service, addr string) *auth.TokenPair {
 	t.Helper()
-	p, err := svc.Login(context.Background(), client, addr, pw)
+	p, err := svc.Login(auth.ContextWithClient(context.Background(), client), addr, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +173,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 func TestRotateTwice(t *testing.T) {
 	f := newKeyFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "rot@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "rot@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	_, cur0, next0 := keyStates(t, f.svc)
@@ -288,7 +286,7 @@ func TestKeyAlgorithmChange(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			f := newKeyFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 			ctx := context.Background()
-			if _, err := f.svc.Signup(ctx, client, "alg@example.com", pw); err != nil {
+			if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "alg@example.com", pw); err != nil {
 				t.Fatal(err)
 			}
 			_, _, oldNext := keyStates(t, f.svc)

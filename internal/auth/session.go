@@ -12,8 +12,8 @@ import (
 
 // Login checks an email and password and starts a session. An unknown email
 // and a wrong password answer alike and cost the same hashing time.
-func (s *Service) Login(ctx context.Context, c ClientInfo, email, password string) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "login", c, s.cfg.LoginPerIP); err != nil {
+func (s *Service) Login(ctx context.Context, email, password string) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
 		return nil, err
 	}
 	addr, err := s.parseEmail(email)
@@ -23,11 +23,11 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, s.hashErr(err)
 		}
-		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "invalid_email"}})
+		s.emit(ctx, Event{Type: EventLoginFailed, Details: map[string]string{"reason": "invalid_email"}})
 		return nil, errBadCredentials()
 	}
 	norm := addr.Key
-	if err := s.passwordAttempt(ctx, c, norm, ""); err != nil {
+	if err := s.passwordAttempt(ctx, norm, ""); err != nil {
 		return nil, err
 	}
 	if err := s.admitHash(); err != nil {
@@ -38,7 +38,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, s.hashErr(err)
 		}
-		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "unknown_email"}})
+		s.emit(ctx, Event{Type: EventLoginFailed, Details: map[string]string{"reason": "unknown_email"}})
 		return nil, errBadCredentials()
 	}
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		return nil, s.hashErr(err)
 	}
 	if !ok {
-		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "wrong_password"}})
+		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Details: map[string]string{"reason": "wrong_password"}})
 		return nil, errBadCredentials()
 	}
 	s.passwordSucceeded(ctx, norm)
@@ -86,13 +86,13 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 			}
 		}
 		var err error
-		sess, refresh, err = s.newSession(ctx, tx, u, c)
+		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID})
 	return s.pair(u, sess.ID, refresh)
 }
 
@@ -101,7 +101,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 // check of an account's password shares it (login and the re-checks of a
 // logged-in user), so no route is a guessing oracle the others do not
 // count. userID, when known, goes into the throttled event.
-func (s *Service) passwordAttempt(ctx context.Context, c ClientInfo, norm, userID string) error {
+func (s *Service) passwordAttempt(ctx context.Context, norm, userID string) error {
 	if !s.cfg.RateLimits {
 		return nil
 	}
@@ -111,7 +111,7 @@ func (s *Service) passwordAttempt(ctx context.Context, c ClientInfo, norm, userI
 		return nil
 	}
 	if !ok {
-		s.emit(ctx, Event{Type: EventLoginThrottled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
+		s.emit(ctx, Event{Type: EventLoginThrottled, UserID: userID})
 		return &Error{Code: CodeRateLimited, Message: "too many failed password attempts for this account; try again later", RetryAfter: wait}
 	}
 	return nil
@@ -136,7 +136,7 @@ func errBadCredentials() error {
 // Refresh rotates a refresh token. A token already rotated is theft and ends
 // the session, unless it is presented again within the grace window while its
 // successor is unused: then the same successor is answered again.
-func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*TokenPair, error) {
+func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, error) {
 	h, ok := token.HashOpaque(refresh)
 	if !ok {
 		return nil, errInvalidBearer("the refresh token is invalid")
@@ -168,7 +168,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		// Checked before anything else: a refusal here changes nothing, so
 		// a token that leaked from its client is no use to anyone else,
 		// and presenting it elsewhere cannot end the session either.
-		if !sess.UsableBy(c.OAuthClient) {
+		if !sess.UsableBy(ClientFromContext(ctx).OAuthClient) {
 			return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
 		}
 		if !sess.Active(now, s.cfg.SessionIdle) {
@@ -224,7 +224,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		return nil, err
 	}
 	if theft != nil {
-		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID, IP: c.IP, UserAgent: c.UserAgent})
+		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID})
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
 	return s.pairUntil(u, sid, next, end)
@@ -366,8 +366,15 @@ func (s *Service) endAllSessions(ctx context.Context, userID, except string) err
 
 // Sessions lists the caller's live sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, p *Principal) ([]*Session, error) {
+	return s.liveSessions(ctx, p.User.ID)
+}
+
+// liveSessions lists userID's live sessions, newest first. The store leaves
+// out revoked and expired ones; idleness is a rule of the service
+// (SessionIdle), so it is checked here.
+func (s *Service) liveSessions(ctx context.Context, userID string) ([]*Session, error) {
 	now := s.now()
-	all, err := s.deps.Store.SessionsByUser(ctx, p.User.ID, now)
+	all, err := s.deps.Store.SessionsByUser(ctx, userID, now)
 	if err != nil {
 		return nil, err
 	}

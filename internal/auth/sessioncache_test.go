@@ -49,7 +49,7 @@ func cachedFixture(t *testing.T, mod func(*auth.Config), opts ...authtest.Option
 
 func (f *fixture) login(t *testing.T, addr string) *auth.TokenPair {
 	t.Helper()
-	p, err := f.svc.Login(context.Background(), client, addr, pw)
+	p, err := f.svc.Login(auth.ContextWithClient(context.Background(), client), addr, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestAuthenticateSteadyStateReadsNoStore(t *testing.T) {
 	t.Parallel()
 	f, cs := cachedFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "steady@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "steady@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	p := f.login(t, "steady@example.com")
@@ -126,12 +126,12 @@ func TestCachedBearerRefusedAtOnce(t *testing.T) {
 			}
 		}},
 		{"password change", func(t *testing.T, f *fixture, actor, _ *auth.Principal) {
-			if _, err := f.svc.ChangePassword(ctx, client, actor, pw, "another long passphrase 42"); err != nil {
+			if _, err := f.svc.ChangePassword(auth.ContextWithClient(ctx, client), actor, pw, "another long passphrase 42"); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"account deleted", func(t *testing.T, f *fixture, actor, _ *auth.Principal) {
-			if err := f.svc.DeleteAccount(ctx, client, actor, pw); err != nil {
+			if err := f.svc.DeleteAccount(auth.ContextWithClient(ctx, client), actor, pw); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -244,7 +244,7 @@ func TestCacheAcrossInstances(t *testing.T) {
 	p := a.login(t, "two@example.com")
 	a.principal(t, p.AccessToken)
 	a.clock.Advance(9 * time.Minute)
-	q, err := b.svc.Refresh(ctx, client, p.RefreshToken)
+	q, err := b.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestSessionCacheBound(t *testing.T) {
 	ctx := context.Background()
 	var tokens []string
 	for _, addr := range []string{"b1@example.com", "b2@example.com", "b3@example.com", "b4@example.com"} {
-		if _, err := f.svc.Signup(ctx, client, addr, pw); err != nil {
+		if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 			t.Fatal(err)
 		}
 		tokens = append(tokens, f.login(t, addr).AccessToken)
@@ -312,7 +312,7 @@ func TestSessionCacheBound(t *testing.T) {
 func TestSessionCacheOff(t *testing.T) {
 	t.Parallel()
 	f, cs := cachedFixture(t, func(c *auth.Config) { c.SessionCache = -1; c.RequireConfirmation = false })
-	if _, err := f.svc.Signup(context.Background(), client, "off@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(context.Background(), client), "off@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	p := f.login(t, "off@example.com")
@@ -335,7 +335,7 @@ func TestCacheFillRacingLogout(t *testing.T) {
 	t.Parallel()
 	f, _ := cachedFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "race@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "race@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {

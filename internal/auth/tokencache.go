@@ -81,7 +81,7 @@ func (v *verifiedTokens) put(tok string, claims *token.Claims, key *token.Key) {
 	}
 }
 
-// verifyAccess checks bearer's signature and claims like token.Verifier,
+// verifyAccess checks bearer's signature and claims like token.IssuerVerifier,
 // answering a token verified before from memory (see verifiedTokens).
 func (s *Service) verifyAccess(bearer string) (*token.Claims, error) {
 	now := s.now()
@@ -92,7 +92,7 @@ func (s *Service) verifyAccess(bearer string) (*token.Claims, error) {
 		}
 	}
 	var used *token.Key
-	v := token.Verifier{
+	v := token.IssuerVerifier{
 		Keys: func(kid string) (*token.Key, bool) {
 			k, ok := s.keyByKID(kid)
 			used = k

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/revfeed"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // feedEnv is a transport with the revocation feed on, and one user whose
@@ -16,12 +18,12 @@ import (
 func feedEnv(t *testing.T, hcfg Config) *env {
 	t.Helper()
 	var e *env
-	feedCfg := auth.RevocationConfig{PollInterval: 20 * time.Millisecond}
+	feedCfg := revfeed.Config{PollInterval: 20 * time.Millisecond}
 	// The feed needs the env's store and clock, the env needs the feed:
 	// build the env first with a placeholder, then the real handler.
 	e = newEnv(t, auth.Config{}, Config{})
 	feedCfg.Store, feedCfg.Now = e.db, e.clock.Now
-	feed := auth.NewRevocationFeed(feedCfg)
+	feed := revfeed.New(feedCfg)
 	t.Cleanup(feed.Close)
 	hcfg.Service, hcfg.Revocations = e.svc, feed
 	e.h, e.logs = newTransport(t, hcfg)
@@ -58,8 +60,8 @@ func TestRevocationsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := e.clock.Now()
-	wantSess := []revokedSessionBody{{SID: "s1", Until: timestamp(now.Add(14 * time.Minute))}}
-	wantUsers := []revokedUserBody{{Sub: "u1", NotBefore: timestamp(now.Add(-2 * time.Minute)), Until: timestamp(now.Add(13*time.Minute + time.Second))}}
+	wantSess := []revokedSessionBody{{SID: "s1", Until: wire.Time(now.Add(14 * time.Minute))}}
+	wantUsers := []revokedUserBody{{Sub: "u1", NotBefore: wire.Time(now.Add(-2 * time.Minute)), Until: wire.Time(now.Add(13*time.Minute + time.Second))}}
 	if !equalJSON(t, body.Sessions, wantSess) || !equalJSON(t, body.Users, wantUsers) || body.Cursor == "" || body.PollAfterMS != 0 {
 		t.Errorf("answer %s\nwant sessions %+v users %+v, a cursor, poll_after_ms 0", w.Body, wantSess, wantUsers)
 	}

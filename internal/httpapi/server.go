@@ -5,15 +5,13 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/revfeed"
 )
 
 // Config holds the server's dependencies and settings.
@@ -42,7 +40,7 @@ type Config struct {
 	OAuthClients []OAuthClient
 	// Revocations, when set, serves the revocation feed at
 	// GET /v1/revocations (package verify follows it).
-	Revocations *auth.RevocationFeed
+	Revocations *revfeed.Feed
 	// RevocationKey, when not empty, is required on the revocation feed as
 	// "Authorization: Bearer <key>" (LATCH_REVOCATION_KEY; the admin key
 	// is accepted too). Empty: the feed is public.
@@ -65,14 +63,14 @@ type server struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	origins map[string]struct{}
-	// adminKeyHash is SHA-256 of Config.AdminKey (nil: no key configured).
-	adminKeyHash []byte
+	// adminKey is Config.AdminKey (unset: no key works).
+	adminKey auth.Secret
 	// oauthClients are the confidential OAuth clients by id.
 	oauthClients map[string]OAuthClient
 	// revocations serves the revocation feed (nil: off);
-	// revocationKeyHash is SHA-256 of Config.RevocationKey (nil: public).
-	revocations       *auth.RevocationFeed
-	revocationKeyHash []byte
+	// revocationKey is Config.RevocationKey (unset: the feed is public).
+	revocations   *revfeed.Feed
+	revocationKey auth.Secret
 }
 
 // NewServer returns the handler of latch's JSON API, operational endpoints
@@ -90,10 +88,7 @@ func NewServer(cfg Config) http.Handler {
 		s.oauthClients[c.ID] = c
 	}
 	s.initRevocations(cfg)
-	if cfg.AdminKey != "" {
-		h := sha256.Sum256([]byte(cfg.AdminKey))
-		s.adminKeyHash = h[:]
-	}
+	s.adminKey = auth.NewSecret(cfg.AdminKey)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,18 +104,4 @@ func NewServer(cfg Config) http.Handler {
 	h = securityHeaders(h)
 	h = s.observe(h)
 	return h
-}
-
-// isAdminKey reports, in constant time, whether r's bearer credential is the
-// configured admin key.
-func (s *server) isAdminKey(r *http.Request) bool {
-	if s.adminKeyHash == nil {
-		return false
-	}
-	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-	if err != nil {
-		return false
-	}
-	h := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(h[:], s.adminKeyHash) == 1
 }

@@ -29,12 +29,6 @@ var ErrInvalid = errors.New("token: invalid")
 // exp has passed (api.md code token_expired). It does not wrap ErrInvalid.
 var ErrExpired = errors.New("token: expired")
 
-// TypeAccessToken is the typ header of access tokens (RFC 9068).
-const TypeAccessToken = "at+jwt"
-
-// DefaultMaxSize is the default Verifier.MaxSize in bytes.
-const DefaultMaxSize = 8192
-
 // Claims of an access token (RFC 9068, api.md). Sign writes Audience as a
 // single string when it has one element, and Roles always as an array.
 type Claims = jws.Claims
@@ -67,8 +61,9 @@ func unixPtr(t time.Time) *int64 {
 }
 
 // Sign returns c as a compact JWS signed with k, with the header
-// {"alg":k.Alg,"kid":k.KID,"typ":"at+jwt"}. It refuses claims the Verifier
-// would refuse for their shape: missing iss, sub, aud, exp or jti.
+// {"alg":k.Alg,"kid":k.KID,"typ":"at+jwt"}. It refuses claims that
+// IssuerVerifier would refuse for their shape: missing iss, sub, aud, exp
+// or jti.
 func Sign(k *Key, c *Claims) (string, error) {
 	if k == nil || k.Private == nil {
 		return "", errors.New("token: sign: no private key")
@@ -105,7 +100,7 @@ func Sign(k *Key, c *Claims) (string, error) {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 		Typ string `json:"typ"`
-	}{k.Alg, k.KID, TypeAccessToken})
+	}{k.Alg, k.KID, jws.TypeAccessToken})
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)
 	}
@@ -179,8 +174,13 @@ func ecdsaRaw(der []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Verifier checks access tokens.
-type Verifier struct {
+// IssuerVerifier is the issuer's check of the access tokens it signed:
+// latch's server verifying a token on its own endpoints (userinfo,
+// introspection, the admin and account APIs), with the public halves of
+// the keys it holds in memory. It runs jws.Verify and sorts the refusals
+// into ErrInvalid and ErrExpired, the api.md codes. Services other than
+// latch use verify.Verifier instead, which fetches the keys from the JWKS.
+type IssuerVerifier struct {
 	// Keys returns the public key with the given kid. The key pins the
 	// algorithm: a token is accepted only if its alg equals the key's Alg.
 	Keys func(kid string) (*Key, bool)
@@ -192,7 +192,8 @@ type Verifier struct {
 	Leeway time.Duration
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
-	// MaxSize is the largest token accepted, in bytes (default 8192).
+	// MaxSize is the largest token accepted, in bytes (default
+	// jws.DefaultMaxSize).
 	// Larger tokens are refused before any decoding.
 	MaxSize int
 }
@@ -201,7 +202,7 @@ type Verifier struct {
 // signature with the key named by kid, then the claims. Every refusal
 // wraps ErrInvalid except an expired (but otherwise valid) token, which
 // wraps ErrExpired.
-func (v *Verifier) Verify(tok string) (*Claims, error) {
+func (v *IssuerVerifier) Verify(tok string) (*Claims, error) {
 	if v.Keys == nil || v.Issuer == "" || v.Audience == "" {
 		return nil, invalid("verifier not configured")
 	}

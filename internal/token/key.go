@@ -10,6 +10,18 @@
 // parsing, public keys and JWKs, and verification itself are
 // github.com/latchauth/latch/jws, shared with the verify package; this
 // package adds private keys, signing, sealing and opaque tokens.
+//
+// Three things verify tokens; which one to use:
+//
+//   - jws.Verify is the rule itself: one function that checks a compact
+//     token given a key lookup and the expected claims. Both verifiers
+//     below call it; nothing else should.
+//   - IssuerVerifier (this package) is the issuer checking its own
+//     tokens: latch's server, with its key ring in memory, answering
+//     api.md's error codes.
+//   - verify.Verifier is for every other service (a resource server): it
+//     fetches latch's JWKS over HTTP, caches the keys, follows the
+//     revocation feed and comes with net/http middleware.
 package token
 
 import (
@@ -160,20 +172,6 @@ func (k *Key) PublicJWK() ([]byte, error) {
 		return nil, fmt.Errorf("token: %w", err)
 	}
 	return b, nil
-}
-
-// ParsePublicJWK parses one public JWK as written by PublicJWK. It refuses
-// duplicate members, private key members, use other than "sig", an alg
-// that does not fit the key type, non-canonical base64url, points not on
-// the curve, Ed25519 keys of small order or not canonically encoded, and
-// RSA keys under 2048 bits (see jws.ParseJWK). A missing alg is inferred from
-// the key type; a missing kid becomes the thumbprint.
-func ParsePublicJWK(b []byte) (*Key, error) {
-	k, err := jws.ParseJWK(b, 0)
-	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
-	}
-	return &Key{KID: k.KID, Alg: k.Alg, Public: k.Public}, nil
 }
 
 // JWKS returns the RFC 7517 key set {"keys":[...]} of the keys' public
