@@ -72,6 +72,12 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentConsumeOneTimeToken", testConcurrentConsume},
 		{"ConcurrentMarkRefreshTokenUsed", testConcurrentMarkUsed},
+		// Refresh rotation outside a transaction: rotation.go.
+		{"RefreshTokenState", testRefreshTokenState},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotateRevokedSession", testRotateRevokedSession},
+		{"ConcurrentRotate", testConcurrentRotate},
+		{"RotateRacesRevoke", testRotateRacesRevoke},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
 		// Concurrency without a single writer.
 		{"ConflictThenContinue", testConflictThenContinue},
