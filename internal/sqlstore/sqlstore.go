@@ -22,8 +22,8 @@
 // with errors.Is; the driver's error stays in the chain for the log.
 //
 // Conditional writes (RevokeSession, MarkRefreshTokenUsed,
-// ConsumeOneTimeToken) report false, not an error, when no row matched, a
-// missing row included. Plain updates and deletes of a missing row
+// RotateRefreshToken, ConsumeOneTimeToken) report false, not an error, when
+// no row matched, a missing row included. Plain updates and deletes of a missing row
 // (UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent,
 // MailFailed) return auth.ErrNotFound.
 package sqlstore

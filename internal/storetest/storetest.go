@@ -15,8 +15,9 @@
 //   - nil and empty roles both come back empty;
 //   - a row referring to a missing user or session is refused with
 //     auth.ErrNotFound;
-//   - RevokeSession, MarkRefreshTokenUsed and ConsumeOneTimeToken report
-//     false, without error, when no row matches (a missing row included);
+//   - RevokeSession, MarkRefreshTokenUsed, RotateRefreshToken and
+//     ConsumeOneTimeToken report false, without error, when no row matches
+//     (a missing row included);
 //   - UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent and
 //     MailFailed return auth.ErrNotFound for a missing row;
 //   - CountOneTimeTokens counts tokens created at or after since.
