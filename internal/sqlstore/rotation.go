@@ -98,7 +98,7 @@ func (db *DB) RefreshTokenState(ctx context.Context, hash []byte) (*auth.Refresh
 func (db *DB) RotateRefreshToken(ctx context.Context, r auth.Rotation) (bool, error) {
 	const op = "rotate refresh token"
 	if db.flavor.singleWriter {
-		return db.rotateInTx(ctx, r)
+		return db.rotateBatched(ctx, r)
 	}
 	args := []any{r.Hash, timeArg(r.At), bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), r.SessionID, r.UserID}
 	ctx, cancel := db.opCtx(ctx)
@@ -120,45 +120,58 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r auth.Rotation) (bool, er
 	return won, err
 }
 
-// rotateInTx is RotateRefreshToken as three prepared statements in one
-// write transaction, for single-writer flavours.
-func (db *DB) rotateInTx(ctx context.Context, r auth.Rotation) (bool, error) {
+// rotateInTx runs rotations in one write transaction, three prepared
+// statements each, for single-writer flavours, and reports which of them
+// rotated. An error rolls them all back.
+func (db *DB) rotateInTx(ctx context.Context, rotations []auth.Rotation) ([]bool, error) {
 	const op = "rotate refresh token"
-	at := timeArg(r.At)
 	// Prepared before the transaction takes its connection, so that
 	// preparing never waits for the pool while holding the write lock.
 	var stmts [3]*sql.Stmt
 	for i, q := range []string{rotateMarkSQL, rotateSuccessorSQL, rotateTouchSQL} {
 		st, err := db.stmt(ctx, q)
 		if err != nil {
-			return false, db.mapErr(op, err)
+			return nil, db.mapErr(op, err)
 		}
 		stmts[i] = st
 	}
-	var won bool
+	won := make([]bool, len(rotations))
 	err := db.Tx(ctx, func(atx auth.Tx) error {
-		won = false
+		clear(won)
 		sqltx := atx.(*tx).q.(*sql.Tx)
+		var txStmts [3]*sql.Stmt
+		for i, st := range stmts {
+			txStmts[i] = sqltx.StmtContext(ctx, st)
+		}
 		run := func(st *sql.Stmt, args ...any) (int64, error) {
-			res, err := sqltx.StmtContext(ctx, st).ExecContext(ctx, args...)
+			res, err := st.ExecContext(ctx, args...)
 			if err != nil {
 				return 0, db.mapErr(op, err)
 			}
 			n, err := res.RowsAffected()
 			return n, db.mapErr(op, err)
 		}
-		n, err := run(stmts[0], r.Hash, at, bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), r.SessionID)
-		if err != nil || n == 0 {
-			return err
+		for i, r := range rotations {
+			at := timeArg(r.At)
+			n, err := run(txStmts[0], r.Hash, at, bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), r.SessionID)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				continue
+			}
+			if _, err := run(txStmts[1], r.SuccessorHash, r.SessionID, r.UserID, at); err != nil {
+				return err
+			}
+			if _, err := run(txStmts[2], at, r.SessionID); err != nil {
+				return err
+			}
+			won[i] = true
 		}
-		if _, err := run(stmts[1], r.SuccessorHash, r.SessionID, r.UserID, at); err != nil {
-			return err
-		}
-		if _, err := run(stmts[2], at, r.SessionID); err != nil {
-			return err
-		}
-		won = true
 		return nil
 	})
-	return won, err
+	if err != nil {
+		return nil, err
+	}
+	return won, nil
 }

@@ -64,9 +64,13 @@ type DB struct {
 	// write: a buffered channel of one so that waiting honours contexts.
 	wlock chan struct{}
 
-	queries  sync.Map // query as written -> query for the flavour
-	stmts    sync.Map // query as written -> *sql.Stmt (see stmt)
-	claimSQL string
+	queries sync.Map // query as written -> query for the flavour
+	stmts   sync.Map // query as written -> *sql.Stmt (see stmt)
+
+	// rotations, for a single-writer flavour, groups concurrent refresh
+	// rotations into one transaction (rotation_batch.go).
+	rotations rotationQueue
+	claimSQL  string
 
 	// onRetry, when set (by tests), is called before Tx retries.
 	onRetry func(attempt int, err error)
@@ -131,6 +135,7 @@ func open(ctx context.Context, rawURL string, o options) (*DB, error) {
 	db := &DB{db: sqldb, flavor: fl, now: time.Now}
 	if fl.singleWriter {
 		db.wlock = make(chan struct{}, 1)
+		db.rotations.leader = make(chan struct{}, 1)
 	}
 	db.claimSQL = strings.ReplaceAll(claimMailSQL, "/*skip locked*/", fl.skipLocked)
 	pctx, cancel := db.opCtx(ctx)

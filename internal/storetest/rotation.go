@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -217,6 +218,64 @@ func testRotateRacesRevoke(t *testing.T, s auth.Store) {
 		rotated := results[0].ok
 		if rotated != !rt.UsedAt.IsZero() || rotated != (succErr == nil) {
 			t.Errorf("round %d: rotation reported %v; token used %v; successor stored %v", round, rotated, !rt.UsedAt.IsZero(), succErr == nil)
+		}
+	}
+}
+
+// Concurrent rotations of many sessions all rotate, and a rotation that
+// fails (its successor's hash is taken) fails alone and changes nothing:
+// a store that groups concurrent rotations into one transaction must not
+// let one rotation's failure become the others'.
+func testConcurrentRotateManySessions(t *testing.T, s auth.Store) {
+	ctx := context.Background()
+	createUser(t, s, newUser("u1", "a@example.com"))
+	const sessions = racers
+	tx(t, s, func(tx auth.Tx) error {
+		for i := range sessions {
+			sid := fmt.Sprint("s", i)
+			if err := tx.CreateSession(ctx, newSession(sid, "u1", t0)); err != nil {
+				return err
+			}
+			if err := tx.CreateRefreshToken(ctx, &auth.RefreshToken{Hash: hash(fmt.Sprint("rt", i)), SessionID: sid, UserID: "u1", CreatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	const bad = 5 // its successor hash is session 0's token
+	results := race(func(i int) (r result) {
+		succ := hash(fmt.Sprint("next", i))
+		if i == bad {
+			succ = hash("rt0")
+		}
+		r.ok, r.err = s.RotateRefreshToken(ctx, auth.Rotation{
+			Hash: hash(fmt.Sprint("rt", i)), SessionID: fmt.Sprint("s", i), UserID: "u1",
+			At: t0.Add(time.Second), SuccessorHash: succ, SuccessorSealed: []byte("sealed"),
+		})
+		return r
+	})
+	for i := range sessions {
+		rt, err := s.RefreshTokenByHash(ctx, hash(fmt.Sprint("rt", i)))
+		if err != nil {
+			t.Fatalf("RefreshTokenByHash: %v", err)
+		}
+		if i == bad {
+			if results[i].ok || !errors.Is(results[i].err, auth.ErrConflict) {
+				t.Errorf("rotation to a taken successor hash = %v, %v; want false, ErrConflict", results[i].ok, results[i].err)
+			}
+			if !rt.UsedAt.IsZero() {
+				t.Errorf("the failed rotation marked its token used")
+			}
+			continue
+		}
+		if !results[i].ok || results[i].err != nil {
+			t.Errorf("rotation of session %d = %v, %v; want true, nil", i, results[i].ok, results[i].err)
+		}
+		if rt.UsedAt.IsZero() {
+			t.Errorf("session %d: token not marked used", i)
+		}
+		if _, err := s.RefreshTokenByHash(ctx, hash(fmt.Sprint("next", i))); err != nil {
+			t.Errorf("session %d: successor: %v", i, err)
 		}
 	}
 }

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"RotateRevokedSession", testRotateRevokedSession},
 		{"ConcurrentRotate", testConcurrentRotate},
 		{"RotateRacesRevoke", testRotateRacesRevoke},
+		{"ConcurrentRotateManySessions", testConcurrentRotateManySessions},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
 		// Concurrency without a single writer.
 		{"ConflictThenContinue", testConflictThenContinue},
