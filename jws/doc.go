@@ -22,6 +22,22 @@
 //     issuer, audience and times (Checks);
 //   - the RFC 6750 Authorization header (ParseBearer).
 //
+// # Which verifier
+//
+// Three things in latch verify tokens, one per role:
+//
+//   - jws.Verify (this package) is the rule: a function of a token, a key
+//     lookup and Checks, without fetching or caching keys. Use it only to
+//     build a verifier of your own around other key storage.
+//   - verify.Verifier is what a service that accepts latch's tokens uses:
+//     it fetches the JWKS over HTTP, caches and refreshes the keys,
+//     follows the revocation feed, and has net/http middleware.
+//   - latch's server checks the tokens it issued itself with
+//     internal/token's IssuerVerifier, on its in-memory key ring.
+//
+// Both verifiers call Verify, so they apply the same rule to a token's
+// form, signature and claims.
+//
 // Private keys, signing, sealing and opaque tokens stay in latch's
 // internal/token; key caching, the revocation feed and the HTTP middleware
 // stay in verify. This package imports only the standard library (a test

@@ -241,128 +241,21 @@ const MaxJWKSize = 16 << 10
 // refuses. Members in req must be present; otherwise a missing alg is
 // inferred from the key type and a missing kid becomes the thumbprint.
 func ParseJWK(b []byte, req Require) (*Key, error) {
-	if len(b) > MaxJWKSize {
-		return nil, errors.New("jws: JWK too large")
-	}
-	m := make(map[string][]byte, 12)
-	err := scanObject(b, func(name string, raw []byte) error {
-		m[name] = raw
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("jws: JWK: %v", err)
-	}
-	// str returns member name, which must be a non-empty string when
-	// present; present reports whether it was.
-	str := func(name string, required bool) (s string, present bool, err error) {
-		raw, ok := m[name]
-		if !ok {
-			if required {
-				return "", false, fmt.Errorf("jws: JWK: missing %q", name)
-			}
-			return "", false, nil
-		}
-		s, ok = jsonString(raw)
-		if !ok || s == "" {
-			return "", true, fmt.Errorf("jws: JWK: %q is not a non-empty string", name)
-		}
-		return s, true, nil
-	}
-	bin := func(name string) ([]byte, error) {
-		s, _, err := str(name, true)
-		if err != nil {
-			return nil, err
-		}
-		v, err := decodeB64(s)
-		if err != nil {
-			return nil, fmt.Errorf("jws: JWK: %q: %v", name, err)
-		}
-		return v, nil
-	}
-	for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
-		if _, ok := m[priv]; ok {
-			return nil, fmt.Errorf("jws: JWK: private member %q present", priv)
-		}
-	}
-	use, present, err := str("use", req&RequireUse != 0)
+	m, err := scanJWK(b)
 	if err != nil {
 		return nil, err
 	}
-	if present && use != "sig" {
-		return nil, fmt.Errorf("jws: JWK: use %q is not \"sig\"", use)
-	}
-	alg, _, err := str("alg", req&RequireAlg != 0)
+	alg, kid, err := m.useAlgKID(req)
 	if err != nil {
 		return nil, err
 	}
-	kid, _, err := str("kid", req&RequireKID != 0)
+	kty, _, err := m.str("kty", true)
 	if err != nil {
 		return nil, err
 	}
-	kty, _, err := str("kty", true)
+	pub, want, err := m.publicKey(kty)
 	if err != nil {
 		return nil, err
-	}
-
-	var pub crypto.PublicKey
-	var want string
-	switch kty {
-	case "OKP":
-		want = EdDSA
-		if crv, _, err := str("crv", true); err != nil || crv != "Ed25519" {
-			return nil, errors.New("jws: JWK: OKP key is not on Ed25519")
-		}
-		x, err := bin("x")
-		if err != nil {
-			return nil, err
-		}
-		if len(x) != ed25519.PublicKeySize {
-			return nil, errors.New("jws: JWK: Ed25519 key is not 32 bytes")
-		}
-		pub = ed25519.PublicKey(x)
-	case "EC":
-		want = ES256
-		if crv, _, err := str("crv", true); err != nil || crv != "P-256" {
-			return nil, errors.New("jws: JWK: EC key is not on P-256")
-		}
-		x, err := bin("x")
-		if err != nil {
-			return nil, err
-		}
-		y, err := bin("y")
-		if err != nil {
-			return nil, err
-		}
-		if len(x) != 32 || len(y) != 32 {
-			return nil, errors.New("jws: JWK: P-256 coordinates are not 32 bytes")
-		}
-		pt := append(append([]byte{4}, x...), y...)
-		p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
-		if err != nil {
-			return nil, errors.New("jws: JWK: point not on P-256")
-		}
-		pub = p
-	case "RSA":
-		want = RS256
-		n, err := bin("n")
-		if err != nil {
-			return nil, err
-		}
-		e, err := bin("e")
-		if err != nil {
-			return nil, err
-		}
-		if len(n) == 0 || n[0] == 0 || len(e) == 0 || e[0] == 0 || len(e) > 4 {
-			return nil, errors.New("jws: JWK: malformed RSA key")
-		}
-		nv := new(big.Int).SetBytes(n)
-		ev := new(big.Int).SetBytes(e).Int64()
-		if nv.Bit(0) == 0 {
-			return nil, errors.New("jws: JWK: RSA modulus is even")
-		}
-		pub = &rsa.PublicKey{N: nv, E: int(ev)}
-	default:
-		return nil, fmt.Errorf("jws: JWK: unsupported kty %q", kty)
 	}
 	if alg == "" {
 		alg = want
@@ -380,6 +273,156 @@ func ParseJWK(b []byte, req Require) (*Key, error) {
 		}
 	}
 	return k, nil
+}
+
+// jwkMembers are the raw JSON values of a JWK's members, by name.
+type jwkMembers map[string][]byte
+
+// scanJWK reads the members of a JWK of at most MaxJWKSize (strict JSON:
+// no duplicates) and refuses a private key.
+func scanJWK(b []byte) (jwkMembers, error) {
+	if len(b) > MaxJWKSize {
+		return nil, errors.New("jws: JWK too large")
+	}
+	m := make(jwkMembers, 12)
+	err := scanObject(b, func(name string, raw []byte) error {
+		m[name] = raw
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jws: JWK: %v", err)
+	}
+	for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
+		if _, ok := m[priv]; ok {
+			return nil, fmt.Errorf("jws: JWK: private member %q present", priv)
+		}
+	}
+	return m, nil
+}
+
+// str returns member name, which must be a non-empty string when present;
+// present reports whether it was.
+func (m jwkMembers) str(name string, required bool) (s string, present bool, err error) {
+	raw, ok := m[name]
+	if !ok {
+		if required {
+			return "", false, fmt.Errorf("jws: JWK: missing %q", name)
+		}
+		return "", false, nil
+	}
+	s, ok = jsonString(raw)
+	if !ok || s == "" {
+		return "", true, fmt.Errorf("jws: JWK: %q is not a non-empty string", name)
+	}
+	return s, true, nil
+}
+
+// bin returns the required member name, a canonical base64url string,
+// decoded.
+func (m jwkMembers) bin(name string) ([]byte, error) {
+	s, _, err := m.str(name, true)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeB64(s)
+	if err != nil {
+		return nil, fmt.Errorf("jws: JWK: %q: %v", name, err)
+	}
+	return v, nil
+}
+
+// useAlgKID checks "use" (only "sig") and returns "alg" and "kid", empty
+// when absent; the members in req must be present.
+func (m jwkMembers) useAlgKID(req Require) (alg, kid string, err error) {
+	use, present, err := m.str("use", req&RequireUse != 0)
+	if err != nil {
+		return "", "", err
+	}
+	if present && use != "sig" {
+		return "", "", fmt.Errorf("jws: JWK: use %q is not \"sig\"", use)
+	}
+	if alg, _, err = m.str("alg", req&RequireAlg != 0); err != nil {
+		return "", "", err
+	}
+	if kid, _, err = m.str("kid", req&RequireKID != 0); err != nil {
+		return "", "", err
+	}
+	return alg, kid, nil
+}
+
+// publicKey decodes the key of type kty and returns it with the one
+// algorithm that type implies.
+func (m jwkMembers) publicKey(kty string) (pub crypto.PublicKey, alg string, err error) {
+	switch kty {
+	case "OKP":
+		pub, err = m.ed25519Key()
+		return pub, EdDSA, err
+	case "EC":
+		pub, err = m.p256Key()
+		return pub, ES256, err
+	case "RSA":
+		pub, err = m.rsaKey()
+		return pub, RS256, err
+	}
+	return nil, "", fmt.Errorf("jws: JWK: unsupported kty %q", kty)
+}
+
+func (m jwkMembers) ed25519Key() (crypto.PublicKey, error) {
+	if crv, _, err := m.str("crv", true); err != nil || crv != "Ed25519" {
+		return nil, errors.New("jws: JWK: OKP key is not on Ed25519")
+	}
+	x, err := m.bin("x")
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != ed25519.PublicKeySize {
+		return nil, errors.New("jws: JWK: Ed25519 key is not 32 bytes")
+	}
+	return ed25519.PublicKey(x), nil
+}
+
+func (m jwkMembers) p256Key() (crypto.PublicKey, error) {
+	if crv, _, err := m.str("crv", true); err != nil || crv != "P-256" {
+		return nil, errors.New("jws: JWK: EC key is not on P-256")
+	}
+	x, err := m.bin("x")
+	if err != nil {
+		return nil, err
+	}
+	y, err := m.bin("y")
+	if err != nil {
+		return nil, err
+	}
+	if len(x) != 32 || len(y) != 32 {
+		return nil, errors.New("jws: JWK: P-256 coordinates are not 32 bytes")
+	}
+	pt := append(append([]byte{4}, x...), y...)
+	p, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), pt)
+	if err != nil {
+		return nil, errors.New("jws: JWK: point not on P-256")
+	}
+	return p, nil
+}
+
+// rsaKey decodes n and e: minimal big-endian, n odd, e at most 4 bytes
+// (CheckKey bounds them further).
+func (m jwkMembers) rsaKey() (crypto.PublicKey, error) {
+	n, err := m.bin("n")
+	if err != nil {
+		return nil, err
+	}
+	e, err := m.bin("e")
+	if err != nil {
+		return nil, err
+	}
+	if len(n) == 0 || n[0] == 0 || len(e) == 0 || e[0] == 0 || len(e) > 4 {
+		return nil, errors.New("jws: JWK: malformed RSA key")
+	}
+	nv := new(big.Int).SetBytes(n)
+	if nv.Bit(0) == 0 {
+		return nil, errors.New("jws: JWK: RSA modulus is even")
+	}
+	return &rsa.PublicKey{N: nv, E: int(new(big.Int).SetBytes(e).Int64())}, nil
 }
 
 // MaxJWKSSize bounds the key set accepted by ParseJWKS.

@@ -89,6 +89,12 @@ func invalid(format string, args ...any) error {
 	return &Error{Reason: fmt.Sprintf(format, args...)}
 }
 
+// Verify is the rule that decides whether an access token is accepted,
+// with no key management around it: the caller supplies keyFor and the
+// checks. A service accepting latch tokens wants verify.Verifier, which
+// fetches and caches the keys and calls Verify; latch's server calls it
+// through internal/token's IssuerVerifier (see the package doc).
+//
 // Verify checks the compact JWS tok (RFC 7515 §7.1, RFC 8725, RFC 9068):
 // three segments of canonical base64url; a header of exactly one JSON
 // object without duplicate members, with only the parameters alg, kid and

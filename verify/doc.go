@@ -41,26 +41,17 @@
 // Middleware protects net/http handlers and puts the claims in the
 // request's context (ClaimsFrom); RequireRole restricts a handler to tokens
 // carrying a role. Refusals are 401 or 403 with RFC 6750 WWW-Authenticate
-// challenges and RFC 9457 problem bodies:
+// challenges and RFC 9457 problem bodies. The package's Middleware example
+// shows a service set up this way; Verifier.Verify's, a token checked
+// directly.
 //
-//	v, err := verify.New(verify.Config{
-//		Issuer:         "https://auth.example.com",
-//		Audience:       "https://auth.example.com",
-//		RevocationsURL: "https://auth.example.com/v1/revocations",
-//	})
-//	if err != nil {
-//		log.Fatal(err)
-//	}
-//	defer v.Close()
-//	authn := verify.Middleware(v)
-//	mux := http.NewServeMux()
-//	mux.Handle("GET /notes", authn(listNotes))
-//	mux.Handle("DELETE /notes", authn(verify.RequireRole("admin")(deleteAll)))
+// # Which verifier
 //
-//	func listNotes(w http.ResponseWriter, r *http.Request) {
-//		c, _ := verify.ClaimsFrom(r.Context())
-//		fmt.Fprintln(w, "notes of", c.Subject)
-//	}
+// Verifier is the one to use. jws.Verify, which it calls, is the bare
+// rule without key fetching or revocation; internal/token's
+// IssuerVerifier is latch's server checking its own tokens. All three
+// apply the same rule to a token's form, signature and claims (see the jws
+// package doc); Verifier adds the keys' fetching and the revocation feed.
 //
 // This package imports only the standard library and latch's strict JOSE
 // core, github.com/latchauth/latch/jws (standard library only itself),

@@ -64,6 +64,10 @@ type Config struct {
 // when the revocation feed is on - whether the session ended or the user
 // was cut off. It is safe for concurrent use. Close stops its background
 // work.
+//
+// Verifier is the one to use in a service that accepts latch's tokens. Its
+// check is jws.Verify, the same rule latch's server applies to its own
+// tokens; jws.Verify alone neither fetches nor caches keys.
 type Verifier struct {
 	cfg  Config
 	log  *slog.Logger

@@ -18,59 +18,8 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
-	"github.com/latchauth/latch/internal/sqlstore"
+	"github.com/latchauth/latch/internal/wire"
 )
-
-// userCommands are the commands of latch user, in the order help lists
-// them (USER is a user id or an email address).
-var userCommands = []struct{ name, args, doc string }{
-	{"create", "--email EMAIL [--password PW | --password-file FILE] [--roles a,b] [--confirmed]",
-		"create an account (a password is generated and printed when none is given)"},
-	{"list", "[--email PREFIX] [--limit N] [--cursor C] [--all]",
-		"list accounts, oldest first (email: case-insensitive prefix)"},
-	{"show", "USER", "show an account and its live sessions"},
-	{"set-roles", "USER ROLE...", "replace the roles (comma or space separated; --none for no roles);\nends the user's sessions"},
-	{"set-email", "USER NEW_EMAIL", "change the address at once; the old address is told by mail"},
-	{"set-password", "USER [--password PW | --password-file FILE]",
-		"set the password (generated and printed when none is given); ends every session"},
-	{"send-reset", "USER", "mail a password reset link"},
-	{"resend-confirmation", "USER", "mail a new confirmation link to an unconfirmed address"},
-	{"disable", "USER", "disable the account and end its sessions"},
-	{"enable", "USER", "enable the account"},
-	{"logout", "USER", "end every session and cut off its access tokens"},
-	{"delete", "USER", "delete the account, its sessions and tokens"},
-}
-
-// userUsage is what latch user help prints.
-var userUsage = func() string {
-	var b strings.Builder
-	b.WriteString("usage: latch user <command> [flags]\n\ncommands (USER is a user id or an email address):\n")
-	for _, c := range userCommands {
-		fmt.Fprintf(&b, "  %s %s\n", c.name, c.args)
-		for _, l := range strings.Split(c.doc, "\n") {
-			fmt.Fprintf(&b, "        %s\n", l)
-		}
-	}
-	b.WriteString("\nevery command takes --json for machine-readable output;\nlatch user <command> -h shows its flags.\n")
-	return b.String()
-}()
-
-// userCommandUsage is the usage of one latch user command.
-func userCommandUsage(name string) string {
-	for _, c := range userCommands {
-		if c.name == name {
-			u := fmt.Sprintf("usage: latch user %s %s\n\n%s\n", c.name, c.args, c.doc)
-			if strings.Contains(c.args, "USER") {
-				u += "(USER is a user id or an email address)\n"
-			}
-			return u
-		}
-	}
-	return userUsage
-}
 
 const auditUsage = `usage: latch audit [--user USER] [--type TYPE] [--since T] [--until T] [--limit N] [--cursor C] [--json]
 
@@ -80,21 +29,15 @@ from now (e.g. 24h).
 
 // cliEnv is what an administration command works with.
 type cliEnv struct {
-	svc    *auth.Service
-	db     *sqlstore.DB
-	hasher *password.Hasher
+	*app
 	stdout io.Writer
 	stderr io.Writer
 	json   bool
 }
 
-func (e *cliEnv) close() {
-	e.svc.Close()
-	e.db.Close()
-}
-
-// openCLI builds the service on the configured database, as serve does but
-// without a listener or mail worker: commands send no mail.
+// openCLI builds latch as serve does (openApp, startService) but without
+// a listener, shared limits or mail worker: mail a command queues is sent
+// by a running server.
 // Unless create is set, an SQLite file that does not exist is an error
 // rather than a new empty database (a mistyped LATCH_DATABASE_URL).
 func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, create bool) (*cliEnv, error) {
@@ -109,35 +52,25 @@ func openCLI(ctx context.Context, getenv func(string) string, stdout, stderr io.
 		}
 	}
 	warnUnknownVariables(ctx, stderr)
-	// Security events still go to the log, but only warnings reach the
-	// terminal; the audit log keeps every event.
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := openApp(ctx, c, cliLogger(c, stderr))
+	if err != nil {
+		return nil, err
+	}
+	if err := a.startService(ctx, serviceHooks{}); err != nil {
+		a.close()
+		return nil, err
+	}
+	return &cliEnv{app: a, stdout: stdout, stderr: stderr}, nil
+}
+
+// cliLogger is a command's log: security events still go to it, but only
+// warnings reach the terminal; the audit log keeps every event.
+func cliLogger(c *config, stderr io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelWarn}
 	if c.LogFormat == "json" {
-		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		return slog.New(slog.NewJSONHandler(stderr, opts))
 	}
-	db, err := openStore(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	secret, secretFrom, err := loadSecret(c)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	hasher := password.NewHasher(password.Config{})
-	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
-		Store:    db,
-		Limiter:  limit.New(),
-		Composer: mail.NewComposer(),
-		Hasher:   hasher,
-		Policy:   password.Policy{MinLength: c.PasswordMin},
-		Logger:   log,
-	})
-	if err != nil {
-		db.Close()
-		return nil, explainServiceError(err, c, secretFrom)
-	}
-	return &cliEnv{svc: svc, db: db, hasher: hasher, stdout: stdout, stderr: stderr}, nil
+	return slog.New(slog.NewTextHandler(stderr, opts))
 }
 
 // cliContext marks the command line as the client of every event.
@@ -184,177 +117,6 @@ func flagErr(fs *flag.FlagSet, err error, usage string) error {
 	return fmt.Errorf("%s: %w\n%s", fs.Name(), err, b.String())
 }
 
-// userCmd runs latch user <command>.
-func userCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, userUsage)
-		return nil
-	}
-	sub, args := args[0], args[1:]
-	fs := newFlags("latch user " + sub)
-	jsonOut := fs.Bool("json", false, "machine-readable output")
-	var run func(ctx context.Context, e *cliEnv, pos []string) error
-	switch sub {
-	case "create":
-		email := fs.String("email", "", "the account's address")
-		pw := fs.String("password", "", "the password (visible in the process list: prefer --password-file)")
-		pwFile := fs.String("password-file", "", "read the password from the first line of this file")
-		roles := fs.String("roles", "", "comma-separated roles (default user)")
-		confirmed := fs.Bool("confirmed", false, "mark the address confirmed")
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			if len(pos) > 0 {
-				return fmt.Errorf("latch user create: unexpected arguments %q", pos)
-			}
-			return cliCreate(ctx, e, *email, *pw, *pwFile, *roles, *confirmed)
-		}
-	case "list":
-		email := fs.String("email", "", "case-insensitive prefix of the address")
-		limit := fs.Int("limit", 0, "users per page (default 50, at most 200)")
-		cursor := fs.String("cursor", "", "continue after a previous page")
-		all := fs.Bool("all", false, "list every matching user, page after page")
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			if len(pos) > 0 {
-				return fmt.Errorf("latch user list: unexpected arguments %q", pos)
-			}
-			return cliList(ctx, e, auth.UserFilter{Email: *email, Cursor: *cursor, Limit: *limit}, *all)
-		}
-	case "show":
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			u, err := oneUser(ctx, e, pos)
-			if err != nil {
-				return err
-			}
-			sessions, err := e.svc.AdminSessions(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			if sessions == nil {
-				sessions = []*auth.Session{} // shown as none, not left out
-			}
-			return e.showUser(u, sessions)
-		}
-	case "set-roles":
-		none := fs.Bool("none", false, "remove every role")
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			if len(pos) == 0 {
-				return errors.New("latch user set-roles: give a user")
-			}
-			roles := splitRoles(strings.Join(pos[1:], ","))
-			if len(roles) == 0 && !*none {
-				return errors.New("latch user set-roles: give at least one role, or --none")
-			}
-			if len(roles) > 0 && *none {
-				return errors.New("latch user set-roles: --none with roles")
-			}
-			return cliPatch(ctx, e, pos[:1], auth.UserPatch{Roles: &roles})
-		}
-	case "set-email":
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			if len(pos) != 2 {
-				return errors.New("latch user set-email: give a user and the new address")
-			}
-			u, err := oneUser(ctx, e, pos[:1])
-			if err != nil {
-				return err
-			}
-			if u, err = e.svc.AdminSetEmail(ctx, auth.ActorCLI, u.ID, pos[1]); err != nil {
-				return cliError(err)
-			}
-			return e.showUser(u, nil)
-		}
-	case "set-password":
-		pw := fs.String("password", "", "the password (visible in the process list: prefer --password-file)")
-		pwFile := fs.String("password-file", "", "read the password from the first line of this file")
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			u, err := oneUser(ctx, e, pos)
-			if err != nil {
-				return err
-			}
-			password, generated, err := cliPassword(*pw, *pwFile)
-			if err != nil {
-				return fmt.Errorf("latch user set-password: %w", err)
-			}
-			if _, err = e.svc.AdminSetPassword(ctx, auth.ActorCLI, u.ID, password); err != nil {
-				return cliError(err)
-			}
-			if e.json {
-				return e.writeJSON(struct {
-					Status   string `json:"status"`
-					ID       string `json:"id"`
-					Password string `json:"password,omitempty"`
-				}{"password_set", u.ID, generated})
-			}
-			fmt.Fprintf(e.stdout, "password set for %s (%s); every session ended\n", u.ID, u.Email)
-			if generated != "" {
-				fmt.Fprintf(e.stdout, "password: %s\n", generated)
-			}
-			return nil
-		}
-	case "send-reset", "resend-confirmation":
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			u, err := oneUser(ctx, e, pos)
-			if err != nil {
-				return err
-			}
-			if sub == "send-reset" {
-				err = e.svc.AdminSendReset(ctx, auth.ActorCLI, u.ID)
-			} else {
-				err = e.svc.AdminResendConfirmation(ctx, auth.ActorCLI, u.ID)
-			}
-			if err != nil {
-				return cliError(err)
-			}
-			status := map[string]string{"send-reset": "reset_sent", "resend-confirmation": "confirmation_sent"}[sub]
-			if e.json {
-				return e.done(status, u)
-			}
-			// The mail is in the database's outbox: a running server sends it.
-			_, err = fmt.Fprintf(e.stdout, "mail queued for %s (%s); a running latch serve sends it\n", u.ID, u.Email)
-			return err
-		}
-	case "disable", "enable":
-		disabled := sub == "disable"
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			return cliPatch(ctx, e, pos, auth.UserPatch{Disabled: &disabled})
-		}
-	case "logout":
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			u, err := oneUser(ctx, e, pos)
-			if err != nil {
-				return err
-			}
-			if err := e.svc.AdminLogout(ctx, auth.ActorCLI, u.ID); err != nil {
-				return err
-			}
-			return e.done("logged out", u)
-		}
-	case "delete":
-		run = func(ctx context.Context, e *cliEnv, pos []string) error {
-			u, err := oneUser(ctx, e, pos)
-			if err != nil {
-				return err
-			}
-			if err := e.svc.AdminDeleteUser(ctx, auth.ActorCLI, u.ID); err != nil {
-				return err
-			}
-			return e.done("deleted", u)
-		}
-	default:
-		return fmt.Errorf("unknown command \"user %s\"\n%s", sub, userUsage)
-	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagErr(fs, err, userCommandUsage(sub))
-	}
-	e, err := openCLI(ctx, getenv, stdout, stderr, sub == "create")
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	e.json = *jsonOut
-	return run(cliContext(ctx), e, pos)
-}
-
 // oneUser finds the single user named by pos: an id, else an address.
 func oneUser(ctx context.Context, e *cliEnv, pos []string) (*auth.User, error) {
 	if len(pos) != 1 {
@@ -396,9 +158,9 @@ func cliCreate(ctx context.Context, e *cliEnv, email, pw, pwFile, roles string, 
 	}
 	if e.json {
 		out := struct {
-			cliUser
+			wire.AdminUser
 			Password string `json:"password,omitempty"`
-		}{newCLIUser(u), generated}
+		}{wire.NewAdminUser(u), generated}
 		return e.writeJSON(out)
 	}
 	fmt.Fprintf(e.stdout, "created %s (%s)\n", u.ID, u.Email)

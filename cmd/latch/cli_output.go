@@ -5,64 +5,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/wire"
 )
 
-// The --json shapes are those of the admin API.
-
-type cliUser struct {
-	ID             string   `json:"id"`
-	Email          string   `json:"email"`
-	EmailConfirmed bool     `json:"email_confirmed"`
-	Roles          []string `json:"roles"`
-	CreatedAt      string   `json:"created_at"`
-	Disabled       bool     `json:"disabled"`
-	UpdatedAt      string   `json:"updated_at"`
-}
-
-func newCLIUser(u *auth.User) cliUser {
-	roles := u.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return cliUser{
-		ID: u.ID, Email: u.Email, EmailConfirmed: u.EmailConfirmed, Roles: roles,
-		CreatedAt: rfc3339(u.CreatedAt), Disabled: u.Disabled, UpdatedAt: rfc3339(u.UpdatedAt),
-	}
-}
-
-type cliSession struct {
-	ID         string `json:"id"`
-	CreatedAt  string `json:"created_at"`
-	LastUsedAt string `json:"last_used_at"`
-	ExpiresAt  string `json:"expires_at"`
-	UserAgent  string `json:"user_agent"`
-	IP         string `json:"ip"`
-}
-
-type cliEvent struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	UserID    string            `json:"user_id"`
-	SessionID string            `json:"session_id"`
-	Actor     string            `json:"actor"`
-	IP        string            `json:"ip"`
-	UserAgent string            `json:"user_agent"`
-	CreatedAt string            `json:"created_at"`
-	Details   map[string]string `json:"details"`
-}
-
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
+// The --json shapes are those of the admin API (package wire).
 
 func (e *cliEnv) writeJSON(v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
@@ -93,20 +43,13 @@ func orDash(s string) string {
 
 func (e *cliEnv) listUsers(users []*auth.User, next string) error {
 	if e.json {
-		out := struct {
-			Users      []cliUser `json:"users"`
-			NextCursor string    `json:"next_cursor"`
-		}{Users: make([]cliUser, 0, len(users)), NextCursor: next}
-		for _, u := range users {
-			out.Users = append(out.Users, newCLIUser(u))
-		}
-		return e.writeJSON(out)
+		return e.writeJSON(wire.NewUsers(users, next))
 	}
 	w := e.table()
 	fmt.Fprintln(w, "ID\tEMAIL\tCONFIRMED\tDISABLED\tROLES\tCREATED")
 	for _, u := range users {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", u.ID, u.Email, yesNo(u.EmailConfirmed), yesNo(u.Disabled),
-			orDash(strings.Join(u.Roles, ",")), rfc3339(u.CreatedAt))
+			orDash(strings.Join(u.Roles, ",")), wire.Time(u.CreatedAt))
 	}
 	if err := w.Flush(); err != nil {
 		return err
@@ -121,19 +64,12 @@ func (e *cliEnv) listUsers(users []*auth.User, next string) error {
 func (e *cliEnv) showUser(u *auth.User, sessions []*auth.Session) error {
 	if e.json {
 		if sessions == nil {
-			return e.writeJSON(newCLIUser(u))
+			return e.writeJSON(wire.NewAdminUser(u))
 		}
-		out := struct {
-			cliUser
-			Sessions []cliSession `json:"sessions"`
-		}{cliUser: newCLIUser(u), Sessions: make([]cliSession, 0, len(sessions))}
-		for _, s := range sessions {
-			out.Sessions = append(out.Sessions, cliSession{
-				ID: s.ID, CreatedAt: rfc3339(s.CreatedAt), LastUsedAt: rfc3339(s.LastUsedAt),
-				ExpiresAt: rfc3339(s.ExpiresAt), UserAgent: s.UserAgent, IP: s.IP,
-			})
-		}
-		return e.writeJSON(out)
+		return e.writeJSON(struct {
+			wire.AdminUser
+			Sessions []wire.Session `json:"sessions"`
+		}{wire.NewAdminUser(u), wire.NewSessions(sessions)})
 	}
 	w := e.table()
 	fmt.Fprintf(w, "id\t%s\n", u.ID)
@@ -141,8 +77,8 @@ func (e *cliEnv) showUser(u *auth.User, sessions []*auth.Session) error {
 	fmt.Fprintf(w, "confirmed\t%s\n", yesNo(u.EmailConfirmed))
 	fmt.Fprintf(w, "disabled\t%s\n", yesNo(u.Disabled))
 	fmt.Fprintf(w, "roles\t%s\n", orDash(strings.Join(u.Roles, ",")))
-	fmt.Fprintf(w, "created\t%s\n", rfc3339(u.CreatedAt))
-	fmt.Fprintf(w, "updated\t%s\n", rfc3339(u.UpdatedAt))
+	fmt.Fprintf(w, "created\t%s\n", wire.Time(u.CreatedAt))
+	fmt.Fprintf(w, "updated\t%s\n", wire.Time(u.UpdatedAt))
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -156,7 +92,7 @@ func (e *cliEnv) showUser(u *auth.User, sessions []*auth.Session) error {
 	w = e.table()
 	fmt.Fprintln(w, "SESSION\tCREATED\tLAST USED\tIP\tUSER AGENT")
 	for _, s := range sessions {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, rfc3339(s.CreatedAt), rfc3339(s.LastUsedAt), orDash(s.IP), orDash(s.UserAgent))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.ID, wire.Time(s.CreatedAt), wire.Time(s.LastUsedAt), orDash(s.IP), orDash(s.UserAgent))
 	}
 	return w.Flush()
 }
@@ -176,21 +112,7 @@ func (e *cliEnv) done(what string, u *auth.User) error {
 
 func (e *cliEnv) listAudit(page *auth.AuditPage) error {
 	if e.json {
-		out := struct {
-			Events     []cliEvent `json:"events"`
-			NextCursor string     `json:"next_cursor"`
-		}{Events: make([]cliEvent, 0, len(page.Events)), NextCursor: page.NextCursor}
-		for _, ev := range page.Events {
-			d := ev.Details
-			if d == nil {
-				d = map[string]string{}
-			}
-			out.Events = append(out.Events, cliEvent{
-				ID: strconv.FormatInt(ev.ID, 10), Type: ev.Type, UserID: ev.UserID, SessionID: ev.SessionID,
-				Actor: ev.Actor, IP: ev.IP, UserAgent: ev.UserAgent, CreatedAt: rfc3339(ev.CreatedAt), Details: d,
-			})
-		}
-		return e.writeJSON(out)
+		return e.writeJSON(wire.NewEvents(page))
 	}
 	w := e.table()
 	fmt.Fprintln(w, "ID\tTIME\tTYPE\tUSER\tACTOR\tIP\tDETAILS")
@@ -199,7 +121,7 @@ func (e *cliEnv) listAudit(page *auth.AuditPage) error {
 		for _, k := range slices.Sorted(maps.Keys(ev.Details)) {
 			details = append(details, k+"="+ev.Details[k])
 		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, rfc3339(ev.CreatedAt), ev.Type, orDash(ev.UserID),
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", ev.ID, wire.Time(ev.CreatedAt), ev.Type, orDash(ev.UserID),
 			orDash(ev.Actor), orDash(ev.IP), strings.Join(details, " "))
 	}
 	if err := w.Flush(); err != nil {

@@ -6,20 +6,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/latchauth/latch/internal/httpapi"
-	"github.com/latchauth/latch/internal/limit"
 	latchmail "github.com/latchauth/latch/internal/mail"
 )
 
@@ -86,131 +80,61 @@ func loadConfig(args []string, getenv func(string) string) (*config, error) {
 }
 
 // loadCommandConfig reads the environment, then the flags in args of the
-// command name (serve or migrate).
+// command name (serve or migrate), then checks every value (settings.go).
 func loadCommandConfig(name string, args []string, getenv func(string) string) (*config, error) {
+	values := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		v := getenv(s.name)
+		if v == "" {
+			v = s.def
+		}
+		values[s.name] = &v
+	}
+	if err := parseFlags(name, args, values); err != nil {
+		return nil, err
+	}
 	c := &config{}
 	var errs []error
-	str := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	dur := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration (e.g. 15m, 24h)", name, v))
-			return def
-		}
-		return d
-	}
-	boolean := func(name string, def bool) bool {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
-			return def
-		}
-		return b
-	}
-	c.Env = str("LATCH_ENV", "development")
-	c.Addr = str("LATCH_ADDR", "127.0.0.1:8080")
-	c.MetricsAddr = getenv("LATCH_METRICS_ADDR")
-	c.PublicURL = getenv("LATCH_PUBLIC_URL")
-	c.DatabaseURL = str("LATCH_DATABASE_URL", "sqlite:latch.db")
-	c.RedisURL = getenv("LATCH_REDIS_URL")
-	c.RedisPrefix = str("LATCH_REDIS_PREFIX", "latch:")
-	c.SMTPURL = getenv("LATCH_SMTP_URL")
-	c.MailFrom = str("LATCH_MAIL_FROM", "latch@localhost")
-	c.ProductName = strings.TrimSpace(str("LATCH_PRODUCT_NAME", "latch"))
-	c.TemplatesDir = getenv("LATCH_TEMPLATES_DIR")
-	c.MailUnknownAccounts = boolean("LATCH_MAIL_UNKNOWN_ACCOUNTS", false)
-	c.UnicodeEmail = boolean("LATCH_UNICODE_EMAIL", false)
-	c.ConfirmEmail = boolean("LATCH_CONFIRM_EMAIL", true)
-	c.AccessTTL = dur("LATCH_ACCESS_TTL", 15*time.Minute)
-	c.AdminKey = getenv("LATCH_ADMIN_KEY")
-	if c.AdminKey != "" && !validAdminKey(c.AdminKey) { // admin API: cli.go
-		errs = append(errs, errors.New("LATCH_ADMIN_KEY must be at least 16 characters of letters, digits and -._~+/ (it is sent as a bearer token)"))
-	}
-	c.RevocationKey = getenv("LATCH_REVOCATION_KEY")
-	c.Secret = getenv("LATCH_SECRET")
-	c.Audience = getenv("LATCH_AUDIENCE")
-	c.RefreshGrace = dur("LATCH_REFRESH_GRACE", 5*time.Second)
-	c.SessionIdle = dur("LATCH_SESSION_IDLE", 168*time.Hour)
-	c.SessionMax = dur("LATCH_SESSION_MAX", 720*time.Hour)
-	c.ResetTTL = dur("LATCH_RESET_TTL", 60*time.Minute)
-	c.ConfirmTTL = dur("LATCH_CONFIRM_TTL", 24*time.Hour)
-	c.RateLimits = boolean("LATCH_RATE_LIMITS", true)
-	c.LoginAfterReset = boolean("LATCH_LOGIN_AFTER_RESET", true)
-	c.KeyAlg = str("LATCH_KEY_ALG", "EdDSA")
-	c.LogFormat = getenv("LATCH_LOG_FORMAT")
-	c.LogLevel = str("LATCH_LOG_LEVEL", "info")
-	c.PasswordMin = 8
-	if v := getenv("LATCH_PASSWORD_MIN"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 256 {
-			errs = append(errs, fmt.Errorf("LATCH_PASSWORD_MIN: %q is not a number from 1 to 256", v))
-		} else {
-			c.PasswordMin = n
+	for _, s := range settings {
+		if err := s.parse(c, *values[s.name]); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	proxies := getenv("LATCH_TRUSTED_PROXIES")
-	origins := getenv("LATCH_CORS_ORIGINS")
+	errs = append(errs, c.derive()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
 
+// parseFlags sets values from the flags in args of the command name: the
+// settings with a flag (a flag wins over the variable).
+func parseFlags(name string, args []string, values map[string]*string) error {
 	fs := flag.NewFlagSet("latch "+name, flag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (LATCH_ADDR)")
-	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "public base URL (LATCH_PUBLIC_URL; default: http:// and the listen address, localhost for a loopback one)")
-	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "sqlite:PATH or postgres://... (LATCH_DATABASE_URL)")
-	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "smtp://user:pass@host:port (LATCH_SMTP_URL)")
-	fs.StringVar(&c.Env, "env", c.Env, "development or production (LATCH_ENV)")
-	fs.StringVar(&proxies, "trusted-proxies", proxies, "CIDRs whose X-Forwarded-For is believed (LATCH_TRUSTED_PROXIES)")
-	fs.StringVar(&origins, "cors-origins", origins, "allowed browser origins (LATCH_CORS_ORIGINS)")
+	for _, s := range settings {
+		if s.flag != "" {
+			fs.StringVar(values[s.name], s.flag, *values[s.name], s.usage)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		help := fmt.Sprintf("usage: latch %s [flags]\n\n%s\n\nflags:\n%s", name, commandDoc[name], flagUsage(fs))
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, &helpRequest{help}
+			return &helpRequest{help}
 		}
-		return nil, fmt.Errorf("latch %s: %w\n%s", name, err, help)
+		return fmt.Errorf("latch %s: %w\n%s", name, err, help)
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	return nil
+}
 
-	for _, p := range splitList(proxies) {
-		if !strings.Contains(p, "/") {
-			if a, err := netip.ParseAddr(p); err == nil {
-				c.TrustedProxies = append(c.TrustedProxies, netip.PrefixFrom(a, a.BitLen()))
-				continue
-			}
-		}
-		pfx, err := netip.ParsePrefix(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("LATCH_TRUSTED_PROXIES: %q is not a CIDR", p))
-			continue
-		}
-		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
-	}
-	for _, o := range splitList(origins) {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			errs = append(errs, fmt.Errorf("LATCH_CORS_ORIGINS: %q is not an origin like https://app.example.com", o))
-			continue
-		}
-		c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
-	}
-	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("LATCH_ADDR: %q is not HOST:PORT (e.g. 127.0.0.1:8080 or :8080)", c.Addr))
-	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		errs = append(errs, fmt.Errorf("LATCH_ADDR: %q has no port number from 0 to 65535", c.Addr))
-	}
+// derive fills in the settings that follow others (the public URL the
+// listen address, the audience the public URL, the log format the
+// environment) and checks what production requires.
+func (c *config) derive() []error {
+	var errs []error
 	if c.PublicURL == "" {
 		c.PublicURL = publicURLForAddr(c.Addr)
 		c.PublicURLFromAddr = true
@@ -224,39 +148,12 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 		c.Audience = c.PublicURL
 		c.AudienceFromPublicURL = true
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		errs = append(errs, fmt.Errorf("LATCH_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
-	}
-	if a, err := mail.ParseAddress(c.MailFrom); err != nil || !strings.Contains(a.Address, "@") {
-		errs = append(errs, fmt.Errorf("LATCH_MAIL_FROM: %q is not an email address (e.g. latch@example.com or \"Example <no-reply@example.com>\")", c.MailFrom))
-	}
-	if c.ProductName == "" || strings.ContainsFunc(c.ProductName, unicode.IsControl) || len(c.ProductName) > 100 {
-		errs = append(errs, fmt.Errorf("LATCH_PRODUCT_NAME: %q must be 1 to 100 characters on one line", c.ProductName))
-	}
-	if c.RedisURL != "" {
-		if _, err := limit.RedisOptions(c.RedisURL); err != nil {
-			errs = append(errs, err)
-		}
-	}
 	if c.SMTPURL != "" {
 		if _, err := latchmail.NewSMTPSender(c.SMTPURL, c.MailFrom); err != nil {
 			errs = append(errs, fmt.Errorf("LATCH_SMTP_URL: %w", err))
 		}
 	}
-	if c.RevocationKey != "" && !bearerSafe(c.RevocationKey) {
-		errs = append(errs, errors.New("LATCH_REVOCATION_KEY must be letters, digits and -._~+/ (it is sent as a bearer token)"))
-	}
-	switch c.KeyAlg {
-	case "EdDSA", "ES256", "RS256":
-	default:
-		errs = append(errs, fmt.Errorf("LATCH_KEY_ALG: %q is not EdDSA, ES256 or RS256", c.KeyAlg))
-	}
-	// Key rotation and OAuth clients: keys.go.
-	errs = append(errs, c.loadOAuth(getenv)...)
-	switch c.Env {
-	case "development":
-	case "production":
+	if c.Env == "production" {
 		if c.Secret == "" {
 			errs = append(errs, errors.New("production needs LATCH_SECRET (at least 32 characters)"))
 		}
@@ -268,11 +165,6 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 		if c.SMTPURL == "" {
 			errs = append(errs, errors.New("production needs LATCH_SMTP_URL: mails cannot only be logged"))
 		}
-	default:
-		errs = append(errs, fmt.Errorf("LATCH_ENV: %q is not development or production", c.Env))
-	}
-	if c.Secret != "" && len(c.Secret) < 32 {
-		errs = append(errs, errors.New("LATCH_SECRET must be at least 32 characters"))
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
@@ -280,13 +172,7 @@ func loadCommandConfig(name string, args []string, getenv func(string) string) (
 			c.LogFormat = "json"
 		}
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, fmt.Errorf("LATCH_LOG_FORMAT: %q is not text or json", c.LogFormat))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("configuration: %w", err)
-	}
-	return c, nil
+	return errs
 }
 
 func flagUsage(fs *flag.FlagSet) string {

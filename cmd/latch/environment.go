@@ -9,46 +9,16 @@ import (
 	"strings"
 )
 
-// knownVariables are the LATCH_* variables latch reads. A variable set in
-// the environment but missing here is warned about at start, with the
-// closest known name; TestKnownVariablesMatchTheCode keeps the list in
-// step with the code. Add a line when you add a variable.
-var knownVariables = []string{
-	"LATCH_ACCESS_TTL",
-	"LATCH_ADDR",
-	"LATCH_ADMIN_KEY",
-	"LATCH_AUDIENCE",
-	"LATCH_CONFIRM_EMAIL",
-	"LATCH_CONFIRM_TTL",
-	"LATCH_CORS_ORIGINS",
-	"LATCH_DATABASE_URL",
-	"LATCH_ENV",
-	"LATCH_KEY_ALG",
-	"LATCH_KEY_ROTATION",
-	"LATCH_LOG_FORMAT",
-	"LATCH_LOG_LEVEL",
-	"LATCH_LOGIN_AFTER_RESET",
-	"LATCH_MAIL_FROM",
-	"LATCH_MAIL_UNKNOWN_ACCOUNTS",
-	"LATCH_METRICS_ADDR",
-	"LATCH_OAUTH_CLIENTS",
-	"LATCH_PASSWORD_MIN",
-	"LATCH_PRODUCT_NAME",
-	"LATCH_PUBLIC_URL",
-	"LATCH_RATE_LIMITS",
-	"LATCH_REDIS_PREFIX",
-	"LATCH_REDIS_URL",
-	"LATCH_REFRESH_GRACE",
-	"LATCH_RESET_TTL",
-	"LATCH_REVOCATION_KEY",
-	"LATCH_SECRET",
-	"LATCH_SESSION_IDLE",
-	"LATCH_SESSION_MAX",
-	"LATCH_SMTP_URL",
-	"LATCH_TEMPLATES_DIR",
-	"LATCH_TRUSTED_PROXIES",
-	"LATCH_UNICODE_EMAIL",
-}
+// knownVariables are the LATCH_* variables latch reads: the names of
+// settings (settings.go). A variable set in the environment but missing
+// here is warned about at start, with the closest known name.
+var knownVariables = func() []string {
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name
+	}
+	return names
+}()
 
 // testVariablePrefix marks the variables of latch's own test suite, which
 // a developer's shell may export; they are not configuration.

@@ -92,21 +92,11 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if *batch < 1 {
 		return errors.New("latch import: --batch must be at least 1")
 	}
-	f, err := os.Open(pos[0])
+	in, err := openImportFile(pos[0], *format, *confirmed)
 	if err != nil {
 		return fmt.Errorf("latch import: %w", err)
 	}
-	defer f.Close()
-	var size int64
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-		size = fi.Size()
-	}
-	counted := &countingReader{r: f}
-	br := bufio.NewReaderSize(counted, 64<<10)
-	rows, err := newRowReader(br, *format, pos[0], *confirmed)
-	if err != nil {
-		return fmt.Errorf("latch import: %w", err)
-	}
+	defer in.close()
 
 	e, err := openCLI(ctx, getenv, stdout, stderr, true)
 	if err != nil {
@@ -114,95 +104,143 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	defer e.close()
 	e.json = *jsonOut
-	ctx = cliContext(ctx)
-
-	var bar *progressBar
+	im := &importer{e: e, in: in, batch: *batch, sum: importSummary{Errors: []importIssue{}}}
 	if isTerminal(stderr) && !*jsonOut {
-		bar = &progressBar{w: stderr, total: size, start: time.Now()}
-	}
-	sum := importSummary{Errors: []importIssue{}}
-	// Rows refused while reading and rows the store refuses are reported
-	// together at each batch, in line order.
-	var unreported []importIssue
-	report := func(line int, reason string) {
-		sum.Invalid++
-		unreported = append(unreported, importIssue{Line: line, Reason: reason})
-	}
-	printReports := func() {
-		slices.SortStableFunc(unreported, func(a, b importIssue) int { return a.Line - b.Line })
-		for _, is := range unreported {
-			sum.Errors = append(sum.Errors, is)
-			if !e.json {
-				bar.clear()
-				fmt.Fprintf(stderr, "line %d: %s\n", is.Line, is.Reason)
-			}
-		}
-		unreported = unreported[:0]
+		im.bar = &progressBar{w: stderr, total: in.size, start: time.Now()}
 	}
 	start := time.Now()
-	pending := make([]importRow, 0, *batch)
-	flush := func() error {
-		defer printReports()
-		if len(pending) == 0 {
-			return nil
-		}
-		users := make([]auth.ImportUser, len(pending))
-		for i, r := range pending {
-			users[i] = r.user
-		}
-		res, err := e.svc.ImportUsers(ctx, auth.ActorCLI, users)
-		if err != nil {
-			return fmt.Errorf("latch import: rows %d to %d not imported: %w", pending[0].line, pending[len(pending)-1].line, cliError(err))
-		}
-		for i, r := range res {
-			switch r.Status {
-			case auth.ImportCreated:
-				sum.Created++
-			case auth.ImportExists:
-				sum.Existing++
-			default:
-				report(pending[i].line, r.Err.Error())
-			}
-		}
-		pending = pending[:0]
-		bar.update(counted.n, sum.Rows)
-		return nil
+	if err := im.run(cliContext(ctx)); err != nil {
+		return err
 	}
+	im.bar.finish(in.counted.n, im.sum.Rows)
+	im.sum.Seconds = time.Since(start).Seconds()
+	if e.json {
+		return e.writeJSON(im.sum)
+	}
+	fmt.Fprintf(stdout, "%d rows: %d created, %d already present (skipped), %d invalid (%.1fs)\n",
+		im.sum.Rows, im.sum.Created, im.sum.Existing, im.sum.Invalid, im.sum.Seconds)
+	return nil
+}
+
+// importFile is the file being imported, read row by row; counted tells
+// the progress bar how far into size it is.
+type importFile struct {
+	f       *os.File
+	size    int64 // 0 when not a regular file
+	counted *countingReader
+	rows    rowReader
+}
+
+func openImportFile(name, format string, confirmed bool) (*importFile, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	in := &importFile{f: f, counted: &countingReader{r: f}}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		in.size = fi.Size()
+	}
+	in.rows, err = newRowReader(bufio.NewReaderSize(in.counted, 64<<10), format, name, confirmed)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return in, nil
+}
+
+func (in *importFile) close() { in.f.Close() }
+
+// importer moves the rows of a file into the store, batch by batch, and
+// reports each bad row.
+type importer struct {
+	e       *cliEnv
+	in      *importFile
+	batch   int
+	bar     *progressBar // nil: no terminal
+	sum     importSummary
+	pending []importRow
+	// unreported are the bad rows of the current batch: rows refused
+	// while reading and rows the store refuses are reported together at
+	// each batch, in line order.
+	unreported []importIssue
+}
+
+// run reads every row, importing a batch whenever one is full.
+func (im *importer) run(ctx context.Context) error {
 	for {
-		r, err := rows.next()
+		r, err := im.in.rows.next()
 		if err == io.EOF {
-			break
+			return im.flush(ctx)
 		}
 		if err != nil {
-			if ferr := flush(); ferr != nil {
+			if ferr := im.flush(ctx); ferr != nil {
 				return ferr
 			}
-			bar.clear()
+			im.bar.clear()
 			return fmt.Errorf("latch import: %w (rows before it were imported; fix the file and run again)", err)
 		}
-		sum.Rows++
+		im.sum.Rows++
 		if r.err != nil {
-			report(r.line, r.err.Error())
+			im.report(r.line, r.err.Error())
 			continue
 		}
-		pending = append(pending, r)
-		if len(pending) == *batch {
-			if err := flush(); err != nil {
+		im.pending = append(im.pending, r)
+		if len(im.pending) == im.batch {
+			if err := im.flush(ctx); err != nil {
 				return err
 			}
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+}
+
+// flush imports the pending rows in one transaction, then reports the bad
+// rows of the batch.
+func (im *importer) flush(ctx context.Context) error {
+	defer im.printReports()
+	if len(im.pending) == 0 {
+		return nil
 	}
-	bar.finish(counted.n, sum.Rows)
-	sum.Seconds = time.Since(start).Seconds()
-	if e.json {
-		return e.writeJSON(sum)
+	users := make([]auth.ImportUser, len(im.pending))
+	for i, r := range im.pending {
+		users[i] = r.user
 	}
-	fmt.Fprintf(stdout, "%d rows: %d created, %d already present (skipped), %d invalid (%.1fs)\n",
-		sum.Rows, sum.Created, sum.Existing, sum.Invalid, sum.Seconds)
+	res, err := im.e.svc.ImportUsers(ctx, auth.ActorCLI, users)
+	if err != nil {
+		return fmt.Errorf("latch import: rows %d to %d not imported: %w", im.pending[0].line, im.pending[len(im.pending)-1].line, cliError(err))
+	}
+	for i, r := range res {
+		switch r.Status {
+		case auth.ImportCreated:
+			im.sum.Created++
+		case auth.ImportExists:
+			im.sum.Existing++
+		default:
+			im.report(im.pending[i].line, r.Err.Error())
+		}
+	}
+	im.pending = im.pending[:0]
+	im.bar.update(im.in.counted.n, im.sum.Rows)
 	return nil
+}
+
+// report counts a bad row, to be printed with its batch.
+func (im *importer) report(line int, reason string) {
+	im.sum.Invalid++
+	im.unreported = append(im.unreported, importIssue{Line: line, Reason: reason})
+}
+
+// printReports adds the batch's bad rows to the summary, in line order,
+// and prints them unless the output is JSON.
+func (im *importer) printReports() {
+	slices.SortStableFunc(im.unreported, func(a, b importIssue) int { return a.Line - b.Line })
+	for _, is := range im.unreported {
+		im.sum.Errors = append(im.sum.Errors, is)
+		if !im.e.json {
+			im.bar.clear()
+			fmt.Fprintf(im.e.stderr, "line %d: %s\n", is.Line, is.Reason)
+		}
+	}
+	im.unreported = im.unreported[:0]
 }
 
 // newRowReader picks the format: the flag, else the file name, else the

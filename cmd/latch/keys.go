@@ -7,49 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/internal/httpapi"
-	"github.com/latchauth/latch/internal/limit"
-	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/wire"
 )
-
-// Signing keys and OAuth configuration.
-
-// defaultKeyRotation is LATCH_KEY_ROTATION's default.
-const defaultKeyRotation = 720 * time.Hour
-
-// loadOAuth reads LATCH_KEY_ROTATION (a duration, or "off" / "0" for
-// rotation only by `latch keys rotate`) and LATCH_OAUTH_CLIENTS.
-func (c *config) loadOAuth(getenv func(string) string) []error {
-	var errs []error
-	c.KeyRotation = defaultKeyRotation
-	switch v := strings.TrimSpace(getenv("LATCH_KEY_ROTATION")); v {
-	case "":
-	case "off", "0":
-		c.KeyRotation = -1
-	default:
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("LATCH_KEY_ROTATION: %q is not a positive duration (e.g. 720h) or off", v))
-		} else if d < time.Hour {
-			errs = append(errs, fmt.Errorf("LATCH_KEY_ROTATION: %q is under an hour: verifiers caching the JWKS would not see the next key in time", v))
-		} else {
-			c.KeyRotation = d
-		}
-	}
-	clients, err := httpapi.ParseOAuthClients(getenv("LATCH_OAUTH_CLIENTS"))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("LATCH_OAUTH_CLIENTS: %w", err))
-	}
-	c.OAuthClients = clients
-	return errs
-}
 
 const keysUsage = `usage: latch keys <command> [--json]
 
@@ -83,36 +46,48 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() > 0 {
 		return fmt.Errorf("latch keys %s: unexpected arguments %q\n%s", sub, fs.Args(), keysUsage)
 	}
-	svc, closeFn, err := openKeyService(ctx, getenv, stderr)
+	// A rotation runs on the server's settings: the access token lifetime
+	// sets how long a retired key stays published.
+	e, err := openCLI(ctx, getenv, stdout, stderr, true)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer e.close()
 	if sub == "rotate" {
-		rot, err := svc.RotateKeys(ctx)
-		if errors.Is(err, auth.ErrRotationConflict) {
-			return errors.New("another rotation ran at the same moment; nothing changed (run latch keys list)")
-		}
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeKeysJSON(stdout, map[string]string{
-				"retired": rot.Retired, "current": rot.Current, "next": rot.Next,
-				"retired_until": keyTimeOrEmpty(rot.RetiredUntil),
-			})
-		}
-		if rot.Retired != "" {
-			fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, keyTimeOrEmpty(rot.RetiredUntil))
-		}
-		fmt.Fprintf(stdout, "current %s\nnext    %s\n", rot.Current, rot.Next)
-		return nil
+		return keysRotate(ctx, e.svc, stdout, *asJSON)
 	}
+	return keysList(ctx, e.svc, stdout, *asJSON)
+}
+
+// keysRotate is `latch keys rotate`.
+func keysRotate(ctx context.Context, svc *auth.Service, stdout io.Writer, asJSON bool) error {
+	rot, err := svc.RotateKeys(ctx)
+	if errors.Is(err, auth.ErrRotationConflict) {
+		return errors.New("another rotation ran at the same moment; nothing changed (run latch keys list)")
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeKeysJSON(stdout, map[string]string{
+			"retired": rot.Retired, "current": rot.Current, "next": rot.Next,
+			"retired_until": wire.Time(rot.RetiredUntil),
+		})
+	}
+	if rot.Retired != "" {
+		fmt.Fprintf(stdout, "retired %s (published until %s)\n", rot.Retired, wire.Time(rot.RetiredUntil))
+	}
+	fmt.Fprintf(stdout, "current %s\nnext    %s\n", rot.Current, rot.Next)
+	return nil
+}
+
+// keysList is `latch keys list`: a table, or JSON.
+func keysList(ctx context.Context, svc *auth.Service, stdout io.Writer, asJSON bool) error {
 	keys, err := svc.Keys(ctx)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		type key struct {
 			KID       string `json:"kid"`
 			Alg       string `json:"alg"`
@@ -126,33 +101,25 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 			Keys []key `json:"keys"`
 		}{Keys: []key{}}
 		for _, k := range keys {
-			out.Keys = append(out.Keys, key{k.KID, k.Alg, k.State, keyTimeOrEmpty(k.CreatedAt), keyTimeOrEmpty(k.ActiveAt), keyTimeOrEmpty(k.RetiredAt), keyTimeOrEmpty(k.ExpiresAt)})
+			out.Keys = append(out.Keys, key{k.KID, k.Alg, k.State, wire.Time(k.CreatedAt), wire.Time(k.ActiveAt), wire.Time(k.RetiredAt), wire.Time(k.ExpiresAt)})
 		}
 		return writeKeysJSON(stdout, out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS SINCE\tRETIRED\tPUBLISHED UNTIL")
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, keyTimeOrEmpty(k.CreatedAt),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, wire.Time(k.CreatedAt),
 			keyTime(k.ActiveAt), keyTime(k.RetiredAt), keyTime(k.ExpiresAt))
 	}
 	return tw.Flush()
 }
 
-// keyTimeOrEmpty formats t as RFC 3339 in UTC, "" for the zero time.
-func keyTimeOrEmpty(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
-// keyTime is keyTimeOrEmpty with "-" for the zero time, for tables.
+// keyTime is wire.Time with "-" for the zero time, for tables.
 func keyTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return keyTimeOrEmpty(t)
+	return wire.Time(t)
 }
 
 func writeKeysJSON(w io.Writer, v any) error {
@@ -162,38 +129,4 @@ func writeKeysJSON(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
-}
-
-// openKeyService builds the service on the configured database with the
-// settings a rotation depends on (the access token lifetime sets how long a
-// retired key stays published).
-func openKeyService(ctx context.Context, getenv func(string) string, stderr io.Writer) (*auth.Service, func(), error) {
-	c, err := loadConfig(nil, getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	warnUnknownVariables(ctx, stderr)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := openStore(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	secret, secretFrom, err := loadSecret(c)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
-		Store:    db,
-		Limiter:  limit.New(),
-		Composer: mail.NewComposer(),
-		Hasher:   password.NewHasher(password.Config{}),
-		Policy:   password.Policy{},
-		Logger:   log,
-	})
-	if err != nil {
-		db.Close()
-		return nil, nil, explainServiceError(err, c, secretFrom)
-	}
-	return svc, func() { svc.Close(); db.Close() }, nil
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,7 +30,7 @@ import (
 	"github.com/latchauth/latch/internal/fanout"
 	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/mail"
-	"github.com/latchauth/latch/internal/password"
+	"github.com/latchauth/latch/internal/sqlstore"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
@@ -173,6 +174,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
+// serve runs the server until ctx ends: it wires latch from its
+// configuration, starts the background work and answers HTTP on the
+// listen address.
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	c, err := loadConfig(args, getenv)
 	if err != nil {
@@ -182,95 +186,137 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	for _, w := range unknownVariables(ctx) {
 		log.Warn(w)
 	}
-
-	// The database first: its errors say more than the secret file's
-	// beside it would.
-	db, err := openStore(ctx, c)
+	a, err := openApp(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-
-	secret, secretFrom, err := loadSecret(c)
-	if err != nil {
-		return err
-	}
-	if secretFrom.created {
-		log.Warn("LATCH_SECRET is not set: generated a development secret; signing keys are sealed with it. Set LATCH_SECRET in production.", "file", secretFrom.file)
-	} else if secretFrom.file != "" {
-		log.Warn("LATCH_SECRET is not set: using the development secret file", "file", secretFrom.file)
-	}
+	defer a.close()
+	warnDevelopmentSecret(log, a.secretFrom)
 
 	// Listen before building the service: with port 0 (and no
 	// LATCH_PUBLIC_URL) the public URL takes the port actually bound.
-	ln, err := net.Listen("tcp", c.Addr)
+	ln, err := listen(c)
 	if err != nil {
-		return fmt.Errorf("LATCH_ADDR %s: %w", c.Addr, err)
+		return err
 	}
 	defer ln.Close()
+
+	// Metrics, shared limits and revocation fan-out: scale.go.
+	sc, err := newScale(c, log, a.db)
+	if err != nil {
+		return err
+	}
+	defer sc.close()
+	worker, err := newMailWorker(c, log, a.db, sc)
+	if err != nil {
+		return err
+	}
+	revocations := newRevocationFeed(c, log, a.db, sc)
+	defer revocations.Close()
+
+	if err := a.startService(ctx, serviceHooks{
+		limiter:    sc.limiter,
+		mailNotify: worker.Notify,
+		onEvent:    sc.onEvent(revocations.OnEvent),
+	}); err != nil {
+		return err
+	}
+	sc.watchHasher(a.hasher)
+	// Addresses stored under older matching rules get today's keys before
+	// the first request is matched against them.
+	if _, err := a.svc.RekeyEmails(ctx); err != nil {
+		return fmt.Errorf("matching stored email addresses: %w", err)
+	}
+
+	// Metrics on their own listener, only when LATCH_METRICS_ADDR is set.
+	metricsAddr, stopMetrics, err := sc.serveMetrics(c.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+	srv := newHTTPServer(newHandler(c, log, a.svc, sc, revocations), log)
+	// Answer waiting revocation feed polls at once when shutting down.
+	srv.RegisterOnShutdown(revocations.Close)
+
+	stopBackground := startBackground(ctx, log, worker, a.svc)
+	defer stopBackground()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logListening(log, c, ln, metricsAddr)
+
+	select {
+	case err := <-serveErr:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	a.svc.Close()
+	stopBackground()
+	log.Info("stopped")
+	return nil
+}
+
+// warnDevelopmentSecret says, when LATCH_SECRET is unset, which
+// development secret file seals the signing keys.
+func warnDevelopmentSecret(log *slog.Logger, from secretSource) {
+	if from.created {
+		log.Warn("LATCH_SECRET is not set: generated a development secret; signing keys are sealed with it. Set LATCH_SECRET in production.", "file", from.file)
+	} else if from.file != "" {
+		log.Warn("LATCH_SECRET is not set: using the development secret file", "file", from.file)
+	}
+}
+
+// listen binds LATCH_ADDR. A public URL (and audience) that follows the
+// listen address takes the address bound, whose port differs for port 0.
+func listen(c *config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("LATCH_ADDR %s: %w", c.Addr, err)
+	}
 	if c.PublicURLFromAddr {
 		c.PublicURL = publicURLForAddr(ln.Addr().String())
 		if c.AudienceFromPublicURL {
 			c.Audience = c.PublicURL
 		}
 	}
+	return ln, nil
+}
 
-	// Metrics, shared limits and revocation fan-out: scale.go.
-	sc, err := newScale(c, log, db)
-	if err != nil {
-		return err
-	}
-	defer sc.close()
-
-	// Mail templates: the embedded ones, or overrides from
-	// LATCH_TEMPLATES_DIR; a broken override fails the start.
-	composer, err := mail.LoadComposer(c.TemplatesDir)
-	if err != nil {
-		return fmt.Errorf("LATCH_TEMPLATES_DIR: %w", err)
-	}
-
+// newMailWorker returns the outbox worker: it sends through LATCH_SMTP_URL
+// or, without one, writes each mail to the log.
+func newMailWorker(c *config, log *slog.Logger, db *sqlstore.DB, sc *scale) (*mail.Worker, error) {
 	var sender mail.Sender
 	if c.SMTPURL != "" {
 		s, err := mail.NewSMTPSender(c.SMTPURL, c.MailFrom)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sender = s
 	} else {
 		log.Warn("LATCH_SMTP_URL is not set: mails are written to this log, links included (development only)")
 		sender = mail.NewLogSender(log)
 	}
-	worker := mail.NewWorker(db, sc.sender(sender), mail.WorkerConfig{Logger: log})
+	return mail.NewWorker(db, sc.sender(sender), mail.WorkerConfig{Logger: log}), nil
+}
 
-	// The revocation feed: woken by every security event that
-	// may revoke tokens, and re-reading the store while followers wait.
-	revocations := auth.NewRevocationFeed(auth.RevocationConfig{Store: db, AccessTTL: c.AccessTTL, Logger: log})
-	defer revocations.Close()
-	// Revocations made by other instances wake the feed at once.
-	sc.hub.Subscribe(func(fanout.Notice) { revocations.Changed() })
+// newRevocationFeed returns the revocation feed: woken by every security
+// event that may revoke tokens (its OnEvent, given to the service) and by
+// the revocations of other instances, and re-reading the store while
+// followers wait.
+func newRevocationFeed(c *config, log *slog.Logger, db *sqlstore.DB, sc *scale) *auth.RevocationFeed {
+	feed := auth.NewRevocationFeed(auth.RevocationConfig{Store: db, AccessTTL: c.AccessTTL, Logger: log})
+	sc.hub.Subscribe(func(fanout.Notice) { feed.Changed() })
+	return feed
+}
 
-	hasher := password.NewHasher(password.Config{})
-	sc.watchHasher(hasher)
-	svc, err := auth.New(ctx, c.authConfig(secret), auth.Deps{
-		Store:      db,
-		Limiter:    sc.limiter,
-		Composer:   composer,
-		Hasher:     hasher,
-		Policy:     password.Policy{MinLength: c.PasswordMin},
-		Logger:     log,
-		MailNotify: worker.Notify,
-		OnEvent:    sc.onEvent(revocations.OnEvent),
-	})
-	if err != nil {
-		return explainServiceError(err, c, secretFrom)
-	}
-	// Addresses stored under older matching rules get today's keys before
-	// the first request is matched against them.
-	if _, err := svc.RekeyEmails(ctx); err != nil {
-		return fmt.Errorf("matching stored email addresses: %w", err)
-	}
-
-	handler := httpapi.NewServer(httpapi.Config{
+// newHandler is the HTTP API, pages and discovery documents of svc.
+func newHandler(c *config, log *slog.Logger, svc *auth.Service, sc *scale, revocations *auth.RevocationFeed) http.Handler {
+	return httpapi.NewServer(httpapi.Config{
 		Service:        svc,
 		Logger:         log,
 		TrustedProxies: c.TrustedProxies,
@@ -281,68 +327,45 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Revocations:    revocations,
 		RevocationKey:  c.RevocationKey,
 	})
-	// Metrics on their own listener, only when LATCH_METRICS_ADDR is set.
-	metricsAddr, stopMetrics, err := sc.serveMetrics(c.MetricsAddr, log)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
-	srv := newHTTPServer(handler, log)
-	// Answer waiting revocation feed polls at once when shutting down.
-	srv.RegisterOnShutdown(revocations.Close)
+}
 
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	workerDone := make(chan struct{})
+// startBackground starts the work beside the requests: the mail outbox
+// worker; signing keys reloaded every minute and rotated when due; ended
+// sessions and used links deleted after auth.Retention, hourly. It
+// outlives ctx (requests in flight still queue mail while shutting down)
+// until the returned stop, which waits for all of it and may be called
+// more than once.
+func startBackground(ctx context.Context, log *slog.Logger, worker *mail.Worker, svc *auth.Service) (stop func()) {
+	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(3)
 	go func() {
-		defer close(workerDone)
-		if err := worker.Run(workerCtx); err != nil && !errors.Is(err, context.Canceled) {
+		defer wg.Done()
+		if err := worker.Run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("mail worker stopped", "err", err)
 		}
 	}()
-
-	// Signing keys: reload every minute, rotate when due.
-	// Housekeeping: delete ended sessions and used links after
-	// auth.Retention, hourly.
-	keysDone := make(chan struct{})
 	go func() {
-		defer close(keysDone)
-		svc.RunKeyMaintenance(workerCtx)
+		defer wg.Done()
+		svc.RunKeyMaintenance(bgCtx)
 	}()
-	pruneDone := make(chan struct{})
 	go func() {
-		defer close(pruneDone)
-		svc.RunPrune(workerCtx)
+		defer wg.Done()
+		svc.RunPrune(bgCtx)
 	}()
-	defer func() { stopWorker(); <-keysDone; <-pruneDone }()
+	return func() { cancel(); wg.Wait() }
+}
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	listening := []any{"addr", ln.Addr().String(), "public_url", c.PublicURL,
+// logListening announces the server, with where its data, mail and
+// shared limits go (never a password).
+func logListening(log *slog.Logger, c *config, ln net.Listener, metricsAddr string) {
+	attrs := []any{"addr", ln.Addr().String(), "public_url", c.PublicURL,
 		"database", describeDatabase(c.DatabaseURL), "mail", describeMail(c.SMTPURL),
 		"redis", describeRedis(c.RedisURL), "env", c.Env, "version", version}
 	if metricsAddr != "" {
-		listening = append(listening, "metrics_addr", metricsAddr)
+		attrs = append(attrs, "metrics_addr", metricsAddr)
 	}
-	log.Info("listening", listening...)
-
-	select {
-	case err := <-serveErr:
-		stopWorker()
-		<-workerDone
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing requests in flight")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		log.Warn("shutdown", "err", err)
-	}
-	svc.Close()
-	stopWorker()
-	<-workerDone
-	log.Info("stopped")
-	return nil
+	log.Info("listening", attrs...)
 }
 
 // newHTTPServer is latch's http.Server for h: timeouts that a slow or idle
@@ -357,30 +380,5 @@ func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// authConfig is the service configuration of c, the same for serve and
-// every subcommand: a command that mails a link, retires a key or prunes
-// must use the server's lifetimes, not the package defaults.
-func (c *config) authConfig(secret []byte) auth.Config {
-	return auth.Config{
-		PublicURL:           c.PublicURL,
-		Audience:            c.Audience,
-		AccessTTL:           c.AccessTTL,
-		RefreshGrace:        c.RefreshGrace,
-		SessionIdle:         c.SessionIdle,
-		SessionMax:          c.SessionMax,
-		ResetTTL:            c.ResetTTL,
-		ConfirmTTL:          c.ConfirmTTL,
-		RequireConfirmation: c.ConfirmEmail,
-		LoginAfterReset:     c.LoginAfterReset,
-		RateLimits:          c.RateLimits,
-		Product:             c.ProductName,
-		MailUnknownAccounts: c.MailUnknownAccounts,
-		UnicodeEmail:        c.UnicodeEmail,
-		Secret:              secret,
-		KeyAlg:              c.KeyAlg,
-		KeyRotation:         c.KeyRotation,
 	}
 }

@@ -12,8 +12,8 @@ import (
 // account gets a confirmation mail, an existing one a "someone tried to sign
 // up" mail (or, when still unconfirmed, a fresh confirmation link that
 // activates this signup's password).
-func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password string) (*SignupResult, error) {
-	if err := s.limitIP(ctx, "signup", c, s.cfg.SignupPerIP); err != nil {
+func (s *Service) Signup(ctx context.Context, email, password string) (*SignupResult, error) {
+	if err := s.limitIP(ctx, "signup", s.cfg.SignupPerIP); err != nil {
 		return nil, err
 	}
 	addr, err := s.parseEmail(email)
@@ -70,7 +70,7 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 			}
 			return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
 		}
-		sess, refresh, err = s.newSession(ctx, tx, u, c)
+		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
@@ -79,14 +79,14 @@ func (s *Service) Signup(ctx context.Context, c ClientInfo, email, password stri
 	if s.cfg.RequireConfirmation {
 		s.mailQueued()
 		if !taken {
-			s.emit(ctx, Event{Type: EventSignup, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+			s.emit(ctx, Event{Type: EventSignup, UserID: u.ID})
 		}
 		return &SignupResult{ConfirmationSent: true}, nil
 	}
 	if taken {
 		return nil, Errorf(CodeEmailTaken, "an account with this email already exists")
 	}
-	s.emit(ctx, Event{Type: EventSignup, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventSignup, UserID: u.ID})
 	p, err := s.pair(u, sess.ID, refresh)
 	if err != nil {
 		return nil, err
@@ -135,8 +135,8 @@ func (s *Service) underResendCap(ctx context.Context, tx Reader, u *User) (bool,
 // in. An email change's link changes the address and answers a nil pair:
 // whoever clicks it proves only that they read the new mailbox, not that
 // they hold the account, so it starts no session.
-func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*TokenPair, error) {
-	u, sess, refresh, err := s.confirm(ctx, c, tok, true)
+func (s *Service) Confirm(ctx context.Context, tok string) (*TokenPair, error) {
+	u, sess, refresh, err := s.confirm(ctx, tok, true)
 	if err != nil {
 		return nil, err
 	}
@@ -148,13 +148,13 @@ func (s *Service) Confirm(ctx context.Context, c ClientInfo, tok string) (*Token
 
 // ConfirmLink redeems a confirmation token like Confirm but starts no
 // session: the browser page confirms, the user logs in in their app.
-func (s *Service) ConfirmLink(ctx context.Context, c ClientInfo, tok string) (*User, error) {
-	u, _, _, err := s.confirm(ctx, c, tok, false)
+func (s *Service) ConfirmLink(ctx context.Context, tok string) (*User, error) {
+	u, _, _, err := s.confirm(ctx, tok, false)
 	return u, err
 }
 
-func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login bool) (*User, *Session, string, error) {
-	if err := s.limitIP(ctx, "confirm", c, s.cfg.MailPerIP); err != nil {
+func (s *Service) confirm(ctx context.Context, tok string, login bool) (*User, *Session, string, error) {
+	if err := s.limitIP(ctx, "confirm", s.cfg.MailPerIP); err != nil {
 		return nil, nil, "", err
 	}
 	h, ok := token.HashOpaque(tok)
@@ -233,13 +233,13 @@ func (s *Service) confirm(ctx context.Context, c ClientInfo, tok string, login b
 		if !login || t.Kind != KindConfirm {
 			return nil
 		}
-		sess, refresh, err = s.newSession(ctx, tx, u, c)
+		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
 		return nil, nil, "", err
 	}
-	ev := Event{Type: EventConfirm, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent}
+	ev := Event{Type: EventConfirm, UserID: u.ID}
 	if sess != nil {
 		ev.SessionID = sess.ID
 	}
@@ -258,8 +258,8 @@ func errBadLink() error {
 // ResendConfirmation mails a new confirmation link to an unconfirmed
 // account. It answers the same for every address; the work happens off the
 // request path.
-func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email string) error {
-	if err := s.limitIP(ctx, "resend", c, s.cfg.MailPerIP); err != nil {
+func (s *Service) ResendConfirmation(ctx context.Context, email string) error {
+	if err := s.limitIP(ctx, "resend", s.cfg.MailPerIP); err != nil {
 		return err
 	}
 	addr, err := s.parseEmail(email)
@@ -302,8 +302,8 @@ func (s *Service) ResendConfirmation(ctx context.Context, c ClientInfo, email st
 // ChangeEmail starts an email change: a confirmation link goes to the new
 // address, and the change happens when it is confirmed. A taken address
 // answers the same and changes nothing.
-func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, newEmail, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
+func (s *Service) ChangeEmail(ctx context.Context, p *Principal, newEmail, password string) error {
+	u, err := s.verifyPrincipalPassword(ctx, p, password)
 	if err != nil {
 		return err
 	}
@@ -338,14 +338,14 @@ func (s *Service) ChangeEmail(ctx context.Context, c ClientInfo, p *Principal, n
 	if queued {
 		s.mailQueued()
 	}
-	s.emit(ctx, Event{Type: EventEmailChangeRequested, UserID: u.ID, SessionID: p.SessionID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventEmailChangeRequested, UserID: u.ID, SessionID: p.SessionID})
 	return nil
 }
 
 // DeleteAccount deletes the caller's account after checking the password:
 // every session and token ends and the address is free again.
-func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal, password string) error {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, password)
+func (s *Service) DeleteAccount(ctx context.Context, p *Principal, password string) error {
+	u, err := s.verifyPrincipalPassword(ctx, p, password)
 	if err != nil {
 		return err
 	}
@@ -359,7 +359,7 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 		return err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventAccountDeleted, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventAccountDeleted, UserID: u.ID})
 	return nil
 }
 
@@ -368,7 +368,7 @@ func (s *Service) DeleteAccount(ctx context.Context, c ClientInfo, p *Principal,
 // change, email change, account deletion, any step-up), and it shares
 // login's per-account throttle: someone holding a stolen access token
 // must not get unlimited guesses here while login allows only a few.
-func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *Principal, password string) (*User, error) {
+func (s *Service) verifyPrincipalPassword(ctx context.Context, p *Principal, password string) (*User, error) {
 	u, err := s.deps.Store.UserByID(ctx, p.User.ID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
@@ -376,7 +376,7 @@ func (s *Service) verifyPrincipalPassword(ctx context.Context, c ClientInfo, p *
 	if err != nil {
 		return nil, err
 	}
-	if err := s.passwordAttempt(ctx, c, u.EmailNorm, u.ID); err != nil {
+	if err := s.passwordAttempt(ctx, u.EmailNorm, u.ID); err != nil {
 		return nil, err
 	}
 	ok, _, err := s.deps.Hasher.Verify(ctx, password, u.PasswordHash)

@@ -92,13 +92,13 @@ func TestAdminUpdateUser(t *testing.T) {
 	if _, err := f.svc.Authenticate(ctx, p.AccessToken); auth.ErrorCode(err) != auth.CodeInvalidBearer {
 		t.Errorf("old token after role change: %v, want invalid_bearer", err)
 	}
-	if _, err := f.svc.Refresh(ctx, client, p.RefreshToken); err == nil {
+	if _, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken); err == nil {
 		t.Errorf("old refresh token after role change still works")
 	}
 
 	// The same roles in another order change nothing: no event, no cut-off.
 	f.clock.Advance(time.Minute)
-	login, err := f.svc.Login(ctx, client, "amy@example.com", pw)
+	login, err := f.svc.Login(auth.ContextWithClient(ctx, client), "amy@example.com", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestAdminUpdateUser(t *testing.T) {
 	if _, err := f.svc.Authenticate(ctx, login.AccessToken); err == nil {
 		t.Error("token of a disabled user accepted")
 	}
-	if _, err := f.svc.Login(ctx, client, "amy@example.com", pw); auth.ErrorCode(err) != auth.CodeAccountDisabled {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), "amy@example.com", pw); auth.ErrorCode(err) != auth.CodeAccountDisabled {
 		t.Errorf("login of a disabled user: %v, want account_disabled", err)
 	}
 
@@ -168,11 +168,11 @@ func TestAdminCreateDeleteLogout(t *testing.T) {
 		}
 	}
 
-	p1, err := f.svc.Login(ctx, client, "zoe@example.com", pw)
+	p1, err := f.svc.Login(auth.ContextWithClient(ctx, client), "zoe@example.com", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := f.svc.Login(ctx, client, "zoe@example.com", pw)
+	p2, err := f.svc.Login(auth.ContextWithClient(ctx, client), "zoe@example.com", pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,18 +306,18 @@ func TestImportUsers(t *testing.T) {
 	}
 
 	// The imported bcrypt hash logs in and is upgraded to argon2id.
-	if _, err := f.svc.Login(ctx, client, "devise@example.com", pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), "devise@example.com", pw); err != nil {
 		t.Fatalf("login with an imported bcrypt hash: %v", err)
 	}
 	u, _ = f.db.UserByID(ctx, "42")
 	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
 		t.Errorf("hash not upgraded: %.10s...", u.PasswordHash)
 	}
-	if _, err := f.svc.Login(ctx, client, "devise@example.com", pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), "devise@example.com", pw); err != nil {
 		t.Fatalf("login after the upgrade: %v", err)
 	}
 	// Not confirmed (and confirmation is required): like any unconfirmed account.
-	if _, err := f.svc.Login(ctx, client, "noid@example.com", pw); auth.ErrorCode(err) != auth.CodeEmailNotConfirmed {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), "noid@example.com", pw); auth.ErrorCode(err) != auth.CodeEmailNotConfirmed {
 		t.Errorf("unconfirmed imported account: %v", err)
 	}
 	evs, err := f.svc.Audit(ctx, auth.AuditFilter{Type: auth.EventUsersImported})
@@ -333,7 +333,7 @@ func TestAuditPaging(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	for range 7 {
-		f.svc.Login(ctx, client, "nobody@example.com", pw) //nolint:errcheck // fails, and is audited
+		f.svc.Login(auth.ContextWithClient(ctx, client), "nobody@example.com", pw) //nolint:errcheck // fails, and is audited
 		f.clock.Advance(time.Second)
 	}
 	var ids []int64

@@ -67,7 +67,7 @@ func TestForgotBurstDropsNoMail(t *testing.T) {
 			if i == 64 {
 				close(full) // every slot is about to be taken
 			}
-			errs[i] = fx.Service.ForgotPassword(ctx, auth.ClientInfo{IP: "192.0.2.1"}, addr(i))
+			errs[i] = fx.Service.ForgotPassword(auth.ContextWithClient(ctx, auth.ClientInfo{IP: "192.0.2.1"}), addr(i))
 		}
 	}()
 	<-full
@@ -78,7 +78,7 @@ func TestForgotBurstDropsNoMail(t *testing.T) {
 	// its client went away) is told to come back, never silently dropped.
 	gone, cancel := context.WithCancel(ctx)
 	cancel()
-	err = fx.Service.ForgotPassword(gone, auth.ClientInfo{IP: "192.0.2.1"}, "late@example.com")
+	err = fx.Service.ForgotPassword(auth.ContextWithClient(gone, auth.ClientInfo{IP: "192.0.2.1"}), "late@example.com")
 	wantCode(t, err, auth.CodeUnavailable)
 	var ae *auth.Error
 	if !errors.As(err, &ae) || ae.RetryAfter <= 0 {

@@ -35,15 +35,15 @@ func TestHashingQueueFullIsUnavailable(t *testing.T) {
 	c := auth.ClientInfo{IP: "192.0.2.1"}
 	for name, call := range map[string]func() error{
 		"signup": func() error {
-			_, err := fx.Service.Signup(ctx, c, "new@example.com", "zebra-lantern-41-quiet")
+			_, err := fx.Service.Signup(auth.ContextWithClient(ctx, c), "new@example.com", "zebra-lantern-41-quiet")
 			return err
 		},
 		"login of an unknown address": func() error {
-			_, err := fx.Service.Login(ctx, c, "nobody@example.com", "zebra-lantern-41-quiet")
+			_, err := fx.Service.Login(auth.ContextWithClient(ctx, c), "nobody@example.com", "zebra-lantern-41-quiet")
 			return err
 		},
 		"login with an address latch refuses": func() error {
-			_, err := fx.Service.Login(ctx, c, "not an address", "zebra-lantern-41-quiet")
+			_, err := fx.Service.Login(auth.ContextWithClient(ctx, c), "not an address", "zebra-lantern-41-quiet")
 			return err
 		},
 	} {

@@ -66,13 +66,17 @@ func Revokes(eventType string) bool { return !quietEvents[eventType] }
 
 type clientKey struct{}
 
-// ContextWithClient returns ctx carrying the caller's client info; the
-// transport sets it so that every event knows its IP and user agent.
+// ContextWithClient returns ctx carrying the caller's client info. It is
+// the one way client info reaches the service: the transport sets it once
+// per request (the CLI for its commands), and every per-IP limit, new
+// session and event reads it through ClientFromContext. The OAuth token
+// endpoint narrows it with the client it authenticated.
 func ContextWithClient(ctx context.Context, c ClientInfo) context.Context {
 	return context.WithValue(ctx, clientKey{}, c)
 }
 
-// ClientFromContext returns the client info set by ContextWithClient.
+// ClientFromContext returns the client info set by ContextWithClient (zero
+// when none was: no per-IP limit applies then).
 func ClientFromContext(ctx context.Context) ClientInfo {
 	c, _ := ctx.Value(clientKey{}).(ClientInfo)
 	return c
@@ -84,10 +88,8 @@ func (s *Service) emit(ctx context.Context, e Event) {
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	if e.IP == "" && e.UserAgent == "" {
-		c := ClientFromContext(ctx)
-		e.IP, e.UserAgent = c.IP, c.UserAgent
-	}
+	c := ClientFromContext(ctx)
+	e.IP, e.UserAgent = c.IP, c.UserAgent
 	attrs := []slog.Attr{slog.String("event", e.Type)}
 	add := func(k, v string) {
 		if v != "" {

@@ -82,7 +82,7 @@ func TestUnknownKidBurstReloadsOnce(t *testing.T) {
 func testUnknownKidBurstReloadsOnce(t *testing.T, f *keyFixture) {
 	ctx := context.Background()
 	svc, ls := countedInstance(t, f)
-	if _, err := f.svc.Signup(ctx, client, "burst@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "burst@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	// Another instance rotates: svc has not loaded the new current key.

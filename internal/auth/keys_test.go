@@ -119,7 +119,7 @@ func header(t *testing.T, jws string) (alg, kid string) {
 func verifiesWithJWKS(t *testing.T, f *keyFixture, svc *auth.Service, tok string) bool {
 	t.Helper()
 	keys := jwksKeys(t, svc)
-	v := token.Verifier{
+	v := token.IssuerVerifier{
 		Keys:     func(kid string) (*token.Key, bool) { k, ok := keys[kid]; return k, ok },
 		Issuer:   "https://auth.example.com",
 		Audience: "https://auth.example.com",
@@ -131,7 +131,7 @@ func verifiesWithJWKS(t *testing.T, f *keyFixture, svc *auth.Service, tok string
 
 func login(t *testing.T, svc *auth.Service, addr string) *auth.TokenPair {
 	t.Helper()
-	p, err := svc.Login(context.Background(), client, addr, pw)
+	p, err := svc.Login(auth.ContextWithClient(context.Background(), client), addr, pw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 func TestRotateTwice(t *testing.T) {
 	f := newKeyFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "rot@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "rot@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	_, cur0, next0 := keyStates(t, f.svc)
@@ -288,7 +288,7 @@ func TestKeyAlgorithmChange(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			f := newKeyFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 			ctx := context.Background()
-			if _, err := f.svc.Signup(ctx, client, "alg@example.com", pw); err != nil {
+			if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "alg@example.com", pw); err != nil {
 				t.Fatal(err)
 			}
 			_, _, oldNext := keyStates(t, f.svc)

@@ -40,7 +40,7 @@ func TestRefreshNeverOutlivesSession(t *testing.T) {
 		t.Fatalf("expires_in at login = %d, want 900", p.ExpiresIn)
 	}
 	f.clock.Advance(12*time.Minute + 500*time.Millisecond)
-	q, err := f.svc.Refresh(ctx, client, p.RefreshToken)
+	q, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}

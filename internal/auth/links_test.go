@@ -21,11 +21,11 @@ func (f *fixture) pendingLinks(t *testing.T, addr string) (change, reset string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangeEmail(ctx, client, pr, "moved-"+addr, pw); err != nil {
+	if err := f.svc.ChangeEmail(auth.ContextWithClient(ctx, client), pr, "moved-"+addr, pw); err != nil {
 		t.Fatal(err)
 	}
 	change = f.lastMailToken(t, "moved-"+addr)
-	if err := f.svc.ForgotPassword(ctx, client, addr); err != nil {
+	if err := f.svc.ForgotPassword(auth.ContextWithClient(ctx, client), addr); err != nil {
 		t.Fatal(err)
 	}
 	f.svc.Close() // wait for the off-path work
@@ -68,11 +68,11 @@ func TestAdminCutOffsVoidLinks(t *testing.T) {
 			if err := c.cut(u.ID); err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.Confirm(ctx, client, change)
+			_, err = f.svc.Confirm(auth.ContextWithClient(ctx, client), change)
 			wantCode(t, err, auth.CodeInvalidToken)
-			_, err = f.svc.ResetPassword(ctx, client, reset, "an entirely new passphrase")
+			_, err = f.svc.ResetPassword(auth.ContextWithClient(ctx, client), reset, "an entirely new passphrase")
 			wantCode(t, err, auth.CodeInvalidToken)
-			if _, err := f.svc.Login(ctx, client, addr, pw); err != nil {
+			if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 				t.Fatalf("the account changed: login: %v", err)
 			}
 		})
@@ -87,11 +87,11 @@ func TestAdminCutOffsVoidLinks(t *testing.T) {
 	if _, err := f.svc.AdminUpdateUser(ctx, auth.ActorAdminKey, u.ID, auth.UserPatch{EmailConfirmed: &yes}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := f.svc.Confirm(ctx, client, change)
+	p, err := f.svc.Confirm(auth.ContextWithClient(ctx, client), change)
 	if err != nil || p != nil {
 		t.Fatalf("email-change confirm: got %v, %v, want no session and no error", p, err)
 	}
-	if _, err := f.svc.Login(ctx, client, "moved-kept@example.com", pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), "moved-kept@example.com", pw); err != nil {
 		t.Fatalf("login at the new address: %v", err)
 	}
 }
@@ -103,26 +103,26 @@ func TestConfirmLinkActivatesItsSignupsPassword(t *testing.T) {
 	ctx := context.Background()
 	addr := "owner@example.com"
 	const squatter = "a squatter's passphrase"
-	if _, err := f.svc.Signup(ctx, client, addr, squatter); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, squatter); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Signup(ctx, client, addr, pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 		t.Fatal(err)
 	}
 	link := f.lastMailToken(t, addr)
 	// Over the cap: no new link, the owner's stays usable.
-	if _, err := f.svc.Signup(ctx, client, addr, squatter); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, squatter); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.lastMailToken(t, addr); got != link {
 		t.Fatal("a signup over the resend cap mailed a link")
 	}
-	if _, err := f.svc.Confirm(ctx, client, link); err != nil {
+	if _, err := f.svc.Confirm(auth.ContextWithClient(ctx, client), link); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.svc.Login(ctx, client, addr, squatter)
+	_, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, squatter)
 	wantCode(t, err, auth.CodeInvalidCredentials)
-	if _, err := f.svc.Login(ctx, client, addr, pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 		t.Fatalf("the owner's password: %v", err)
 	}
 }
@@ -133,7 +133,7 @@ func TestPruneUnconfirmedAccounts(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	squatted := "squatted@example.com"
-	if _, err := f.svc.Signup(ctx, client, squatted, "a squatter's passphrase"); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), squatted, "a squatter's passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	f.confirmed(t, "owner@example.com")
@@ -154,7 +154,7 @@ func TestPruneUnconfirmedAccounts(t *testing.T) {
 		t.Fatal("an unconfirmed account was pruned before ConfirmTTL + 24 h")
 	}
 	// A resend does not extend it.
-	if err := f.svc.ResendConfirmation(ctx, client, squatted); err != nil {
+	if err := f.svc.ResendConfirmation(auth.ContextWithClient(ctx, client), squatted); err != nil {
 		t.Fatal(err)
 	}
 	f.svc.Close()
@@ -172,7 +172,7 @@ func TestPruneUnconfirmedAccounts(t *testing.T) {
 	// The owner signs up afresh and confirms.
 	authtest.DrainMail(t, f.db, f.clock.Now())
 	f.confirmed(t, squatted)
-	if _, err := f.svc.Login(ctx, client, squatted, pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), squatted, pw); err != nil {
 		t.Fatalf("login after the squat expired: %v", err)
 	}
 }
@@ -182,14 +182,14 @@ func TestPruneUnconfirmedAccounts(t *testing.T) {
 func TestPruneKeepsUnconfirmedWithoutConfirmation(t *testing.T) {
 	f := newFixture(t, func(c *auth.Config) { c.RequireConfirmation = false })
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "open@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "open@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(30 * 24 * time.Hour)
 	if _, err := f.svc.Prune(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Login(ctx, client, "open@example.com", pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), "open@example.com", pw); err != nil {
 		t.Fatalf("login after a prune: %v", err)
 	}
 }
@@ -204,7 +204,7 @@ func TestNoticeCapUnderConcurrency(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if _, err := f.svc.Signup(ctx, client, addr, "another person's passphrase"); err != nil {
+			if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, "another person's passphrase"); err != nil {
 				t.Error(err)
 			}
 		})
@@ -221,14 +221,14 @@ func TestNoticeCapUnderConcurrency(t *testing.T) {
 	}
 	// The count survives delivery, and the window moves on.
 	authtest.DrainMail(t, f.db, f.clock.Now())
-	if _, err := f.svc.Signup(ctx, client, addr, "another person's passphrase"); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, "another person's passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(authtest.PeekMail(t, f.db, f.clock.Now())); got != 0 {
 		t.Fatalf("a notice over the cap after delivery: %d mails", got)
 	}
 	f.clock.Advance(24*time.Hour + time.Second)
-	if _, err := f.svc.Signup(ctx, client, addr, "another person's passphrase"); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, "another person's passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(authtest.PeekMail(t, f.db, f.clock.Now())); got != 1 {

@@ -82,7 +82,7 @@ func (s *Service) introspectAccess(ctx context.Context, tok string) (*TokenInfo,
 	if err != nil {
 		return nil, err
 	}
-	v := token.Verifier{Keys: s.keyByKID, Issuer: s.iss, Audience: s.cfg.Audience, Now: s.now}
+	v := token.IssuerVerifier{Keys: s.keyByKID, Issuer: s.iss, Audience: s.cfg.Audience, Now: s.now}
 	cl, err := v.Verify(tok)
 	if err != nil {
 		return &TokenInfo{}, nil // expired in between

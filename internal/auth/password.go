@@ -10,8 +10,8 @@ import (
 // (Config.MailUnknownAccounts) a "no account for this address" note when it
 // has none. It answers the same, in the same time, whether or not it has:
 // the lookup and the mail happen off the request path.
-func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string) error {
-	if err := s.limitIP(ctx, "forgot", c, s.cfg.MailPerIP); err != nil {
+func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+	if err := s.limitIP(ctx, "forgot", s.cfg.MailPerIP); err != nil {
 		return err
 	}
 	addr, err := s.parseEmail(email)
@@ -45,7 +45,7 @@ func (s *Service) ForgotPassword(ctx context.Context, c ClientInfo, email string
 		})
 		if queued && err == nil {
 			s.mailQueued()
-			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
+			s.emit(ctx, Event{Type: EventResetRequested, UserID: userID})
 		}
 		if unknown && err == nil && s.cfg.MailUnknownAccounts {
 			return s.mailUnknownAccount(ctx, addr)
@@ -80,19 +80,19 @@ func (s *Service) mailUnknownAccount(ctx context.Context, addr emailaddr.Address
 // ResetPassword redeems a reset token: the password changes, every earlier
 // session ends, the owner is notified, and (LoginAfterReset) a new session
 // starts. A policy error leaves the token usable.
-func (s *Service) ResetPassword(ctx context.Context, c ClientInfo, tok, password string) (*TokenPair, error) {
-	return s.resetPassword(ctx, c, tok, password, s.cfg.LoginAfterReset)
+func (s *Service) ResetPassword(ctx context.Context, tok, password string) (*TokenPair, error) {
+	return s.resetPassword(ctx, tok, password, s.cfg.LoginAfterReset)
 }
 
 // ResetPasswordLink redeems a reset token like ResetPassword but never
 // starts a session: the browser page resets, the user logs in in their app.
-func (s *Service) ResetPasswordLink(ctx context.Context, c ClientInfo, tok, password string) error {
-	_, err := s.resetPassword(ctx, c, tok, password, false)
+func (s *Service) ResetPasswordLink(ctx context.Context, tok, password string) error {
+	_, err := s.resetPassword(ctx, tok, password, false)
 	return err
 }
 
-func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password string, login bool) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "reset", c, s.cfg.MailPerIP); err != nil {
+func (s *Service) resetPassword(ctx context.Context, tok, password string, login bool) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "reset", s.cfg.MailPerIP); err != nil {
 		return nil, err
 	}
 	t, u, err := s.usableLink(ctx, tok, KindReset)
@@ -132,7 +132,7 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 		if !login {
 			return nil
 		}
-		sess, refresh, err = s.newSession(ctx, tx, fresh, c)
+		sess, refresh, err = s.newSession(ctx, tx, fresh, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
@@ -142,7 +142,7 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 	if s.cfg.RateLimits {
 		_ = s.deps.Limiter.LoginSucceeded(ctx, "login:account:"+u.EmailNorm)
 	}
-	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID})
 	if sess == nil {
 		return nil, nil
 	}
@@ -153,8 +153,8 @@ func (s *Service) resetPassword(ctx context.Context, c ClientInfo, tok, password
 // one. Every other session ends; the caller's own goes on as a new session
 // with a new pair (its old refresh token stops working). The owner is
 // notified.
-func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal, current, next string) (*TokenPair, error) {
-	u, err := s.verifyPrincipalPassword(ctx, c, p, current)
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string) (*TokenPair, error) {
+	u, err := s.verifyPrincipalPassword(ctx, p, current)
 	if err != nil {
 		return nil, err
 	}
@@ -178,9 +178,9 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		// The caller's session goes on: it stays bound to its OAuth
 		// client, so a password change cannot move a client's session out
 		// of that client's hands.
-		own := c
+		var own OAuthClient
 		if old, err := tx.SessionByID(ctx, p.SessionID); err == nil {
-			own.OAuthClient = old.client()
+			own = old.client()
 		} else if !notFound(err) {
 			return err
 		}
@@ -191,7 +191,7 @@ func (s *Service) ChangePassword(ctx context.Context, c ClientInfo, p *Principal
 		return nil, err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID})
 	return s.pair(u, sess.ID, refresh)
 }
 

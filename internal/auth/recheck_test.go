@@ -22,13 +22,13 @@ func TestPasswordRecheckSharesLoginThrottle(t *testing.T) {
 		t.Fatal(err)
 	}
 	wrongRecheck := func() error {
-		return f.svc.ChangeEmail(ctx, client, me, "elsewhere@example.com", "definitely wrong")
+		return f.svc.ChangeEmail(auth.ContextWithClient(ctx, client), me, "elsewhere@example.com", "definitely wrong")
 	}
 	// Four failures, then the right password clears them.
 	for range 4 {
 		wantCode(t, wrongRecheck(), auth.CodeInvalidCredentials)
 	}
-	if err := f.svc.ChangeEmail(ctx, client, me, "elsewhere@example.com", pw); err != nil {
+	if err := f.svc.ChangeEmail(auth.ContextWithClient(ctx, client), me, "elsewhere@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	// So five more failures are free again; the sixth try in a row, even
@@ -37,22 +37,22 @@ func TestPasswordRecheckSharesLoginThrottle(t *testing.T) {
 		wantCode(t, wrongRecheck(), auth.CodeInvalidCredentials)
 	}
 	for range 2 {
-		_, err := f.svc.Login(ctx, client, addr, "definitely wrong")
+		_, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, "definitely wrong")
 		wantCode(t, err, auth.CodeInvalidCredentials)
 	}
-	err = f.svc.DeleteAccount(ctx, client, me, pw)
+	err = f.svc.DeleteAccount(auth.ContextWithClient(ctx, client), me, pw)
 	wantCode(t, err, auth.CodeRateLimited)
 	var ae *auth.Error
 	if !errors.As(err, &ae) || ae.RetryAfter != time.Second {
 		t.Fatalf("throttled re-check: %v, want a Retry-After of 1s", err)
 	}
-	_, err = f.svc.Login(ctx, client, addr, pw)
+	_, err = f.svc.Login(auth.ContextWithClient(ctx, client), addr, pw)
 	wantCode(t, err, auth.CodeRateLimited)
-	_, err = f.svc.ChangePassword(ctx, client, me, pw, "another good passphrase")
+	_, err = f.svc.ChangePassword(auth.ContextWithClient(ctx, client), me, pw, "another good passphrase")
 	wantCode(t, err, auth.CodeRateLimited)
 	// Once the wait is over, the right password works again.
 	f.clock.Advance(time.Second)
-	if _, err := f.svc.ChangePassword(ctx, client, me, pw, "another good passphrase"); err != nil {
+	if _, err := f.svc.ChangePassword(auth.ContextWithClient(ctx, client), me, pw, "another good passphrase"); err != nil {
 		t.Fatal(err)
 	}
 }

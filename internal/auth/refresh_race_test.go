@@ -16,7 +16,7 @@ func refreshAtOnce(f *fixture, tok string, n int) ([]*auth.TokenPair, []error) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			pairs[i], errs[i] = f.svc.Refresh(context.Background(), client, tok)
+			pairs[i], errs[i] = f.svc.Refresh(auth.ContextWithClient(context.Background(), client), tok)
 		})
 	}
 	close(start)
@@ -39,7 +39,7 @@ func TestConcurrentRefreshWithinGraceShareOneSuccessor(t *testing.T) {
 			t.Fatalf("call %d got another successor than call 0: the token was rotated twice", i)
 		}
 	}
-	if _, err := f.svc.Refresh(context.Background(), client, pairs[0].RefreshToken); err != nil {
+	if _, err := f.svc.Refresh(auth.ContextWithClient(context.Background(), client), pairs[0].RefreshToken); err != nil {
 		t.Fatalf("the shared successor: %v", err)
 	}
 }
@@ -67,7 +67,7 @@ func TestConcurrentRefreshWithoutGraceOneWinsThenReuseEnds(t *testing.T) {
 	if winner == nil {
 		t.Fatal("no call rotated the token")
 	}
-	_, err := f.svc.Refresh(context.Background(), client, winner.RefreshToken)
+	_, err := f.svc.Refresh(auth.ContextWithClient(context.Background(), client), winner.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
 	if _, err := f.svc.Authenticate(context.Background(), winner.AccessToken); err == nil {
 		t.Error("the ended session's access token still authenticates")

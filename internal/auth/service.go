@@ -115,7 +115,7 @@ type Service struct {
 // New builds the service and loads (or, on first start, creates) the
 // signing keys.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if len(cfg.Secret) < 32 {
 		return nil, fmt.Errorf("auth: the secret must be at least 32 bytes")
 	}
@@ -142,7 +142,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero setting replaced by its default,
+// the values noted beside the fields. New applies it; a program that
+// shows or derives from the defaults (latch's configuration, the pages)
+// reads them here rather than restating them.
+func (c Config) WithDefaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v

@@ -52,10 +52,10 @@ var client = auth.ClientInfo{IP: "192.0.2.1", UserAgent: "test"}
 func (f *fixture) confirmed(t *testing.T, addr string) *auth.TokenPair {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, addr, pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 		t.Fatal(err)
 	}
-	p, err := f.svc.Confirm(ctx, client, f.lastMailToken(t, addr))
+	p, err := f.svc.Confirm(auth.ContextWithClient(ctx, client), f.lastMailToken(t, addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestAccessTokenExpiry(t *testing.T) {
 	_, err := f.svc.Authenticate(ctx, p.AccessToken)
 	wantCode(t, err, auth.CodeTokenExpired)
 	// The refresh token still works and gives a fresh access token.
-	q, err := f.svc.Refresh(ctx, client, p.RefreshToken)
+	q, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +97,12 @@ func TestSessionIdleLifetime(t *testing.T) {
 	for range 3 {
 		f.clock.Advance(50 * time.Minute)
 		var err error
-		if p, err = f.svc.Refresh(ctx, client, p.RefreshToken); err != nil {
+		if p, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.clock.Advance(61 * time.Minute)
-	_, err := f.svc.Refresh(ctx, client, p.RefreshToken)
+	_, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
 }
 
@@ -113,12 +113,12 @@ func TestSessionAbsoluteLifetime(t *testing.T) {
 	var err error
 	for range 5 { // 2.5 h of steady refreshing
 		f.clock.Advance(30 * time.Minute)
-		if p, err = f.svc.Refresh(ctx, client, p.RefreshToken); err != nil {
+		if p, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.clock.Advance(31 * time.Minute) // past 3 h since login: rotation never extends it
-	_, err = f.svc.Refresh(ctx, client, p.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
 	// The session's access tokens are refused too.
 	_, err = f.svc.Authenticate(ctx, p.AccessToken)
@@ -131,13 +131,13 @@ func TestRefreshGraceWindow(t *testing.T) {
 	f := newFixture(t, nil) // grace 5 s
 	ctx := context.Background()
 	p0 := f.confirmed(t, "grace@example.com")
-	p1, err := f.svc.Refresh(ctx, client, p0.RefreshToken)
+	p1, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p0.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A retry 4 s later gets the same successor.
 	f.clock.Advance(4 * time.Second)
-	again, err := f.svc.Refresh(ctx, client, p0.RefreshToken)
+	again, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p0.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +146,9 @@ func TestRefreshGraceWindow(t *testing.T) {
 	}
 	// 6 s after the rotation, the old token is theft: the session ends.
 	f.clock.Advance(2 * time.Second)
-	_, err = f.svc.Refresh(ctx, client, p0.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p0.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
-	_, err = f.svc.Refresh(ctx, client, p1.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p1.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
 }
 
@@ -156,40 +156,40 @@ func TestRefreshTwoStepsBackIsTheft(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	p0 := f.confirmed(t, "steps@example.com")
-	p1, err := f.svc.Refresh(ctx, client, p0.RefreshToken)
+	p1, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p0.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := f.svc.Refresh(ctx, client, p1.RefreshToken)
+	p2, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), p1.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Within the grace window in time, but p1 (p0's successor) was used.
-	_, err = f.svc.Refresh(ctx, client, p0.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p0.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
-	_, err = f.svc.Refresh(ctx, client, p2.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p2.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
 }
 
 func TestConfirmAndResetTokensExpire(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "late@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "late@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	tok := f.lastMailToken(t, "late@example.com")
 	f.clock.Advance(24*time.Hour + time.Second)
-	_, err := f.svc.Confirm(ctx, client, tok)
+	_, err := f.svc.Confirm(auth.ContextWithClient(ctx, client), tok)
 	wantCode(t, err, auth.CodeInvalidToken)
 
 	f.confirmed(t, "reset-late@example.com")
-	if err := f.svc.ForgotPassword(ctx, client, "reset-late@example.com"); err != nil {
+	if err := f.svc.ForgotPassword(auth.ContextWithClient(ctx, client), "reset-late@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	f.svc.Close() // wait for the off-path work
 	tok = f.lastMailToken(t, "reset-late@example.com")
 	f.clock.Advance(61 * time.Minute)
-	_, err = f.svc.ResetPassword(ctx, client, tok, "a fresh passphrase")
+	_, err = f.svc.ResetPassword(auth.ContextWithClient(ctx, client), tok, "a fresh passphrase")
 	wantCode(t, err, auth.CodeInvalidToken)
 }
 
@@ -199,7 +199,7 @@ func TestForgotCapPerEmail(t *testing.T) {
 	addr := "cap@example.com"
 	f.confirmed(t, addr)
 	for range 8 {
-		if err := f.svc.ForgotPassword(ctx, auth.ClientInfo{}, addr); err != nil {
+		if err := f.svc.ForgotPassword(ctx, addr); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -235,11 +235,11 @@ func TestDisabledUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Login(ctx, client, addr, "wrong password!")
+	_, err = f.svc.Login(auth.ContextWithClient(ctx, client), addr, "wrong password!")
 	wantCode(t, err, auth.CodeInvalidCredentials)
-	_, err = f.svc.Login(ctx, client, addr, pw)
+	_, err = f.svc.Login(auth.ContextWithClient(ctx, client), addr, pw)
 	wantCode(t, err, auth.CodeAccountDisabled)
-	_, err = f.svc.Refresh(ctx, client, p.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), p.RefreshToken)
 	wantCode(t, err, auth.CodeAccountDisabled)
 	_, err = f.svc.Authenticate(ctx, p.AccessToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
@@ -271,7 +271,7 @@ func TestBcryptUpgradedOnLogin(t *testing.T) {
 		}
 	}
 	setHash(h)
-	if _, err := f.svc.Login(ctx, client, addr, pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 		t.Fatal(err)
 	}
 	u, err := f.db.UserByEmail(ctx, auth.NormalizeEmail(addr))
@@ -284,7 +284,7 @@ func TestBcryptUpgradedOnLogin(t *testing.T) {
 	if ok, _, err := hasher.Verify(ctx, pw, u.PasswordHash); !ok || err != nil {
 		t.Fatalf("upgraded hash does not verify: %v", err)
 	}
-	if _, err := f.svc.Login(ctx, client, addr, pw); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -292,7 +292,7 @@ func TestBcryptUpgradedOnLogin(t *testing.T) {
 func TestConcurrentConfirmExactlyOneWins(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	if _, err := f.svc.Signup(ctx, client, "race@example.com", pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), "race@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
 	tok := f.lastMailToken(t, "race@example.com")
@@ -302,7 +302,7 @@ func TestConcurrentConfirmExactlyOneWins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = f.svc.Confirm(ctx, client, tok)
+			_, errs[i] = f.svc.Confirm(auth.ContextWithClient(ctx, client), tok)
 		}()
 	}
 	wg.Wait()
@@ -328,21 +328,21 @@ func TestLinkVariantsStartNoSession(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	addr := "page@example.com"
-	if _, err := f.svc.Signup(ctx, client, addr, pw); err != nil {
+	if _, err := f.svc.Signup(auth.ContextWithClient(ctx, client), addr, pw); err != nil {
 		t.Fatal(err)
 	}
-	u, err := f.svc.ConfirmLink(ctx, client, f.lastMailToken(t, addr))
+	u, err := f.svc.ConfirmLink(auth.ContextWithClient(ctx, client), f.lastMailToken(t, addr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !u.EmailConfirmed || u.Email != addr {
 		t.Fatalf("confirmed user %+v", u)
 	}
-	if err := f.svc.ForgotPassword(ctx, client, addr); err != nil {
+	if err := f.svc.ForgotPassword(auth.ContextWithClient(ctx, client), addr); err != nil {
 		t.Fatal(err)
 	}
 	f.svc.Close()
-	if err := f.svc.ResetPasswordLink(ctx, client, f.lastMailToken(t, addr), "a fresh passphrase"); err != nil {
+	if err := f.svc.ResetPasswordLink(auth.ContextWithClient(ctx, client), f.lastMailToken(t, addr), "a fresh passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	sessions, err := f.db.SessionsByUser(ctx, u.ID, f.clock.Now())
@@ -352,7 +352,7 @@ func TestLinkVariantsStartNoSession(t *testing.T) {
 	if len(sessions) != 0 {
 		t.Fatalf("%d sessions after page confirm and reset, want 0", len(sessions))
 	}
-	if _, err := f.svc.Login(ctx, client, addr, "a fresh passphrase"); err != nil {
+	if _, err := f.svc.Login(auth.ContextWithClient(ctx, client), addr, "a fresh passphrase"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -377,7 +377,7 @@ func TestPrune(t *testing.T) {
 	// kept's session is refreshed halfway, so it stays within its idle
 	// lifetime.
 	f.clock.Advance(auth.Retention / 2)
-	if kept, err = f.svc.Refresh(ctx, client, kept.RefreshToken); err != nil {
+	if kept, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), kept.RefreshToken); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(auth.Retention/2 + time.Minute)
@@ -389,9 +389,9 @@ func TestPrune(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("Prune removed %d rows, want 3", n)
 	}
-	_, err = f.svc.Refresh(ctx, client, gone.RefreshToken)
+	_, err = f.svc.Refresh(auth.ContextWithClient(ctx, client), gone.RefreshToken)
 	wantCode(t, err, auth.CodeInvalidBearer)
-	if _, err := f.svc.Refresh(ctx, client, kept.RefreshToken); err != nil {
+	if _, err := f.svc.Refresh(auth.ContextWithClient(ctx, client), kept.RefreshToken); err != nil {
 		t.Fatalf("a live session's refresh token was pruned: %v", err)
 	}
 }

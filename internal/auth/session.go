@@ -11,8 +11,8 @@ import (
 
 // Login checks an email and password and starts a session. An unknown email
 // and a wrong password answer alike and cost the same hashing time.
-func (s *Service) Login(ctx context.Context, c ClientInfo, email, password string) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "login", c, s.cfg.LoginPerIP); err != nil {
+func (s *Service) Login(ctx context.Context, email, password string) (*TokenPair, error) {
+	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
 		return nil, err
 	}
 	addr, err := s.parseEmail(email)
@@ -22,11 +22,11 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, s.hashErr(err)
 		}
-		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "invalid_email"}})
+		s.emit(ctx, Event{Type: EventLoginFailed, Details: map[string]string{"reason": "invalid_email"}})
 		return nil, errBadCredentials()
 	}
 	norm := addr.Key
-	if err := s.passwordAttempt(ctx, c, norm, ""); err != nil {
+	if err := s.passwordAttempt(ctx, norm, ""); err != nil {
 		return nil, err
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
@@ -34,7 +34,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, s.hashErr(err)
 		}
-		s.emit(ctx, Event{Type: EventLoginFailed, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "unknown_email"}})
+		s.emit(ctx, Event{Type: EventLoginFailed, Details: map[string]string{"reason": "unknown_email"}})
 		return nil, errBadCredentials()
 	}
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 		return nil, s.hashErr(err)
 	}
 	if !ok {
-		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, IP: c.IP, UserAgent: c.UserAgent, Details: map[string]string{"reason": "wrong_password"}})
+		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Details: map[string]string{"reason": "wrong_password"}})
 		return nil, errBadCredentials()
 	}
 	s.passwordSucceeded(ctx, norm)
@@ -82,13 +82,13 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 			}
 		}
 		var err error
-		sess, refresh, err = s.newSession(ctx, tx, u, c)
+		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, IP: c.IP, UserAgent: c.UserAgent})
+	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID})
 	return s.pair(u, sess.ID, refresh)
 }
 
@@ -97,7 +97,7 @@ func (s *Service) Login(ctx context.Context, c ClientInfo, email, password strin
 // check of an account's password shares it (login and the re-checks of a
 // logged-in user), so no route is a guessing oracle the others do not
 // count. userID, when known, goes into the throttled event.
-func (s *Service) passwordAttempt(ctx context.Context, c ClientInfo, norm, userID string) error {
+func (s *Service) passwordAttempt(ctx context.Context, norm, userID string) error {
 	if !s.cfg.RateLimits {
 		return nil
 	}
@@ -107,7 +107,7 @@ func (s *Service) passwordAttempt(ctx context.Context, c ClientInfo, norm, userI
 		return nil
 	}
 	if !ok {
-		s.emit(ctx, Event{Type: EventLoginThrottled, UserID: userID, IP: c.IP, UserAgent: c.UserAgent})
+		s.emit(ctx, Event{Type: EventLoginThrottled, UserID: userID})
 		return &Error{Code: CodeRateLimited, Message: "too many failed password attempts for this account; try again later", RetryAfter: wait}
 	}
 	return nil
@@ -132,12 +132,12 @@ func errBadCredentials() error {
 // Refresh rotates a refresh token. A token already rotated is theft and ends
 // the session, unless it is presented again within the grace window while its
 // successor is unused: then the same successor is answered again.
-func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*TokenPair, error) {
+func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, error) {
 	h, ok := token.HashOpaque(refresh)
 	if !ok {
 		return nil, errInvalidBearer("the refresh token is invalid")
 	}
-	if p, done, err := s.rotateRefresh(ctx, c, refresh, h); done {
+	if p, done, err := s.rotateRefresh(ctx, refresh, h); done {
 		return p, err
 	}
 	// A token already used (a retry within the grace window, or a reuse)
@@ -166,7 +166,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		if err != nil {
 			return err
 		}
-		if err := s.refreshRefusal(c, sess, nil, now); err != nil {
+		if err := s.refreshRefusal(ctx, sess, nil, now); err != nil {
 			return err
 		}
 		if u, err = tx.UserByID(ctx, rt.UserID); err != nil {
@@ -175,7 +175,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 			}
 			return err
 		}
-		if err := s.refreshRefusal(c, sess, u, now); err != nil {
+		if err := s.refreshRefusal(ctx, sess, u, now); err != nil {
 			return err
 		}
 		sid, end = sess.ID, sess.ExpiresAt
@@ -219,7 +219,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 		return nil, err
 	}
 	if theft != nil {
-		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID, IP: c.IP, UserAgent: c.UserAgent})
+		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID})
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
 	return s.pairUntil(u, sid, next, end)
@@ -231,7 +231,7 @@ func (s *Service) Refresh(ctx context.Context, c ClientInfo, refresh string) (*T
 // that only one of concurrent rotations wins. done is false when the token
 // was used already or the write lost: Refresh then judges it again in a
 // transaction (grace window or reuse).
-func (s *Service) rotateRefresh(ctx context.Context, c ClientInfo, refresh string, h []byte) (p *TokenPair, done bool, err error) {
+func (s *Service) rotateRefresh(ctx context.Context, refresh string, h []byte) (p *TokenPair, done bool, err error) {
 	st, err := s.deps.Store.RefreshTokenState(ctx, h)
 	if notFound(err) {
 		return nil, true, errInvalidBearer("the refresh token is invalid")
@@ -240,7 +240,7 @@ func (s *Service) rotateRefresh(ctx context.Context, c ClientInfo, refresh strin
 		return nil, true, err
 	}
 	now := s.now()
-	if err := s.refreshRefusal(c, st.Session, st.User, now); err != nil {
+	if err := s.refreshRefusal(ctx, st.Session, st.User, now); err != nil {
 		return nil, true, err
 	}
 	if !st.Token.UsedAt.IsZero() {
@@ -270,12 +270,13 @@ func (s *Service) rotateRefresh(ctx context.Context, c ClientInfo, refresh strin
 }
 
 // refreshRefusal says why sess (and u, when known) may not rotate a refresh
-// token at now, or nil. The client binding is checked before anything else:
+// token for the client of ctx at now, or nil. The client binding is
+// checked before anything else:
 // a refusal changes nothing, so a token that leaked from its client is no
 // use to anyone else, and presenting it elsewhere cannot end the session
 // either.
-func (s *Service) refreshRefusal(c ClientInfo, sess *Session, u *User, now time.Time) error {
-	if !sess.UsableBy(c.OAuthClient) {
+func (s *Service) refreshRefusal(ctx context.Context, sess *Session, u *User, now time.Time) error {
+	if !sess.UsableBy(ClientFromContext(ctx).OAuthClient) {
 		return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
 	}
 	if !sess.Active(now, s.cfg.SessionIdle) {
@@ -316,7 +317,7 @@ func (s *Service) graceSuccessor(ctx context.Context, tx Tx, rt *RefreshToken, p
 // Authenticate checks a bearer access token: signature and claims, then that
 // its session is live and its user enabled and not cut off.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	v := token.Verifier{
+	v := token.IssuerVerifier{
 		Keys:     s.keyByKID,
 		Issuer:   s.iss,
 		Audience: s.cfg.Audience,

@@ -18,9 +18,11 @@ func newID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newSession creates a session and its first refresh token inside tx and
-// returns the refresh token's plaintext.
-func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) (*Session, string, error) {
+// newSession creates a session of the caller (its IP and user agent from
+// ctx) through the OAuth client via, and its first refresh token, inside tx
+// and returns the refresh token's plaintext.
+func (s *Service) newSession(ctx context.Context, tx Tx, u *User, via OAuthClient) (*Session, string, error) {
+	c := ClientFromContext(ctx)
 	now := s.now()
 	sess := &Session{
 		ID:         newID(),
@@ -31,8 +33,8 @@ func (s *Service) newSession(ctx context.Context, tx Tx, u *User, c ClientInfo) 
 		IP:         c.IP,
 		UserAgent:  c.UserAgent,
 		// The session stays bound to the client it was started through.
-		ClientID:           c.OAuthClient.ID,
-		ClientConfidential: c.OAuthClient.Confidential,
+		ClientID:           via.ID,
+		ClientConfidential: via.Confidential,
 	}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return nil, "", err
@@ -147,18 +149,20 @@ func (s *Service) link(path, tok string) string {
 	return s.cfg.PublicURL + path + "?token=" + tok
 }
 
-// limitIP applies a per-IP rate when rate limits are on. It is where every
-// per-IP limit key is made (an IPv6 client counts as its /64).
-func (s *Service) limitIP(ctx context.Context, what string, c ClientInfo, r Rate) error {
-	if !s.cfg.RateLimits || c.IP == "" {
+// limitIP applies a per-IP rate to the caller of ctx when rate limits are
+// on. It is where every per-IP limit key is made (an IPv6 client counts as
+// its /64).
+func (s *Service) limitIP(ctx context.Context, what string, r Rate) error {
+	ip := ClientFromContext(ctx).IP
+	if !s.cfg.RateLimits || ip == "" {
 		return nil
 	}
-	return s.allow(ctx, ipLimitKey(what, c), r)
+	return s.allow(ctx, ipLimitKey(what, ip), r)
 }
 
-// ipLimitKey is the limiter key of c for the per-IP limit named what.
-func ipLimitKey(what string, c ClientInfo) string {
-	return what + ":ip:" + clientLimitKey(c.IP)
+// ipLimitKey is the limiter key of ip for the per-IP limit named what.
+func ipLimitKey(what, ip string) string {
+	return what + ":ip:" + clientLimitKey(ip)
 }
 
 func (s *Service) allow(ctx context.Context, key string, r Rate) error {

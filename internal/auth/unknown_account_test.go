@@ -42,16 +42,16 @@ func TestForgotUnknownAccount(t *testing.T) {
 			ctx := context.Background()
 			f.confirmed(t, "known@example.com")
 			f.outboxKinds(t) // drop the signup mails
-			if err := f.svc.ForgotPassword(ctx, auth.ClientInfo{}, "known@example.com"); err != nil {
+			if err := f.svc.ForgotPassword(ctx, "known@example.com"); err != nil {
 				t.Fatal(err)
 			}
 			for range 7 {
-				if err := f.svc.ForgotPassword(ctx, auth.ClientInfo{}, "Nobody@Example.com"); err != nil {
+				if err := f.svc.ForgotPassword(ctx, "Nobody@Example.com"); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// Not an address: never mailed.
-			if err := f.svc.ForgotPassword(ctx, auth.ClientInfo{}, "not an address"); err != nil {
+			if err := f.svc.ForgotPassword(ctx, "not an address"); err != nil {
 				t.Fatal(err)
 			}
 			got := f.outboxKinds(t)
@@ -68,7 +68,7 @@ func TestForgotUnknownAccount(t *testing.T) {
 			}
 			// The cap is per hour: an hour later one more goes out.
 			f.clock.Advance(time.Hour + time.Second)
-			if err := f.svc.ForgotPassword(ctx, auth.ClientInfo{}, "nobody@example.com"); err != nil {
+			if err := f.svc.ForgotPassword(ctx, "nobody@example.com"); err != nil {
 				t.Fatal(err)
 			}
 			if got := f.outboxKinds(t); got["unknown_account nobody@example.com"] != 1 {

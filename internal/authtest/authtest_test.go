@@ -50,7 +50,7 @@ func TestMailTokens(t *testing.T) {
 	f := authtest.New(t, auth.Config{PublicURL: "https://auth.example.com", RequireConfirmation: true})
 	ctx := context.Background()
 	for range 2 {
-		if _, err := f.Service.Signup(ctx, auth.ClientInfo{}, "ada@example.com", "correct horse battery staple"); err != nil {
+		if _, err := f.Service.Signup(ctx, "ada@example.com", "correct horse battery staple"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -3,15 +3,13 @@ package httpapi
 // The admin API (api.md "Admin API"), under /admin/v1/.
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // adminFunc is a handler of an admin route; actor is auth.ActorAdminKey or
@@ -41,26 +39,11 @@ func (s *server) admin(h adminFunc) http.Handler {
 
 // adminActor checks r's admin credential and returns who acts.
 func (s *server) adminActor(r *http.Request) (string, error) {
-	if s.isAdminKey(r) {
-		return auth.ActorAdminKey, nil
-	}
-	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-	switch {
-	case errors.Is(err, jws.ErrNoBearer):
-		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-			detail: "an admin access token or the admin API key is required", wwwAuthenticate: challengeNoToken}
-	case err != nil:
-		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-			detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
-	}
-	p, err := s.svc.Authenticate(r.Context(), tok)
+	tok, err := bearerCredential(r, "an admin access token or the admin API key is required")
 	if err != nil {
 		return "", err
 	}
-	if !p.HasRole(auth.RoleAdmin) || !slices.Contains(p.User.Roles, auth.RoleAdmin) {
-		return "", newError(http.StatusForbidden, codeForbidden, "this route needs the admin role")
-	}
-	return p.User.ID, nil
+	return s.svc.AuthenticateAdmin(r.Context(), tok, s.adminKey)
 }
 
 // Request bodies.
@@ -88,55 +71,6 @@ type patchUserRequest struct {
 // object it cannot change, and any unknown one.
 func (patchUserRequest) readOnlyFields() []string {
 	return []string{"id", "created_at", "updated_at"}
-}
-
-// Answer bodies.
-
-// adminUserBody is the user object of the admin API: api.md's user object
-// plus what only admins see.
-type adminUserBody struct {
-	userBody
-	Disabled  bool   `json:"disabled"`
-	UpdatedAt string `json:"updated_at"`
-}
-
-func newAdminUserBody(u *auth.User) adminUserBody {
-	return adminUserBody{userBody: newUserBody(u), Disabled: u.Disabled, UpdatedAt: timestamp(u.UpdatedAt)}
-}
-
-type usersBody struct {
-	Users      []adminUserBody `json:"users"`
-	NextCursor string          `json:"next_cursor"`
-}
-
-type adminSessionBody struct {
-	ID         string `json:"id"`
-	CreatedAt  string `json:"created_at"`
-	LastUsedAt string `json:"last_used_at"`
-	ExpiresAt  string `json:"expires_at"`
-	UserAgent  string `json:"user_agent"`
-	IP         string `json:"ip"`
-}
-
-type adminSessionsBody struct {
-	Sessions []adminSessionBody `json:"sessions"`
-}
-
-type auditEventBody struct {
-	ID        string            `json:"id"`
-	Type      string            `json:"type"`
-	UserID    string            `json:"user_id"`
-	SessionID string            `json:"session_id"`
-	Actor     string            `json:"actor"`
-	IP        string            `json:"ip"`
-	UserAgent string            `json:"user_agent"`
-	CreatedAt string            `json:"created_at"`
-	Details   map[string]string `json:"details"`
-}
-
-type auditBody struct {
-	Events     []auditEventBody `json:"events"`
-	NextCursor string           `json:"next_cursor"`
 }
 
 // Query parameters.
@@ -182,11 +116,7 @@ func (s *server) handleAdminListUsers() adminFunc {
 		if err != nil {
 			return err
 		}
-		out := usersBody{Users: make([]adminUserBody, 0, len(page.Users)), NextCursor: page.NextCursor}
-		for _, u := range page.Users {
-			out.Users = append(out.Users, newAdminUserBody(u))
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, wire.NewUsers(page.Users, page.NextCursor))
 		return nil
 	}
 }
@@ -209,7 +139,7 @@ func (s *server) handleAdminCreateUser() adminFunc {
 			return err
 		}
 		w.Header().Set("Location", "/admin/v1/users/"+url.PathEscape(u.ID))
-		encode(w, http.StatusCreated, newAdminUserBody(u))
+		encode(w, http.StatusCreated, wire.NewAdminUser(u))
 		return nil
 	}
 }
@@ -220,7 +150,7 @@ func (s *server) handleAdminGetUser() adminFunc {
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, newAdminUserBody(u))
+		encode(w, http.StatusOK, wire.NewAdminUser(u))
 		return nil
 	}
 }
@@ -258,7 +188,7 @@ func (s *server) handleAdminPatchUser() adminFunc {
 		if err != nil {
 			return err
 		}
-		encode(w, http.StatusOK, newAdminUserBody(u))
+		encode(w, http.StatusOK, wire.NewAdminUser(u))
 		return nil
 	}
 }
@@ -279,18 +209,9 @@ func (s *server) handleAdminSessions() adminFunc {
 		if err != nil {
 			return err
 		}
-		out := adminSessionsBody{Sessions: make([]adminSessionBody, 0, len(list))}
-		for _, x := range list {
-			out.Sessions = append(out.Sessions, adminSessionBody{
-				ID:         x.ID,
-				CreatedAt:  timestamp(x.CreatedAt),
-				LastUsedAt: timestamp(x.LastUsedAt),
-				ExpiresAt:  timestamp(x.ExpiresAt),
-				UserAgent:  x.UserAgent,
-				IP:         x.IP,
-			})
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, struct {
+			Sessions []wire.Session `json:"sessions"`
+		}{wire.NewSessions(list)})
 		return nil
 	}
 }
@@ -359,29 +280,7 @@ func (s *server) handleAdminAudit() adminFunc {
 		if err != nil {
 			return err
 		}
-		out := auditBody{Events: make([]auditEventBody, 0, len(page.Events)), NextCursor: page.NextCursor}
-		for _, e := range page.Events {
-			out.Events = append(out.Events, newAuditEventBody(e))
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, wire.NewEvents(page))
 		return nil
-	}
-}
-
-func newAuditEventBody(e *auth.AuditEvent) auditEventBody {
-	d := e.Details
-	if d == nil {
-		d = map[string]string{}
-	}
-	return auditEventBody{
-		ID:        strconv.FormatInt(e.ID, 10),
-		Type:      e.Type,
-		UserID:    e.UserID,
-		SessionID: e.SessionID,
-		Actor:     e.Actor,
-		IP:        e.IP,
-		UserAgent: e.UserAgent,
-		CreatedAt: timestamp(e.CreatedAt),
-		Details:   d,
 	}
 }

@@ -1,9 +1,6 @@
 package httpapi
 
-import (
-	"errors"
-	"net/http"
-)
+import "net/http"
 
 // adminAttempt runs check, the credential check of the admin surface (the
 // admin routes, token introspection, a keyed revocation feed), under the
@@ -14,13 +11,12 @@ import (
 // admin tools are never limited.
 func (s *server) adminAttempt(r *http.Request, check func() error) error {
 	ctx := r.Context()
-	c := clientFrom(ctx)
-	if err := s.svc.AdminAuthAllowed(ctx, c); err != nil {
+	if err := s.svc.AdminAuthAllowed(ctx); err != nil {
 		return err
 	}
 	err := check()
 	if err != nil && refusedCredential(err) {
-		if lerr := s.svc.AdminAuthFailed(ctx, c); lerr != nil {
+		if lerr := s.svc.AdminAuthFailed(ctx); lerr != nil {
 			return lerr
 		}
 	}
@@ -30,10 +26,6 @@ func (s *server) adminAttempt(r *http.Request, check func() error) error {
 // refusedCredential reports whether err answers 401 or 403 (and not, say,
 // 503 because the database is down).
 func refusedCredential(err error) bool {
-	var oe *oauthError
-	if errors.As(err, &oe) {
-		return oe.status == http.StatusUnauthorized || oe.status == http.StatusForbidden
-	}
 	st := toAPIError(err).status
 	return st == http.StatusUnauthorized || st == http.StatusForbidden
 }

@@ -17,14 +17,9 @@ type authedFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) 
 // the realm when no token was sent.
 func (s *server) authed(h authedFunc) http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-		switch {
-		case errors.Is(err, jws.ErrNoBearer):
-			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-				detail: "an access token is required", wwwAuthenticate: challengeNoToken}
-		case err != nil:
-			return &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
-				detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
+		tok, err := bearerCredential(r, "an access token is required")
+		if err != nil {
+			return err
 		}
 		p, err := s.svc.Authenticate(r.Context(), tok)
 		if err != nil {
@@ -32,6 +27,31 @@ func (s *server) authed(h authedFunc) http.Handler {
 		}
 		return h(w, r, p)
 	})
+}
+
+// bearerCredential is the one reader of a request's credential: the token
+// of its "Authorization: Bearer" header (RFC 6750 §2.1), be it an access
+// token or a configured key. No header answers 401 invalid_token with the
+// realm's challenge and missing as the detail; a malformed or repeated
+// one, 401 invalid_token.
+func bearerCredential(r *http.Request, missing string) (string, error) {
+	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
+	switch {
+	case errors.Is(err, jws.ErrNoBearer):
+		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+			detail: missing, wwwAuthenticate: challengeNoToken}
+	case err != nil:
+		return "", &apiError{status: http.StatusUnauthorized, code: codeInvalidToken,
+			detail: "malformed Authorization header: expected \"Bearer <token>\"", wwwAuthenticate: challengeInvalid}
+	}
+	return tok, nil
+}
+
+// presentsKey reports whether r's bearer credential is key (compared in
+// constant time); false when no key is configured or none is presented.
+func presentsKey(r *http.Request, key auth.Secret) bool {
+	tok, err := bearerCredential(r, "")
+	return err == nil && key.Matches(tok)
 }
 
 // handlerFunc is a handler that may fail; handle answers its error.

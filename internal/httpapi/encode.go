@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // encode answers v as application/json with status.
@@ -36,47 +36,13 @@ type statusBody struct {
 	Status string `json:"status"`
 }
 
-// userBody is api.md's user object.
-type userBody struct {
-	ID             string   `json:"id"`
-	Email          string   `json:"email"`
-	EmailConfirmed bool     `json:"email_confirmed"`
-	Roles          []string `json:"roles"`
-	CreatedAt      string   `json:"created_at"`
-}
-
-func newUserBody(u *auth.User) userBody {
-	if u == nil {
-		return userBody{Roles: []string{}}
-	}
-	roles := u.Roles
-	if roles == nil {
-		roles = []string{}
-	}
-	return userBody{
-		ID:             u.ID,
-		Email:          u.Email,
-		EmailConfirmed: u.EmailConfirmed,
-		Roles:          roles,
-		CreatedAt:      timestamp(u.CreatedAt),
-	}
-}
-
-// timestamp formats t as RFC 3339 in UTC ("" for the zero time).
-func timestamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
-}
-
 // tokenBody is api.md's token answer.
 type tokenBody struct {
-	AccessToken  string   `json:"access_token"`
-	TokenType    string   `json:"token_type"`
-	ExpiresIn    int      `json:"expires_in"`
-	RefreshToken string   `json:"refresh_token"`
-	User         userBody `json:"user"`
+	AccessToken  string    `json:"access_token"`
+	TokenType    string    `json:"token_type"`
+	ExpiresIn    int       `json:"expires_in"`
+	RefreshToken string    `json:"refresh_token"`
+	User         wire.User `json:"user"`
 }
 
 // writeTokens answers a token pair: the JSON body, the Authorization header
@@ -95,7 +61,7 @@ func writeTokens(w http.ResponseWriter, status int, p *auth.TokenPair) {
 		TokenType:    typ,
 		ExpiresIn:    p.ExpiresIn,
 		RefreshToken: p.RefreshToken,
-		User:         newUserBody(p.User),
+		User:         wire.NewUser(p.User),
 	})
 }
 

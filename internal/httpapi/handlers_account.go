@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // handleSignup: 202 confirmation_sent, or 201 and a token answer when
@@ -14,7 +16,7 @@ func (s *server) handleSignup() http.Handler {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Signup(r.Context(), clientFrom(r.Context()), q.Email, q.Password)
+		res, err := s.svc.Signup(r.Context(), q.Email, q.Password)
 		if err != nil {
 			return err
 		}
@@ -35,7 +37,7 @@ func (s *server) handleConfirm() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.Confirm(r.Context(), clientFrom(r.Context()), q.Token)
+		p, err := s.svc.Confirm(r.Context(), q.Token)
 		if err != nil {
 			return err
 		}
@@ -55,7 +57,7 @@ func (s *server) handleResend() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ResendConfirmation(r.Context(), clientFrom(r.Context()), q.Email); err != nil {
+		if err := s.svc.ResendConfirmation(r.Context(), q.Email); err != nil {
 			return err
 		}
 		encode(w, http.StatusAccepted, statusBody{Status: "accepted"})
@@ -66,7 +68,7 @@ func (s *server) handleResend() http.Handler {
 // handleMe answers the caller's user object.
 func (s *server) handleMe() authedFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		encode(w, http.StatusOK, newUserBody(p.User))
+		encode(w, http.StatusOK, wire.NewUser(p.User))
 		return nil
 	}
 }
@@ -83,7 +85,7 @@ func (s *server) handleDeleteMe() authedFunc {
 		if q.Password == "" {
 			return badRequest(`field "password" is required: deleting the account needs {"password": "<current password>"}`)
 		}
-		if err := s.svc.DeleteAccount(r.Context(), clientFrom(r.Context()), p, q.Password); err != nil {
+		if err := s.svc.DeleteAccount(r.Context(), p, q.Password); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -98,7 +100,7 @@ func (s *server) handleChangeEmail() authedFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ChangeEmail(r.Context(), clientFrom(r.Context()), p, q.NewEmail, q.Password); err != nil {
+		if err := s.svc.ChangeEmail(r.Context(), p, q.NewEmail, q.Password); err != nil {
 			return err
 		}
 		encode(w, http.StatusAccepted, statusBody{Status: "confirmation_sent"})
@@ -113,7 +115,7 @@ func (s *server) handleForgot() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ForgotPassword(r.Context(), clientFrom(r.Context()), q.Email); err != nil {
+		if err := s.svc.ForgotPassword(r.Context(), q.Email); err != nil {
 			return err
 		}
 		encode(w, http.StatusAccepted, statusBody{Status: "accepted"})
@@ -129,7 +131,7 @@ func (s *server) handleReset() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.ResetPassword(r.Context(), clientFrom(r.Context()), q.Token, q.Password)
+		p, err := s.svc.ResetPassword(r.Context(), q.Token, q.Password)
 		if err != nil {
 			return err
 		}
@@ -149,7 +151,7 @@ func (s *server) handleChangePassword() authedFunc {
 		if err != nil {
 			return err
 		}
-		pair, err := s.svc.ChangePassword(r.Context(), clientFrom(r.Context()), p, q.CurrentPassword, q.NewPassword)
+		pair, err := s.svc.ChangePassword(r.Context(), p, q.CurrentPassword, q.NewPassword)
 		if err != nil {
 			return err
 		}

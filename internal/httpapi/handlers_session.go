@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // handleLogin answers a token answer for the right email and password.
@@ -13,7 +15,7 @@ func (s *server) handleLogin() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.Login(r.Context(), clientFrom(r.Context()), q.Email, q.Password)
+		p, err := s.svc.Login(r.Context(), q.Email, q.Password)
 		if err != nil {
 			return err
 		}
@@ -29,7 +31,7 @@ func (s *server) handleRefresh() http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := s.svc.Refresh(r.Context(), clientFrom(r.Context()), q.RefreshToken)
+		p, err := s.svc.Refresh(r.Context(), q.RefreshToken)
 		if err != nil {
 			return err
 		}
@@ -78,8 +80,8 @@ func (s *server) handleSessions() authedFunc {
 		for _, x := range list {
 			out.Sessions = append(out.Sessions, sessionBody{
 				ID:         x.ID,
-				CreatedAt:  timestamp(x.CreatedAt),
-				LastUsedAt: timestamp(x.LastUsedAt),
+				CreatedAt:  wire.Time(x.CreatedAt),
+				LastUsedAt: wire.Time(x.LastUsedAt),
 				UserAgent:  x.UserAgent,
 				IP:         x.IP,
 				Current:    x.ID == p.SessionID,

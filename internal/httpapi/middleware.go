@@ -17,11 +17,11 @@ import (
 // maxUserAgent is how many bytes of User-Agent latch keeps.
 const maxUserAgent = 512
 
-// requestInfo is what the transport learns of a request before any handler
-// runs.
+// requestInfo is what the transport itself keeps of a request; what the
+// service needs of it (the client's address and User-Agent) goes in the
+// context through auth.ContextWithClient.
 type requestInfo struct {
-	id     string
-	client auth.ClientInfo
+	id string
 }
 
 type requestInfoKey struct{}
@@ -34,12 +34,6 @@ func withRequestInfo(ctx context.Context, ri requestInfo) context.Context {
 func requestIDFrom(ctx context.Context) string {
 	ri, _ := ctx.Value(requestInfoKey{}).(requestInfo)
 	return ri.id
-}
-
-// clientFrom returns the caller's IP and User-Agent.
-func clientFrom(ctx context.Context) auth.ClientInfo {
-	ri, _ := ctx.Value(requestInfoKey{}).(requestInfo)
-	return ri.client
 }
 
 // statusWriter records the status written through it.
@@ -65,8 +59,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// observe is the outermost middleware: it gives the request an id and the
-// client's address, turns a panic into a 500 problem (logged with its
+// observe is the outermost middleware: it gives the request an id and puts
+// the client's address and User-Agent in its context (the one place they
+// are read from, auth.ClientFromContext), turns a panic into a 500 problem (logged with its
 // stack) and writes one access log line per request. The line never carries
 // the body, headers or the query string (reset tokens travel in query
 // strings of pages).
@@ -78,11 +73,11 @@ func (s *server) observe(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		w.Header().Set("X-Request-Id", id)
-		ri := requestInfo{id: id, client: auth.ClientInfo{
+		client := auth.ClientInfo{
 			IP:        s.clientIP(r),
 			UserAgent: truncateUTF8(r.Header.Get("User-Agent"), maxUserAgent),
-		}}
-		ctx := auth.ContextWithClient(withRequestInfo(r.Context(), ri), ri.client)
+		}
+		ctx := auth.ContextWithClient(withRequestInfo(r.Context(), requestInfo{id: id}), client)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 
@@ -114,7 +109,7 @@ func (s *server) observe(next http.Handler) http.Handler {
 				"status", status,
 				"duration", time.Since(start),
 				"request_id", id,
-				"ip", ri.client.IP)
+				"ip", client.IP)
 			if v != nil {
 				// The answer was under way: abort the connection so that
 				// the client sees a broken answer, not a complete one.

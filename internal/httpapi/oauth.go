@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,65 +15,60 @@ import (
 // application/x-www-form-urlencoded bodies and answer errors as RFC 6749
 // §5.2 JSON {"error", "error_description"} instead of problem details.
 
-// oauthError is an error answered as RFC 6749 §5.2 JSON.
-type oauthError struct {
-	status          int
-	code            string // invalid_request, invalid_client, invalid_grant, ...
-	description     string // safe to show
-	retryAfter      time.Duration
-	wwwAuthenticate string
-	cause           error // logged only
+// oauthCodes are the error codes of RFC 6749 §5.2 (and §4.1.2.1's
+// temporarily_unavailable and server_error) that the OAuth endpoints answer.
+var oauthCodes = map[string]bool{
+	"invalid_request": true, "invalid_client": true, "invalid_grant": true,
+	"unauthorized_client": true, "unsupported_grant_type": true, "invalid_scope": true,
+	"temporarily_unavailable": true, "server_error": true,
 }
 
-func (e *oauthError) Error() string {
-	if e.cause != nil {
-		return "httpapi: oauth " + e.code + ": " + e.description + ": " + e.cause.Error()
-	}
-	return "httpapi: oauth " + e.code + ": " + e.description
+// oauthErr makes an apiError with an RFC 6749 code and a description safe
+// to show.
+func oauthErr(status int, code, description string) *apiError {
+	return &apiError{status: status, code: code, detail: description}
 }
 
-func (e *oauthError) Unwrap() error { return e.cause }
-
-func oauthErr(status int, code, description string) *oauthError {
-	return &oauthError{status: status, code: code, description: description}
-}
+// oauthFormat answers RFC 6749 §5.2 JSON: the OAuth endpoints.
+var oauthFormat = errorFormat{classify: toOAuthError, write: writeOAuthError}
 
 // toOAuthError maps any error of an OAuth handler to the answer. Domain
 // errors of the password and refresh grants become invalid_grant (bad
 // credentials, a bad, used or expired refresh token, an unconfirmed or
 // disabled account: each with its own description); limits answer 429 and
 // an unavailable store 503, both temporarily_unavailable with Retry-After.
-func toOAuthError(err error) *oauthError {
-	var oe *oauthError
-	if errors.As(err, &oe) {
-		return oe
-	}
+func toOAuthError(err error) *apiError {
 	var ae *apiError
-	if errors.As(err, &ae) && ae.status < 500 {
-		// The transport's own refusals (body too large, unreadable).
-		return &oauthError{status: ae.status, code: "invalid_request", description: ae.detail}
+	if errors.As(err, &ae) {
+		if oauthCodes[ae.code] {
+			return ae
+		}
+		if ae.status < 500 {
+			// The transport's own refusals (body too large, unreadable).
+			return &apiError{status: ae.status, code: "invalid_request", detail: ae.detail}
+		}
 	}
 	var de *auth.Error
 	if errors.As(err, &de) {
 		switch de.Code {
 		case auth.CodeInvalidCredentials, auth.CodeInvalidBearer, auth.CodeTokenExpired, auth.CodeInvalidToken,
 			auth.CodeEmailNotConfirmed, auth.CodeAccountDisabled:
-			return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: de.Message, cause: err}
+			return &apiError{status: http.StatusBadRequest, code: "invalid_grant", detail: de.Message, cause: err}
 		case auth.CodeInvalidRequest, auth.CodeInvalidEmail:
-			return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: de.Message, cause: err}
+			return &apiError{status: http.StatusBadRequest, code: "invalid_request", detail: de.Message, cause: err}
 		case auth.CodeRateLimited:
-			return &oauthError{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
-				description: de.Message, retryAfter: max(de.RetryAfter, time.Second), cause: err}
+			return &apiError{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
+				detail: de.Message, retryAfter: max(de.RetryAfter, time.Second), cause: err}
 		case auth.CodeUnavailable:
-			return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
-				description: de.Message, retryAfter: max(de.RetryAfter, time.Second), cause: err}
+			return &apiError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+				detail: de.Message, retryAfter: max(de.RetryAfter, time.Second), cause: err}
 		}
 	}
 	if auth.ErrorCode(err) == auth.CodeUnavailable {
-		return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
-			description: detailUnavailable, retryAfter: time.Second, cause: err}
+		return &apiError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+			detail: detailUnavailable, retryAfter: time.Second, cause: err}
 	}
-	return &oauthError{status: http.StatusInternalServerError, code: "server_error", description: detailInternal, cause: err}
+	return &apiError{status: http.StatusInternalServerError, code: "server_error", detail: detailInternal, cause: err}
 }
 
 // oauthErrorBody is RFC 6749 §5.2's error answer.
@@ -84,40 +77,21 @@ type oauthErrorBody struct {
 	Description string `json:"error_description,omitempty"`
 }
 
+// writeOAuthError writes e as RFC 6749 §5.2 JSON with its headers.
+func writeOAuthError(w http.ResponseWriter, e *apiError) {
+	setErrorHeaders(w, e)
+	encode(w, e.status, oauthErrorBody{Error: e.code, Description: e.detail})
+}
+
 // handleOAuth adapts an OAuth handler: every answer is marked no-store
-// (RFC 6749 §5.1) and an error is answered as §5.2 JSON; 5xx are logged
-// with their cause.
+// (RFC 6749 §5.1) and an error is answered as §5.2 JSON.
 func (s *server) handleOAuth(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Pragma", "no-cache")
-		err := h(w, r)
-		if err == nil {
-			return
+		if err := h(w, r); err != nil {
+			s.writeErrorAs(w, r, oauthFormat, err)
 		}
-		e := toOAuthError(err)
-		if e.status >= 500 {
-			level := slog.LevelError
-			if e.status == http.StatusServiceUnavailable {
-				level = slog.LevelWarn
-			}
-			s.log.Log(r.Context(), level, "httpapi: request failed",
-				"request_id", requestIDFrom(r.Context()),
-				"method", r.Method,
-				"path", r.URL.Path,
-				"status", e.status,
-				"code", e.code,
-				"err", errString(e.cause))
-		}
-		hd := w.Header()
-		if e.retryAfter > 0 {
-			hd.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(e.retryAfter), 10))
-		}
-		if e.wwwAuthenticate != "" {
-			hd.Set("WWW-Authenticate", e.wwwAuthenticate)
-		}
-		hd.Del("Content-Length")
-		encode(w, e.status, oauthErrorBody{Error: e.code, Description: e.description})
 	})
 }
 
@@ -148,9 +122,23 @@ func readOAuthForm(w http.ResponseWriter, r *http.Request) (map[string]string, e
 		if errors.Is(err, errFormDuplicate) {
 			desc = "a parameter is given more than once: " + strings.TrimPrefix(err.Error(), errFormDuplicate.Error()+": ")
 		}
-		return nil, &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: desc, cause: err}
+		return nil, &apiError{status: http.StatusBadRequest, code: "invalid_request", detail: desc, cause: err}
 	}
 	return form, nil
+}
+
+// readClientRequest reads the form of a client's request to the token or
+// revocation endpoint and authenticates the client it names.
+func (s *server) readClientRequest(w http.ResponseWriter, r *http.Request) (map[string]string, auth.OAuthClient, error) {
+	form, err := readOAuthForm(w, r)
+	if err != nil {
+		return nil, auth.OAuthClient{}, err
+	}
+	cl, err := s.authenticateClient(r, form)
+	if err != nil {
+		return nil, auth.OAuthClient{}, err
+	}
+	return form, cl.auth(), nil
 }
 
 // oauthTokenBody is RFC 6749 §5.1's successful answer.
@@ -168,18 +156,15 @@ type oauthTokenBody struct {
 // allows is in its roles.
 func (s *server) handleOAuthToken() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
-		form, err := readOAuthForm(w, r)
-		if err != nil {
-			return err
-		}
-		cl, err := s.authenticateClient(r, form)
+		form, cl, err := s.readClientRequest(w, r)
 		if err != nil {
 			return err
 		}
 		// Sessions started here are bound to the client, and refreshed
-		// only through it.
-		c := clientFrom(r.Context())
-		c.OAuthClient = cl.auth()
+		// only through it: the caller's client info gains the client.
+		c := auth.ClientFromContext(r.Context())
+		c.OAuthClient = cl
+		ctx := auth.ContextWithClient(r.Context(), c)
 		missing := func(name string) error {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter "+name)
 		}
@@ -194,12 +179,12 @@ func (s *server) handleOAuthToken() http.Handler {
 			if form["password"] == "" {
 				return missing("password")
 			}
-			p, err = s.svc.Login(r.Context(), c, form["username"], form["password"])
+			p, err = s.svc.Login(ctx, form["username"], form["password"])
 		case "refresh_token":
 			if form["refresh_token"] == "" {
 				return missing("refresh_token")
 			}
-			p, err = s.svc.Refresh(r.Context(), c, form["refresh_token"])
+			p, err = s.svc.Refresh(ctx, form["refresh_token"])
 		default:
 			return oauthErr(http.StatusBadRequest, "unsupported_grant_type",
 				"grant_type must be password or refresh_token")
@@ -224,11 +209,7 @@ func (s *server) handleOAuthToken() http.Handler {
 // the token was known.
 func (s *server) handleOAuthRevoke() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
-		form, err := readOAuthForm(w, r)
-		if err != nil {
-			return err
-		}
-		cl, err := s.authenticateClient(r, form)
+		form, cl, err := s.readClientRequest(w, r)
 		if err != nil {
 			return err
 		}
@@ -236,7 +217,7 @@ func (s *server) handleOAuthRevoke() http.Handler {
 		if tok == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter token")
 		}
-		if err := s.svc.RevokeToken(r.Context(), cl.auth(), tok); err != nil {
+		if err := s.svc.RevokeToken(r.Context(), cl, tok); err != nil {
 			return err
 		}
 		w.Header().Set("Content-Length", "0")
@@ -277,7 +258,7 @@ func (s *server) handleOAuthIntrospect() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
 		var by *auth.OAuthClient // nil: the operator, who sees every token
 		err := s.adminAttempt(r, func() error {
-			if s.isAdminKey(r) {
+			if presentsKey(r, s.adminKey) {
 				return nil
 			}
 			cl, err := s.introspectionClient(r)
@@ -342,8 +323,8 @@ func (s *server) handleOAuthIntrospect() http.Handler {
 // introspectionClient checks that r carries a confidential client's HTTP
 // Basic credentials and returns that client.
 func (s *server) introspectionClient(r *http.Request) (auth.OAuthClient, error) {
-	refused := &oauthError{status: http.StatusUnauthorized, code: "invalid_client",
-		description:     "introspection needs the admin key or a confidential client's HTTP Basic credentials",
+	refused := &apiError{status: http.StatusUnauthorized, code: "invalid_client",
+		detail:          "introspection needs the admin key or a confidential client's HTTP Basic credentials",
 		wwwAuthenticate: basicRealm}
 	id, secret, err := basicCredentials(r)
 	if err != nil {

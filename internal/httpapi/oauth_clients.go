@@ -113,7 +113,7 @@ var errNoBasic = errors.New("httpapi: no Basic credentials")
 
 // basicCredentials decodes RFC 6749 §2.3.1 HTTP Basic client credentials:
 // base64 of "id:secret", each form-urlencoded. It returns errNoBasic when
-// there is no Authorization header, and an *oauthError for a header that
+// there is no Authorization header, and an *apiError for a header that
 // is not usable Basic credentials.
 func basicCredentials(r *http.Request) (id, secret string, err error) {
 	values := r.Header.Values("Authorization")
@@ -124,8 +124,8 @@ func basicCredentials(r *http.Request) (id, secret string, err error) {
 	default:
 		return "", "", oauthErr(http.StatusBadRequest, "invalid_request", "more than one Authorization header")
 	}
-	bad := &oauthError{status: http.StatusUnauthorized, code: "invalid_client",
-		description: "the Authorization header is not HTTP Basic client credentials", wwwAuthenticate: basicRealm}
+	bad := &apiError{status: http.StatusUnauthorized, code: "invalid_client",
+		detail: "the Authorization header is not HTTP Basic client credentials", wwwAuthenticate: basicRealm}
 	scheme, rest, ok := strings.Cut(values[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Basic") {
 		return "", "", bad
@@ -172,7 +172,7 @@ func (s *server) authenticateClient(r *http.Request, form map[string]string) (oa
 		}
 	}
 	failed := func(desc string) error {
-		e := &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: desc}
+		e := &apiError{status: http.StatusUnauthorized, code: "invalid_client", detail: desc}
 		if method == authBasic {
 			e.wwwAuthenticate = basicRealm
 		}

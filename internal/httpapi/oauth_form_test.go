@@ -174,7 +174,7 @@ func FuzzBasicCredentials(f *testing.F) {
 		r.Header.Set("Authorization", header)
 		id, secret, err := basicCredentials(r)
 		if err != nil {
-			var oe *oauthError
+			var oe *apiError
 			if !errors.As(err, &oe) || oe.status != http.StatusUnauthorized && oe.status != http.StatusBadRequest {
 				t.Fatalf("error %v is not a 400/401 OAuth error", err)
 			}

@@ -27,8 +27,11 @@ const (
 // problemType is the RFC 9457 "type" of every problem latch answers.
 const problemType = "about:blank"
 
-// apiError is an error the transport answers as an RFC 9457 problem. Message
-// (the detail) is shown to the client; cause is only logged.
+// apiError is the transport's one error type, like tsweb's HTTPError: the
+// status, code and detail the client is shown, the headers that go with
+// them, and the cause, which is only logged. Each route group renders it
+// in its own format (errorFormat): an RFC 9457 problem for /v1 and the
+// admin API, RFC 6749 §5.2 JSON for /oauth.
 type apiError struct {
 	status int
 	code   string
@@ -146,10 +149,27 @@ type problem struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// writeError answers err as a problem. Server-side failures (5xx) are logged
-// with their cause and the request id; the client only sees a generic detail.
+// errorFormat is how a route group answers errors: classify turns any
+// error a handler returns into the answer (domain codes become the group's
+// codes), write renders it.
+type errorFormat struct {
+	classify func(error) *apiError
+	write    func(http.ResponseWriter, *apiError)
+}
+
+// problemFormat answers RFC 9457 problems: /v1, the admin API, operations.
+var problemFormat = errorFormat{classify: toAPIError, write: writeProblem}
+
+// writeError answers err as a problem.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := toAPIError(err)
+	s.writeErrorAs(w, r, problemFormat, err)
+}
+
+// writeErrorAs answers err in format f. Server-side failures (5xx) are
+// logged with their cause and the request id; the client only sees a
+// generic detail.
+func (s *server) writeErrorAs(w http.ResponseWriter, r *http.Request, f errorFormat, err error) {
+	e := f.classify(err)
 	if e.status >= 500 {
 		level := slog.LevelError
 		if e.status == http.StatusServiceUnavailable {
@@ -163,7 +183,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"code", e.code,
 			"err", errString(e.cause))
 	}
-	writeProblem(w, e)
+	f.write(w, e)
 }
 
 func errString(err error) string {
@@ -173,8 +193,9 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// writeProblem writes e as application/problem+json with its headers.
-func writeProblem(w http.ResponseWriter, e *apiError) {
+// setErrorHeaders sets the headers that go with e, whatever its format, and
+// drops a Content-Length set before the handler failed.
+func setErrorHeaders(w http.ResponseWriter, e *apiError) {
 	h := w.Header()
 	if e.retryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(retryAfterSeconds(e.retryAfter), 10))
@@ -182,10 +203,15 @@ func writeProblem(w http.ResponseWriter, e *apiError) {
 	if e.wwwAuthenticate != "" {
 		h.Set("WWW-Authenticate", e.wwwAuthenticate)
 	}
-	// A problem never carries the answer's would-be token header.
-	h.Del("Authorization")
 	h.Del("Content-Length")
-	h.Set("Content-Type", "application/problem+json")
+}
+
+// writeProblem writes e as application/problem+json with its headers.
+func writeProblem(w http.ResponseWriter, e *apiError) {
+	setErrorHeaders(w, e)
+	// A problem never carries the answer's would-be token header.
+	w.Header().Del("Authorization")
+	w.Header().Set("Content-Type", "application/problem+json")
 	writeJSONBody(w, e.status, problem{
 		Type:   problemType,
 		Title:  http.StatusText(e.status),

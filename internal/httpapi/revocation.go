@@ -1,13 +1,13 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // The revocation feed: GET /v1/revocations, followed by package
@@ -44,24 +44,16 @@ const maxFeedWait = 25
 // initRevocations keeps what the feed's handler needs from cfg.
 func (s *server) initRevocations(cfg Config) {
 	s.revocations = cfg.Revocations
-	if cfg.RevocationKey != "" {
-		h := sha256.Sum256([]byte(cfg.RevocationKey))
-		s.revocationKeyHash = h[:]
-	}
+	s.revocationKey = auth.NewSecret(cfg.RevocationKey)
 }
 
 // canReadRevocations reports whether r may read the feed: always when no
 // revocation key is configured, else with the revocation or the admin key.
 func (s *server) canReadRevocations(r *http.Request) bool {
-	if s.revocationKeyHash == nil {
+	if !s.revocationKey.IsSet() {
 		return true
 	}
-	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-	if err != nil {
-		return false
-	}
-	h := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(h[:], s.revocationKeyHash) == 1 || s.isAdminKey(r)
+	return presentsKey(r, s.revocationKey) || presentsKey(r, s.adminKey)
 }
 
 // handleRevocations answers GET /v1/revocations?since=<cursor>&wait=<s>.
@@ -73,7 +65,7 @@ func (s *server) handleRevocations() http.Handler {
 		if s.revocations == nil {
 			return newError(http.StatusNotFound, codeNotFound, "the revocation feed is not enabled")
 		}
-		if s.revocationKeyHash != nil {
+		if s.revocationKey.IsSet() {
 			// A keyed feed: the key is guessed like the admin key.
 			err := s.adminAttempt(r, func() error {
 				if !s.canReadRevocations(r) {
@@ -114,10 +106,10 @@ func (s *server) handleRevocations() http.Handler {
 			PollAfterMS: rv.PollAfter.Milliseconds(),
 		}
 		for _, x := range rv.Sessions {
-			body.Sessions = append(body.Sessions, revokedSessionBody{SID: x.SessionID, Until: timestamp(ceilSecond(x.Until))})
+			body.Sessions = append(body.Sessions, revokedSessionBody{SID: x.SessionID, Until: wire.Time(ceilSecond(x.Until))})
 		}
 		for _, x := range rv.Users {
-			body.Users = append(body.Users, revokedUserBody{Sub: x.UserID, NotBefore: timestamp(x.NotBefore), Until: timestamp(ceilSecond(x.Until))})
+			body.Users = append(body.Users, revokedUserBody{Sub: x.UserID, NotBefore: wire.Time(x.NotBefore), Until: wire.Time(ceilSecond(x.Until))})
 		}
 		encode(w, http.StatusOK, body)
 		return nil

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // feedEnv is a transport with the revocation feed on, and one user whose
@@ -58,8 +60,8 @@ func TestRevocationsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := e.clock.Now()
-	wantSess := []revokedSessionBody{{SID: "s1", Until: timestamp(now.Add(14 * time.Minute))}}
-	wantUsers := []revokedUserBody{{Sub: "u1", NotBefore: timestamp(now.Add(-2 * time.Minute)), Until: timestamp(now.Add(13*time.Minute + time.Second))}}
+	wantSess := []revokedSessionBody{{SID: "s1", Until: wire.Time(now.Add(14 * time.Minute))}}
+	wantUsers := []revokedUserBody{{Sub: "u1", NotBefore: wire.Time(now.Add(-2 * time.Minute)), Until: wire.Time(now.Add(13*time.Minute + time.Second))}}
 	if !equalJSON(t, body.Sessions, wantSess) || !equalJSON(t, body.Users, wantUsers) || body.Cursor == "" || body.PollAfterMS != 0 {
 		t.Errorf("answer %s\nwant sessions %+v users %+v, a cursor, poll_after_ms 0", w.Body, wantSess, wantUsers)
 	}

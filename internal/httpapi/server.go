@@ -5,15 +5,12 @@
 package httpapi
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-	"github.com/latchauth/latch/jws"
 )
 
 // Config holds the server's dependencies and settings.
@@ -65,14 +62,14 @@ type server struct {
 	log     *slog.Logger
 	proxies []netip.Prefix
 	origins map[string]struct{}
-	// adminKeyHash is SHA-256 of Config.AdminKey (nil: no key configured).
-	adminKeyHash []byte
+	// adminKey is Config.AdminKey (unset: no key works).
+	adminKey auth.Secret
 	// oauthClients are the confidential OAuth clients by id.
 	oauthClients map[string]OAuthClient
 	// revocations serves the revocation feed (nil: off);
-	// revocationKeyHash is SHA-256 of Config.RevocationKey (nil: public).
-	revocations       *auth.RevocationFeed
-	revocationKeyHash []byte
+	// revocationKey is Config.RevocationKey (unset: the feed is public).
+	revocations   *auth.RevocationFeed
+	revocationKey auth.Secret
 }
 
 // NewServer returns the handler of latch's JSON API, operational endpoints
@@ -90,10 +87,7 @@ func NewServer(cfg Config) http.Handler {
 		s.oauthClients[c.ID] = c
 	}
 	s.initRevocations(cfg)
-	if cfg.AdminKey != "" {
-		h := sha256.Sum256([]byte(cfg.AdminKey))
-		s.adminKeyHash = h[:]
-	}
+	s.adminKey = auth.NewSecret(cfg.AdminKey)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -109,18 +103,4 @@ func NewServer(cfg Config) http.Handler {
 	h = securityHeaders(h)
 	h = s.observe(h)
 	return h
-}
-
-// isAdminKey reports, in constant time, whether r's bearer credential is the
-// configured admin key.
-func (s *server) isAdminKey(r *http.Request) bool {
-	if s.adminKeyHash == nil {
-		return false
-	}
-	tok, err := jws.ParseBearer(r.Header.Values("Authorization"))
-	if err != nil {
-		return false
-	}
-	h := sha256.Sum256([]byte(tok))
-	return subtle.ConstantTimeCompare(h[:], s.adminKeyHash) == 1
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/password"
 	"github.com/latchauth/latch/internal/sqlstore"
+	"github.com/latchauth/latch/internal/wire"
 )
 
 // env is a transport around a real service on a real SQLite store.
@@ -114,7 +115,7 @@ func TestAccountFlow(t *testing.T) {
 
 	// GET /v1/me with a lower-case scheme.
 	w := do(e.h, "GET", "/v1/me", nil, http.Header{"Authorization": {"bearer " + signup.AccessToken}})
-	var me userBody
+	var me wire.User
 	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &me) != nil || me.ID != signup.User.ID || me.Email != "Ada@Example.com" {
 		t.Fatalf("GET /v1/me = %d %s, want the user", w.Code, w.Body)
 	}

@@ -81,7 +81,7 @@ const goodPW = "correct horse battery staple"
 // signup creates an unconfirmed account and returns its confirmation token.
 func (f *fixture) signup(addr string) string {
 	f.t.Helper()
-	if _, err := f.svc.Signup(context.Background(), auth.ClientInfo{}, addr, goodPW); err != nil {
+	if _, err := f.svc.Signup(context.Background(), addr, goodPW); err != nil {
 		f.t.Fatal(err)
 	}
 	return f.mailToken(addr, auth.MailConfirm)
@@ -178,6 +178,6 @@ func (p *page) want(t *testing.T, status int, contains ...string) *page {
 
 // login tries a login with the service.
 func (f *fixture) login(addr, pw string) error {
-	_, err := f.svc.Login(context.Background(), auth.ClientInfo{}, addr, pw)
+	_, err := f.svc.Login(context.Background(), addr, pw)
 	return err
 }

@@ -51,11 +51,11 @@ var stylesheet []byte
 // Service is what the pages need of latch's rules; *auth.Service has it.
 type Service interface {
 	CheckConfirmLink(ctx context.Context, tok string) (auth.TokenKind, error)
-	ConfirmLink(ctx context.Context, c auth.ClientInfo, tok string) (*auth.User, error)
-	ResendConfirmation(ctx context.Context, c auth.ClientInfo, email string) error
+	ConfirmLink(ctx context.Context, tok string) (*auth.User, error)
+	ResendConfirmation(ctx context.Context, email string) error
 	CheckResetLink(ctx context.Context, tok string) error
-	ResetPasswordLink(ctx context.Context, c auth.ClientInfo, tok, password string) error
-	ForgotPassword(ctx context.Context, c auth.ClientInfo, email string) error
+	ResetPasswordLink(ctx context.Context, tok, password string) error
+	ForgotPassword(ctx context.Context, email string) error
 }
 
 var _ Service = (*auth.Service)(nil)
@@ -67,9 +67,10 @@ type Config struct {
 	// PublicURL is latch's public base URL (LATCH_PUBLIC_URL): its origin
 	// is the only one whose forms are accepted, its scheme decides whether
 	// the CSRF cookie is Secure and __Host- prefixed, and its path prefixes
-	// every link of the pages. Default "http://localhost:8080".
+	// every link of the pages. Default: auth.Config's (http://localhost:8080).
 	PublicURL string
-	// Product names the product on every page. Default "latch".
+	// Product names the product on every page. Default: auth.Config's
+	// ("latch").
 	Product string
 	// Logger receives server-side failures (never form data). Default:
 	// discard.
@@ -106,11 +107,13 @@ type handler struct {
 // New returns the handler of the pages. It answers the paths listed in the
 // package documentation and 404 for any other.
 func New(cfg Config) http.Handler {
+	// The public URL and product default as the service's do.
+	defaults := auth.Config{}.WithDefaults()
 	if cfg.PublicURL == "" {
-		cfg.PublicURL = "http://localhost:8080"
+		cfg.PublicURL = defaults.PublicURL
 	}
 	if strings.TrimSpace(cfg.Product) == "" {
-		cfg.Product = "latch"
+		cfg.Product = defaults.Product
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -304,8 +307,6 @@ func code(err error) auth.Code {
 	return auth.ErrorCode(err)
 }
 
-func clientOf(r *http.Request) auth.ClientInfo { return auth.ClientFromContext(r.Context()) }
-
 // Confirmation.
 
 func (h *handler) badConfirmLink(w http.ResponseWriter, r *http.Request) {
@@ -352,7 +353,7 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		h.badConfirmLink(w, r)
 		return
 	}
-	u, err := h.svc.ConfirmLink(r.Context(), clientOf(r), tok)
+	u, err := h.svc.ConfirmLink(r.Context(), tok)
 	switch code(err) {
 	case "":
 	case auth.CodeInvalidToken:
@@ -384,7 +385,7 @@ func (h *handler) resend(w http.ResponseWriter, r *http.Request) {
 			Error: "Enter your email address.", Resend: true})
 		return
 	}
-	if err := h.svc.ResendConfirmation(r.Context(), clientOf(r), email); err != nil {
+	if err := h.svc.ResendConfirmation(r.Context(), email); err != nil {
 		h.failure(w, r, "resend", err)
 		return
 	}
@@ -451,7 +452,7 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, "reset", form)
 		return
 	}
-	err := h.svc.ResetPasswordLink(r.Context(), clientOf(r), tok, pw)
+	err := h.svc.ResetPasswordLink(r.Context(), tok, pw)
 	switch code(err) {
 	case "":
 	case auth.CodeWeakPassword:
@@ -488,7 +489,7 @@ func (h *handler) forgot(w http.ResponseWriter, r *http.Request) {
 			CSRF: h.csrfToken(w, r), Error: "Enter your email address."})
 		return
 	}
-	if err := h.svc.ForgotPassword(r.Context(), clientOf(r), email); err != nil {
+	if err := h.svc.ForgotPassword(r.Context(), email); err != nil {
 		h.failure(w, r, "forgot", err)
 		return
 	}

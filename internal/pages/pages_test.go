@@ -39,7 +39,7 @@ func TestConfirmPageEmailChange(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	tok := f.signup("old@example.com")
-	p, err := f.svc.Confirm(ctx, auth.ClientInfo{}, tok)
+	p, err := f.svc.Confirm(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestConfirmPageEmailChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangeEmail(ctx, auth.ClientInfo{}, pr, "new@example.com", goodPW); err != nil {
+	if err := f.svc.ChangeEmail(ctx, pr, "new@example.com", goodPW); err != nil {
 		t.Fatal(err)
 	}
 	change := f.mailToken("new@example.com", auth.MailEmailChange)
@@ -62,10 +62,10 @@ func TestConfirmPageEmailChange(t *testing.T) {
 func TestBadLinks(t *testing.T) {
 	f := newFixture(t, nil)
 	confirmTok := f.signup("bad@example.com")
-	if _, err := f.svc.Confirm(context.Background(), auth.ClientInfo{}, confirmTok); err != nil {
+	if _, err := f.svc.Confirm(context.Background(), confirmTok); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ForgotPassword(context.Background(), auth.ClientInfo{}, "bad@example.com"); err != nil {
+	if err := f.svc.ForgotPassword(context.Background(), "bad@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	resetTok := f.mailToken("bad@example.com", auth.MailReset)
@@ -99,7 +99,7 @@ func TestBadLinks(t *testing.T) {
 func TestResetPage(t *testing.T) {
 	f := newFixture(t, nil)
 	addr := "rosa@example.com"
-	if _, err := f.svc.Confirm(context.Background(), auth.ClientInfo{}, f.signup(addr)); err != nil {
+	if _, err := f.svc.Confirm(context.Background(), f.signup(addr)); err != nil {
 		t.Fatal(err)
 	}
 	b := f.browser()

@@ -43,13 +43,13 @@ func public(k *Key) *Key {
 	return &Key{KID: k.KID, Alg: k.Alg, Public: k.Public}
 }
 
-// verifier returns a Verifier that knows keys (public parts only).
-func verifier(keys ...*Key) *Verifier {
+// verifier returns an IssuerVerifier that knows keys (public parts only).
+func verifier(keys ...*Key) *IssuerVerifier {
 	m := map[string]*Key{}
 	for _, k := range keys {
 		m[k.KID] = public(k)
 	}
-	return &Verifier{
+	return &IssuerVerifier{
 		Keys:     func(kid string) (*Key, bool) { k, ok := m[kid]; return k, ok },
 		Issuer:   testIssuer,
 		Audience: testAudience,

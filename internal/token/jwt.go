@@ -67,8 +67,9 @@ func unixPtr(t time.Time) *int64 {
 }
 
 // Sign returns c as a compact JWS signed with k, with the header
-// {"alg":k.Alg,"kid":k.KID,"typ":"at+jwt"}. It refuses claims the Verifier
-// would refuse for their shape: missing iss, sub, aud, exp or jti.
+// {"alg":k.Alg,"kid":k.KID,"typ":"at+jwt"}. It refuses claims that
+// IssuerVerifier would refuse for their shape: missing iss, sub, aud, exp
+// or jti.
 func Sign(k *Key, c *Claims) (string, error) {
 	if k == nil || k.Private == nil {
 		return "", errors.New("token: sign: no private key")
@@ -179,8 +180,13 @@ func ecdsaRaw(der []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Verifier checks access tokens.
-type Verifier struct {
+// IssuerVerifier is the issuer's check of the access tokens it signed:
+// latch's server verifying a token on its own endpoints (userinfo,
+// introspection, the admin and account APIs), with the public halves of
+// the keys it holds in memory. It runs jws.Verify and sorts the refusals
+// into ErrInvalid and ErrExpired, the api.md codes. Services other than
+// latch use verify.Verifier instead, which fetches the keys from the JWKS.
+type IssuerVerifier struct {
 	// Keys returns the public key with the given kid. The key pins the
 	// algorithm: a token is accepted only if its alg equals the key's Alg.
 	Keys func(kid string) (*Key, bool)
@@ -201,7 +207,7 @@ type Verifier struct {
 // signature with the key named by kid, then the claims. Every refusal
 // wraps ErrInvalid except an expired (but otherwise valid) token, which
 // wraps ErrExpired.
-func (v *Verifier) Verify(tok string) (*Claims, error) {
+func (v *IssuerVerifier) Verify(tok string) (*Claims, error) {
 	if v.Keys == nil || v.Issuer == "" || v.Audience == "" {
 		return nil, invalid("verifier not configured")
 	}

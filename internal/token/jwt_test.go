@@ -283,7 +283,7 @@ func TestVerifyAttacks(t *testing.T) {
 
 	tests := []struct {
 		name string
-		v    *Verifier // default v
+		v    *IssuerVerifier // default v
 		tok  string
 		want error // nil, ErrInvalid or ErrExpired
 	}{
@@ -485,16 +485,16 @@ func TestVerifierConfig(t *testing.T) {
 	tok := signed(t, k, nil)
 	tests := []struct {
 		name string
-		edit func(*Verifier)
+		edit func(*IssuerVerifier)
 	}{
-		{"no Keys", func(v *Verifier) { v.Keys = nil }},
-		{"no Issuer", func(v *Verifier) { v.Issuer = "" }},
-		{"no Audience", func(v *Verifier) { v.Audience = "" }},
-		{"Keys returns nil key", func(v *Verifier) { v.Keys = func(string) (*Key, bool) { return nil, true } }},
-		{"key without Alg", func(v *Verifier) {
+		{"no Keys", func(v *IssuerVerifier) { v.Keys = nil }},
+		{"no Issuer", func(v *IssuerVerifier) { v.Issuer = "" }},
+		{"no Audience", func(v *IssuerVerifier) { v.Audience = "" }},
+		{"Keys returns nil key", func(v *IssuerVerifier) { v.Keys = func(string) (*Key, bool) { return nil, true } }},
+		{"key without Alg", func(v *IssuerVerifier) {
 			v.Keys = func(string) (*Key, bool) { return &Key{KID: k.KID, Public: k.Public}, true }
 		}},
-		{"key with mismatched public key", func(v *Verifier) {
+		{"key with mismatched public key", func(v *IssuerVerifier) {
 			ec := fixtures().ec
 			v.Keys = func(string) (*Key, bool) { return &Key{KID: k.KID, Alg: EdDSA, Public: ec.Public}, true }
 		}},

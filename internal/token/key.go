@@ -10,6 +10,18 @@
 // parsing, public keys and JWKs, and verification itself are
 // github.com/latchauth/latch/jws, shared with the verify package; this
 // package adds private keys, signing, sealing and opaque tokens.
+//
+// Three things verify tokens; which one to use:
+//
+//   - jws.Verify is the rule itself: one function that checks a compact
+//     token given a key lookup and the expected claims. Both verifiers
+//     below call it; nothing else should.
+//   - IssuerVerifier (this package) is the issuer checking its own
+//     tokens: latch's server, with its key ring in memory, answering
+//     api.md's error codes.
+//   - verify.Verifier is for every other service (a resource server): it
+//     fetches latch's JWKS over HTTP, caches the keys, follows the
+//     revocation feed and comes with net/http middleware.
 package token
 
 import (
