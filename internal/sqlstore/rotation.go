@@ -15,7 +15,8 @@ import (
 // On PostgreSQL that write is one statement (a data-modifying CTE, its own
 // transaction, durable when it returns); on SQLite, which has no
 // data-modifying CTEs and runs in-process, it is three prepared statements
-// in one write transaction.
+// in a write transaction shared with the rotations waiting for the writer
+// (rotation_batch.go).
 
 // refreshStateSQL reads a refresh token with its session and user.
 var refreshStateSQL = `SELECT ` + qualified("t", refreshTokenCols) + `, ` + qualified("s", sessionCols) + `, ` +
