@@ -30,6 +30,7 @@ import (
 	"github.com/latchauth/latch/internal/fanout"
 	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/mail"
+	"github.com/latchauth/latch/internal/revfeed"
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
@@ -308,14 +309,14 @@ func newMailWorker(c *config, log *slog.Logger, db *sqlstore.DB, sc *scale) (*ma
 // event that may revoke tokens (its OnEvent, given to the service) and by
 // the revocations of other instances, and re-reading the store while
 // followers wait.
-func newRevocationFeed(c *config, log *slog.Logger, db *sqlstore.DB, sc *scale) *auth.RevocationFeed {
-	feed := auth.NewRevocationFeed(auth.RevocationConfig{Store: db, AccessTTL: c.AccessTTL, Logger: log})
+func newRevocationFeed(c *config, log *slog.Logger, db *sqlstore.DB, sc *scale) *revfeed.Feed {
+	feed := revfeed.New(revfeed.Config{Store: db, AccessTTL: c.AccessTTL, Logger: log})
 	sc.hub.Subscribe(func(fanout.Notice) { feed.Changed() })
 	return feed
 }
 
 // newHandler is the HTTP API, pages and discovery documents of svc.
-func newHandler(c *config, log *slog.Logger, svc *auth.Service, sc *scale, revocations *auth.RevocationFeed) http.Handler {
+func newHandler(c *config, log *slog.Logger, svc *auth.Service, sc *scale, revocations *revfeed.Feed) http.Handler {
 	return httpapi.NewServer(httpapi.Config{
 		Service:        svc,
 		Logger:         log,

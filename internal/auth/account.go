@@ -64,11 +64,7 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*SignupRe
 			return err
 		}
 		if s.cfg.RequireConfirmation {
-			tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
-			if err != nil {
-				return err
-			}
-			return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
+			return s.mailConfirmation(ctx, tx, u)
 		}
 		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
 		return err
@@ -112,13 +108,19 @@ func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User, hash st
 		if err != nil || !ok {
 			return err
 		}
-		tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
-		if err != nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
+		return s.mailConfirmation(ctx, tx, u)
 	}
 	return s.notify(ctx, tx, u, MailDuplicateSignup, u.Email, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+}
+
+// mailConfirmation queues a confirmation mail to u with a new link (older
+// links of u stop working).
+func (s *Service) mailConfirmation(ctx context.Context, tx Tx, u *User) error {
+	tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
 }
 
 // underResendCap reports whether u may get another confirmation mail: the
@@ -285,12 +287,8 @@ func (s *Service) ResendConfirmation(ctx context.Context, email string) error {
 			if err != nil || !ok {
 				return err
 			}
-			tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
-			if err != nil {
-				return err
-			}
 			queued = true
-			return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
+			return s.mailConfirmation(ctx, tx, u)
 		})
 		if queued && err == nil {
 			s.mailQueued()

@@ -2,14 +2,13 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/cursor"
 )
 
 // Roles every deployment knows. Other roles are free-form (see
@@ -159,35 +158,30 @@ func (s *Service) AdminListUsers(ctx context.Context, f UserFilter) (*UserPage, 
 	return page, nil
 }
 
-const userCursorPrefix = "u1:"
+// The user list's cursor holds the (CreatedAt, ID) of the last user of a
+// page.
 
 func encodeUserCursor(at time.Time, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(userCursorPrefix + strconv.FormatInt(at.UnixMicro(), 10) + ":" + id))
+	return cursor.Encode(cursor.Users, cursor.Position{Micros: at.UnixMicro(), ID: id})
 }
 
 func decodeUserCursor(c string) (time.Time, string, bool) {
-	b, err := jws.DecodeSegment(c) // strict: no padding, no CR/LF
-	if err != nil {
+	p, ok := cursor.Decode(cursor.Users, c)
+	if !ok || p.Num != 0 || p.ID == "" {
 		return time.Time{}, "", false
 	}
-	rest, ok := strings.CutPrefix(string(b), userCursorPrefix)
-	if !ok {
-		return time.Time{}, "", false
-	}
-	us, id, ok := strings.Cut(rest, ":")
-	if !ok || id == "" {
-		return time.Time{}, "", false
-	}
-	n, err := strconv.ParseInt(us, 10, 64)
-	if err != nil || strconv.FormatInt(n, 10) != us {
-		return time.Time{}, "", false
-	}
-	return time.UnixMicro(n).UTC(), id, true
+	return time.UnixMicro(p.Micros).UTC(), p.ID, true
 }
 
 // AdminUser returns the user with id.
 func (s *Service) AdminUser(ctx context.Context, id string) (*User, error) {
-	u, err := s.deps.Store.UserByID(ctx, id)
+	return userByID(ctx, s.deps.Store, id)
+}
+
+// userByID reads the user with id for an admin request: a missing user is
+// CodeNotFound, which the admin API answers 404.
+func userByID(ctx context.Context, r Reader, id string) (*User, error) {
+	u, err := r.UserByID(ctx, id)
 	if notFound(err) {
 		return nil, errNoUser()
 	}
@@ -223,12 +217,9 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 			return nil, err
 		}
 	}
-	if err := s.checkPassword(in.Password, addr.Mail); err != nil {
-		return nil, err
-	}
-	hash, err := s.deps.Hasher.Hash(ctx, in.Password)
+	hash, err := s.hashNewPassword(ctx, in.Password, addr.Mail)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, err
 	}
 	now := s.now()
 	u := &User{
@@ -288,10 +279,7 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		events = nil
 		var err error
-		if u, err = tx.UserByID(ctx, id); err != nil {
-			if notFound(err) {
-				return errNoUser()
-			}
+		if u, err = userByID(ctx, tx, id); err != nil {
 			return err
 		}
 		now := s.now()
@@ -375,10 +363,7 @@ func sameRoles(a, b []string) bool {
 func (s *Service) AdminDeleteUser(ctx context.Context, actor, id string) error {
 	var email string
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		u, err := tx.UserByID(ctx, id)
-		if notFound(err) {
-			return errNoUser()
-		}
+		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -401,18 +386,7 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 	if _, err := s.AdminUser(ctx, id); err != nil {
 		return nil, err
 	}
-	now := s.now()
-	all, err := s.deps.Store.SessionsByUser(ctx, id, now)
-	if err != nil {
-		return nil, err
-	}
-	live := all[:0]
-	for _, sess := range all {
-		if sess.Active(now, s.cfg.SessionIdle) {
-			live = append(live, sess)
-		}
-	}
-	return live, nil
+	return s.liveSessions(ctx, id)
 }
 
 // AdminLogout forces the user with id out: every session ends, every
@@ -421,10 +395,7 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
 	var ended []string
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		u, err := tx.UserByID(ctx, id)
-		if notFound(err) {
-			return errNoUser()
-		}
+		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}

@@ -28,10 +28,7 @@ func (s *Service) AdminSetEmail(ctx context.Context, actor, id, email string) (*
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		changed = false
 		var err error
-		if u, err = tx.UserByID(ctx, id); err != nil {
-			if notFound(err) {
-				return errNoUser()
-			}
+		if u, err = userByID(ctx, tx, id); err != nil {
 			return err
 		}
 		if u.Email == addr.Mail {
@@ -149,11 +146,7 @@ func (s *Service) AdminResendConfirmation(ctx context.Context, actor, id string)
 		if u.EmailConfirmed {
 			return Errorf(CodeInvalidRequest, "the address is already confirmed")
 		}
-		tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
-		if err != nil {
-			return err
-		}
-		return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
+		return s.mailConfirmation(ctx, tx, u)
 	})
 	if err != nil {
 		return err
@@ -166,10 +159,7 @@ func (s *Service) AdminResendConfirmation(ctx context.Context, actor, id string)
 // adminMailTarget reads the user an admin has mailed: it must exist and
 // be enabled.
 func (s *Service) adminMailTarget(ctx context.Context, tx Tx, id string) (*User, error) {
-	u, err := tx.UserByID(ctx, id)
-	if notFound(err) {
-		return nil, errNoUser()
-	}
+	u, err := userByID(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}

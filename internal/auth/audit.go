@@ -2,13 +2,12 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
+	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/latchauth/latch/jws"
+	"github.com/latchauth/latch/internal/cursor"
 )
 
 // AuditEvent is one row of the append-only audit log: a security event as
@@ -109,29 +108,18 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter) (*AuditPage, error) 
 	return page, nil
 }
 
-// Cursors are opaque to clients: a version prefix and the position, in
-// unpadded base64url.
-
-const auditCursorPrefix = "a1:"
+// The audit log's cursor holds the id of the last event of a page.
 
 func encodeAuditCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(auditCursorPrefix + strconv.FormatInt(id, 10)))
+	return cursor.Encode(cursor.Audit, cursor.Position{Num: uint64(id)})
 }
 
 func decodeAuditCursor(c string) (int64, bool) {
-	b, err := jws.DecodeSegment(c) // strict: no padding, no CR/LF
-	if err != nil {
+	p, ok := cursor.Decode(cursor.Audit, c)
+	if !ok || p.Micros != 0 || p.ID != "" || p.Num == 0 || p.Num > math.MaxInt64 {
 		return 0, false
 	}
-	rest, ok := strings.CutPrefix(string(b), auditCursorPrefix)
-	if !ok {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(rest, 10, 64)
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != rest {
-		return 0, false
-	}
-	return id, true
+	return int64(p.Num), true
 }
 
 func errBadCursor() error {

@@ -379,39 +379,18 @@ func (s *Service) maintainKeys(ctx context.Context, scheduled bool) error {
 // ensureCurrent creates a current key when there is none and retires
 // superseded ones.
 func (s *Service) ensureCurrent(ctx context.Context) error {
-	fresh, err := s.newStoredKey()
-	if err != nil {
-		return err
-	}
-	created := false
-	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		created = false
-		now := s.now()
-		stored, err := tx.SigningKeys(ctx)
-		if err != nil {
-			return err
-		}
-		ks := classifyKeys(stored, now)
-		for _, k := range ks.superseded {
-			if _, err := tx.RetireSigningKey(ctx, k.KID, now, s.retiredUntil(now)); err != nil {
-				return err
+	return s.storeFreshKey(ctx, "a signing key", func(tx Tx, ks keySet, now time.Time, k *SigningKey) (bool, error) {
+		for _, old := range ks.superseded {
+			if _, err := tx.RetireSigningKey(ctx, old.KID, now, s.retiredUntil(now)); err != nil {
+				return false, err
 			}
 		}
 		if ks.current != nil {
-			return nil
+			return false, nil
 		}
-		k := *fresh
-		k.CreatedAt, k.ActiveAt = now, now
-		created = true
-		return tx.CreateSigningKey(ctx, &k)
+		k.ActiveAt = now
+		return true, nil
 	})
-	if err != nil {
-		return fmt.Errorf("auth: storing signing key: %w", err)
-	}
-	if created {
-		s.log.Info("generated a signing key", "kid", fresh.KID, "alg", fresh.Alg)
-	}
-	return nil
 }
 
 // ensureNext creates a next key of the configured algorithm when there is
@@ -424,8 +403,34 @@ func (s *Service) ensureNext(ctx context.Context) error {
 	}
 	ks := classifyKeys(stored, s.now())
 	if ks.next != nil && ks.next.Alg == s.cfg.KeyAlg && len(ks.surplus) == 0 {
-		return nil
+		return nil // the common case: no key to generate
 	}
+	return s.storeFreshKey(ctx, "the next signing key", func(tx Tx, ks keySet, now time.Time, _ *SigningKey) (bool, error) {
+		for _, k := range ks.surplus {
+			if _, err := tx.RetireSigningKey(ctx, k.KID, now, now); err != nil {
+				return false, err
+			}
+		}
+		if ks.next != nil && ks.next.Alg == s.cfg.KeyAlg {
+			return false, nil
+		}
+		if ks.next != nil {
+			ok, err := tx.RetireSigningKey(ctx, ks.next.KID, now, now)
+			if err != nil || !ok {
+				return false, err // !ok: another instance replaced it
+			}
+		}
+		return true, nil
+	})
+}
+
+// storeFreshKey generates a key, then in one transaction reads the stored
+// keys, lets decide retire what it must and say whether the key is wanted
+// (adjusting it, e.g. making it current), and stores it. The key is
+// generated before the transaction because generation is slow (RSA), and
+// the decision is taken inside it because other instances race to make
+// the same one. what names the key in the error and the log.
+func (s *Service) storeFreshKey(ctx context.Context, what string, decide func(tx Tx, ks keySet, now time.Time, k *SigningKey) (bool, error)) error {
 	fresh, err := s.newStoredKey()
 	if err != nil {
 		return err
@@ -438,34 +443,20 @@ func (s *Service) ensureNext(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		ks := classifyKeys(stored, now)
-		for _, k := range ks.surplus {
-			if _, err := tx.RetireSigningKey(ctx, k.KID, now, now); err != nil {
-				return err
-			}
-		}
-		if ks.next != nil && ks.next.Alg == s.cfg.KeyAlg {
-			return nil
-		}
-		if ks.next != nil {
-			ok, err := tx.RetireSigningKey(ctx, ks.next.KID, now, now)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return nil // another instance replaced it
-			}
-		}
 		k := *fresh
 		k.CreatedAt = now
+		want, err := decide(tx, classifyKeys(stored, now), now, &k)
+		if err != nil || !want {
+			return err
+		}
 		created = true
 		return tx.CreateSigningKey(ctx, &k)
 	})
 	if err != nil {
-		return fmt.Errorf("auth: storing the next signing key: %w", err)
+		return fmt.Errorf("auth: storing %s: %w", what, err)
 	}
 	if created {
-		s.log.Info("generated the next signing key", "kid", fresh.KID, "alg", fresh.Alg)
+		s.log.Info("generated "+what, "kid", fresh.KID, "alg", fresh.Alg)
 	}
 	return nil
 }
@@ -591,8 +582,8 @@ func (s *Service) reloadForUnknownKID() {
 
 // JWKS returns the published key set as JSON: the current key, the next
 // key, then retired keys until every token they signed has expired.
-func (s *Service) JWKS(ctx context.Context) ([]byte, error) {
-	return s.ring().jwks, nil
+func (s *Service) JWKS() []byte {
+	return s.ring().jwks
 }
 
 // SigningAlgs lists the algorithms of the published keys, the current key's

@@ -16,6 +16,7 @@ import (
 	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/svctest"
 	"github.com/latchauth/latch/internal/token"
+	"github.com/latchauth/latch/jws"
 )
 
 // keyFixture is a fixture whose database more instances may open.
@@ -78,10 +79,7 @@ func keyStates(t *testing.T, svc *auth.Service) (states map[string]string, curre
 // jwksKeys parses the service's JWKS.
 func jwksKeys(t *testing.T, svc *auth.Service) map[string]*token.Key {
 	t.Helper()
-	b, err := svc.JWKS(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := svc.JWKS()
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -90,11 +88,11 @@ func jwksKeys(t *testing.T, svc *auth.Service) map[string]*token.Key {
 	}
 	out := make(map[string]*token.Key)
 	for _, raw := range set.Keys {
-		k, err := token.ParsePublicJWK(raw)
+		k, err := jws.ParseJWK(raw, 0)
 		if err != nil {
 			t.Fatalf("JWK %s: %v", raw, err)
 		}
-		out[k.KID] = k
+		out[k.KID] = &token.Key{KID: k.KID, Alg: k.Alg, Public: k.Public}
 	}
 	return out
 }

@@ -102,12 +102,9 @@ func (s *Service) resetPassword(ctx context.Context, tok, password string, login
 	if u.Disabled {
 		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
 	}
-	if err := s.checkPassword(password, u.Email); err != nil {
-		return nil, err
-	}
-	hash, err := s.deps.Hasher.Hash(ctx, password)
+	hash, err := s.hashNewPassword(ctx, password, u.Email)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, err
 	}
 	var (
 		sess    *Session
@@ -158,12 +155,9 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkPassword(next, u.Email); err != nil {
-		return nil, err
-	}
-	hash, err := s.deps.Hasher.Hash(ctx, next)
+	hash, err := s.hashNewPassword(ctx, next, u.Email)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, err
 	}
 	var (
 		sess    *Session

@@ -430,8 +430,15 @@ func (s *Service) endAllSessions(ctx context.Context, userID, except string) err
 
 // Sessions lists the caller's live sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, p *Principal) ([]*Session, error) {
+	return s.liveSessions(ctx, p.User.ID)
+}
+
+// liveSessions lists userID's live sessions, newest first. The store leaves
+// out revoked and expired ones; idleness is a rule of the service
+// (SessionIdle), so it is checked here.
+func (s *Service) liveSessions(ctx context.Context, userID string) ([]*Session, error) {
 	now := s.now()
-	all, err := s.deps.Store.SessionsByUser(ctx, p.User.ID, now)
+	all, err := s.deps.Store.SessionsByUser(ctx, userID, now)
 	if err != nil {
 		return nil, err
 	}

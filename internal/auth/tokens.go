@@ -201,6 +201,20 @@ func (s *Service) checkPassword(pw, email string) error {
 	return nil
 }
 
+// hashNewPassword checks a password chosen for the account with email
+// against the policy and hashes it (CodeUnavailable while the hasher is
+// saturated).
+func (s *Service) hashNewPassword(ctx context.Context, pw, email string) (string, error) {
+	if err := s.checkPassword(pw, email); err != nil {
+		return "", err
+	}
+	hash, err := s.deps.Hasher.Hash(ctx, pw)
+	if err != nil {
+		return "", s.hashErr(err)
+	}
+	return hash, nil
+}
+
 // errInvalidBearer is the answer for a bad access or refresh token.
 func errInvalidBearer(msg string) error { return Errorf(CodeInvalidBearer, "%s", msg) }
 

@@ -1,6 +1,6 @@
 // Package fanout tells every latch instance about revocations made by any
 // of them, so that caches and long-polls (the revocation feed of package
-// auth) react at once instead of at their next poll.
+// revfeed) react at once instead of at their next poll.
 //
 // A Hub is both a Publisher and a Subscriber. Local delivers within the
 // process (one instance); Redis relays through Redis pub/sub to every

@@ -30,10 +30,7 @@ func (s *server) handleReadyz() http.Handler {
 // minutes.
 func (s *server) handleJWKS() http.Handler {
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		b, err := s.svc.JWKS(r.Context())
-		if err != nil {
-			return err
-		}
+		b := s.svc.JWKS()
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "public, max-age=300")

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
-
+	"github.com/latchauth/latch/internal/revfeed"
 	"github.com/latchauth/latch/internal/wire"
 )
 
@@ -18,12 +18,12 @@ import (
 func feedEnv(t *testing.T, hcfg Config) *env {
 	t.Helper()
 	var e *env
-	feedCfg := auth.RevocationConfig{PollInterval: 20 * time.Millisecond}
+	feedCfg := revfeed.Config{PollInterval: 20 * time.Millisecond}
 	// The feed needs the env's store and clock, the env needs the feed:
 	// build the env first with a placeholder, then the real handler.
 	e = newEnv(t, auth.Config{}, Config{})
 	feedCfg.Store, feedCfg.Now = e.db, e.clock.Now
-	feed := auth.NewRevocationFeed(feedCfg)
+	feed := revfeed.New(feedCfg)
 	t.Cleanup(feed.Close)
 	hcfg.Service, hcfg.Revocations = e.svc, feed
 	e.h, e.logs = newTransport(t, hcfg)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/revfeed"
 )
 
 // Config holds the server's dependencies and settings.
@@ -39,7 +40,7 @@ type Config struct {
 	OAuthClients []OAuthClient
 	// Revocations, when set, serves the revocation feed at
 	// GET /v1/revocations (package verify follows it).
-	Revocations *auth.RevocationFeed
+	Revocations *revfeed.Feed
 	// RevocationKey, when not empty, is required on the revocation feed as
 	// "Authorization: Bearer <key>" (LATCH_REVOCATION_KEY; the admin key
 	// is accepted too). Empty: the feed is public.
@@ -68,7 +69,7 @@ type server struct {
 	oauthClients map[string]OAuthClient
 	// revocations serves the revocation feed (nil: off);
 	// revocationKey is Config.RevocationKey (unset: the feed is public).
-	revocations   *auth.RevocationFeed
+	revocations   *revfeed.Feed
 	revocationKey auth.Secret
 }
 

@@ -76,23 +76,7 @@ func (r reader) ListUsers(ctx context.Context, q auth.UserQuery) ([]*auth.User, 
 	args := append(w.args, limit)
 	query := `SELECT ` + userCols + ` FROM users` + w.String() +
 		fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d`, len(args))
-	rows, err := r.q.QueryContext(ctx, r.db.q(query), args...)
-	if err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []*auth.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, r.db.mapErr(op, err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	return out, nil
+	return queryRows(ctx, r, op, query, scanUser, args...)
 }
 
 // importChunk is how many users one INSERT statement carries: parsing a
@@ -247,30 +231,22 @@ func (r reader) AuditEvents(ctx context.Context, q auth.AuditQuery) ([]*auth.Aud
 	args := append(w.args, limit)
 	query := `SELECT ` + auditCols + ` FROM audit_events` + w.String() +
 		fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
-	rows, err := r.q.QueryContext(ctx, r.db.q(query), args...)
-	if err != nil {
-		return nil, r.db.mapErr(op, err)
+	return queryRows(ctx, r, op, query, scanAuditEvent, args...)
+}
+
+func scanAuditEvent(s scanner) (*auth.AuditEvent, error) {
+	var (
+		e       auth.AuditEvent
+		details string
+		created sql.NullInt64
+	)
+	if err := s.Scan(&e.ID, &e.Type, &e.UserID, &e.SessionID, &e.Actor, &e.IP, &e.UserAgent,
+		&details, &created); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*auth.AuditEvent
-	for rows.Next() {
-		var (
-			e       auth.AuditEvent
-			details string
-			created sql.NullInt64
-		)
-		if err := rows.Scan(&e.ID, &e.Type, &e.UserID, &e.SessionID, &e.Actor, &e.IP, &e.UserAgent,
-			&details, &created); err != nil {
-			return nil, r.db.mapErr(op, err)
-		}
-		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-			return nil, fmt.Errorf("sqlstore: decode audit details: %w", err)
-		}
-		e.CreatedAt = timeCol(created)
-		out = append(out, &e)
+	if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode audit details: %w", err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	return out, nil
+	e.CreatedAt = timeCol(created)
+	return &e, nil
 }

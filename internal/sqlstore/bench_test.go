@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/sqlstore"
 	"github.com/latchauth/latch/internal/svctest"
 )
@@ -25,9 +26,9 @@ func BenchmarkRefreshTx(b *testing.B) {
 		open func(b *testing.B) *sqlstore.DB
 	}{
 		{"sqlite", func(b *testing.B) *sqlstore.DB {
-			return openMigratedB(b, "sqlite:"+b.TempDir()+"/latch.db")
+			return authtest.OpenMigrated(b, "sqlite:"+b.TempDir()+"/latch.db")
 		}},
-		{"postgres", func(b *testing.B) *sqlstore.DB { return openMigratedB(b, svctest.PostgresURL(b)) }},
+		{"postgres", func(b *testing.B) *sqlstore.DB { return authtest.OpenMigrated(b, svctest.PostgresURL(b)) }},
 	}
 	for _, fl := range flavours {
 		b.Run(fl.name, func(b *testing.B) {
@@ -101,17 +102,4 @@ func tokenHash(chain, i int64) []byte {
 	binary.BigEndian.PutUint64(b[8:], uint64(i))
 	h := sha256.Sum256(b[:])
 	return h[:]
-}
-
-func openMigratedB(b *testing.B, u string) *sqlstore.DB {
-	b.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	return db
 }

@@ -349,26 +349,9 @@ func (r reader) SessionByID(ctx context.Context, id string) (*auth.Session, erro
 // SessionsByUser lists userID's sessions that are not revoked and end after
 // now, newest first.
 func (r reader) SessionsByUser(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
-	const op = "sessions by user"
-	rows, err := r.q.QueryContext(ctx, r.db.q(`SELECT `+sessionCols+` FROM sessions
+	return queryRows(ctx, r, "sessions by user", `SELECT `+sessionCols+` FROM sessions
 		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-		ORDER BY created_at DESC, id DESC`), userID, now.UnixMicro())
-	if err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []*auth.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, r.db.mapErr(op, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	return out, nil
+		ORDER BY created_at DESC, id DESC`, scanSession, userID, now.UnixMicro())
 }
 
 func (t *tx) CreateSession(ctx context.Context, s *auth.Session) error {
@@ -391,26 +374,9 @@ func (t *tx) RevokeSession(ctx context.Context, id string, at time.Time) (bool, 
 }
 
 func (t *tx) RevokeUserSessions(ctx context.Context, userID, exceptID string, at time.Time) ([]string, error) {
-	const op = "revoke user sessions"
-	rows, err := t.q.QueryContext(ctx, t.db.q(`UPDATE sessions SET revoked_at = $3
-		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id`),
-		userID, exceptID, timeArg(at))
-	if err != nil {
-		return nil, t.db.mapErr(op, err)
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, t.db.mapErr(op, err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, t.db.mapErr(op, err)
-	}
-	return ids, nil
+	return queryRows(ctx, t.reader, "revoke user sessions", `UPDATE sessions SET revoked_at = $3
+		WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id`,
+		scanString, userID, exceptID, timeArg(at))
 }
 
 // Refresh tokens.
@@ -524,77 +490,4 @@ func (t *tx) VoidOneTimeTokens(ctx context.Context, userID string, kind auth.Tok
 	_, err := t.exec(ctx, "void one-time tokens", `UPDATE one_time_tokens SET used_at = $3
 		WHERE user_id = $1 AND kind = $2 AND used_at IS NULL`, userID, string(kind), timeArg(at))
 	return err
-}
-
-// Signing keys.
-
-// SigningKeys lists every stored signing key, oldest first.
-func (r reader) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
-	const op = "signing keys"
-	rows, err := r.q.QueryContext(ctx, r.db.q(`SELECT kid, alg, private_enc, public_jwk, created_at,
-		active_at, retired_at, expires_at FROM signing_keys ORDER BY created_at, kid`))
-	if err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []*auth.SigningKey
-	for rows.Next() {
-		var (
-			k                                 auth.SigningKey
-			jwk                               string
-			created, active, retired, expires sql.NullInt64
-		)
-		if err := rows.Scan(&k.KID, &k.Alg, &k.PrivateEnc, &jwk, &created, &active, &retired, &expires); err != nil {
-			return nil, r.db.mapErr(op, err)
-		}
-		k.PublicJWK = []byte(jwk)
-		k.CreatedAt, k.ActiveAt, k.RetiredAt, k.ExpiresAt = timeCol(created), timeCol(active), timeCol(retired), timeCol(expires)
-		out = append(out, &k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	return out, nil
-}
-
-func (t *tx) CreateSigningKey(ctx context.Context, k *auth.SigningKey) error {
-	_, err := t.exec(ctx, "create signing key", `INSERT INTO signing_keys (kid, alg, private_enc,
-		public_jwk, created_at, active_at, retired_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		k.KID, k.Alg, k.PrivateEnc, string(k.PublicJWK), timeArg(k.CreatedAt), timeArg(k.ActiveAt),
-		timeArg(k.RetiredAt), timeArg(k.ExpiresAt))
-	return err
-}
-
-// UpdateSigningKey writes every field of k except KID and CreatedAt.
-func (t *tx) UpdateSigningKey(ctx context.Context, k *auth.SigningKey) error {
-	return t.execOne(ctx, "update signing key", `UPDATE signing_keys SET alg = $2, private_enc = $3,
-		public_jwk = $4, active_at = $5, retired_at = $6, expires_at = $7 WHERE kid = $1`,
-		k.KID, k.Alg, k.PrivateEnc, string(k.PublicJWK), timeArg(k.ActiveAt), timeArg(k.RetiredAt),
-		timeArg(k.ExpiresAt))
-}
-
-// Mail.
-
-func (t *tx) EnqueueMail(ctx context.Context, m *auth.OutboxMessage) error {
-	next := m.NextAttemptAt
-	if next.IsZero() {
-		next = m.CreatedAt
-	}
-	var nextArg int64 // zero time: due at once
-	if !next.IsZero() {
-		nextArg = next.UnixMicro()
-	}
-	var id int64
-	err := t.q.QueryRowContext(ctx, t.db.q(`INSERT INTO outbox (kind, recipient, subject, body_text,
-		body_html, created_at, attempts, next_attempt_at, last_error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`),
-		m.Kind, m.Message.To, m.Message.Subject, m.Message.Text, m.Message.HTML,
-		timeArg(m.CreatedAt), m.Attempts, nextArg, m.LastError).Scan(&id)
-	if err != nil {
-		return t.db.mapErr("enqueue mail", err)
-	}
-	m.ID = id
-	m.NextAttemptAt = next
-	return nil
 }

@@ -13,6 +13,29 @@ import (
 
 // The outbox.
 
+func (t *tx) EnqueueMail(ctx context.Context, m *auth.OutboxMessage) error {
+	next := m.NextAttemptAt
+	if next.IsZero() {
+		next = m.CreatedAt
+	}
+	var nextArg int64 // zero time: due at once
+	if !next.IsZero() {
+		nextArg = next.UnixMicro()
+	}
+	var id int64
+	err := t.q.QueryRowContext(ctx, t.db.q(`INSERT INTO outbox (kind, recipient, subject, body_text,
+		body_html, created_at, attempts, next_attempt_at, last_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`),
+		m.Kind, m.Message.To, m.Message.Subject, m.Message.Text, m.Message.HTML,
+		timeArg(m.CreatedAt), m.Attempts, nextArg, m.LastError).Scan(&id)
+	if err != nil {
+		return t.db.mapErr("enqueue mail", err)
+	}
+	m.ID = id
+	m.NextAttemptAt = next
+	return nil
+}
+
 // claimMailSQL leases due messages in one statement; the flavour may put a
 // row-locking clause in place of the comment.
 const claimMailSQL = `UPDATE outbox SET next_attempt_at = $2
@@ -33,31 +56,10 @@ func (db *DB) ClaimMail(ctx context.Context, now time.Time, n int, lease time.Du
 	const op = "claim mail"
 	var out []*auth.OutboxMessage
 	err := db.Tx(ctx, func(atx auth.Tx) error {
-		out = out[:0]
-		t := atx.(*tx)
-		rows, err := t.q.QueryContext(ctx, db.q(db.claimSQL), now.UnixMicro(), now.Add(lease).UnixMicro(), n)
-		if err != nil {
-			return db.mapErr(op, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				m       auth.OutboxMessage
-				created sql.NullInt64
-				next    int64
-			)
-			if err := rows.Scan(&m.ID, &m.Kind, &m.Message.To, &m.Message.Subject, &m.Message.Text,
-				&m.Message.HTML, &created, &m.Attempts, &next, &m.LastError); err != nil {
-				return db.mapErr(op, err)
-			}
-			m.CreatedAt = timeCol(created)
-			m.NextAttemptAt = time.UnixMicro(next).UTC()
-			out = append(out, &m)
-		}
-		if err := rows.Err(); err != nil {
-			return db.mapErr(op, err)
-		}
-		return nil
+		var err error
+		out, err = queryRows(ctx, atx.(*tx).reader, op, db.claimSQL, scanOutboxMessage,
+			now.UnixMicro(), now.Add(lease).UnixMicro(), n)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -65,6 +67,21 @@ func (db *DB) ClaimMail(ctx context.Context, now time.Time, n int, lease time.Du
 	// RETURNING promises no order.
 	slices.SortFunc(out, func(a, b *auth.OutboxMessage) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+func scanOutboxMessage(s scanner) (*auth.OutboxMessage, error) {
+	var (
+		m       auth.OutboxMessage
+		created sql.NullInt64
+		next    int64
+	)
+	if err := s.Scan(&m.ID, &m.Kind, &m.Message.To, &m.Message.Subject, &m.Message.Text,
+		&m.Message.HTML, &created, &m.Attempts, &next, &m.LastError); err != nil {
+		return nil, err
+	}
+	m.CreatedAt = timeCol(created)
+	m.NextAttemptAt = time.UnixMicro(next).UTC()
+	return &m, nil
 }
 
 // MailSent deletes a delivered message, so that no token-bearing body stays
@@ -101,4 +118,13 @@ func (db *DB) OutboxDepth(ctx context.Context) (int, error) {
 		return 0, db.mapErr("outbox depth", err)
 	}
 	return n, nil
+}
+
+// MailAbandoned deletes a message the mail worker gave up on:
+// like a sent one, it leaves no body behind; auth.ErrNotFound if it is
+// gone.
+func (db *DB) MailAbandoned(ctx context.Context, id int64) error {
+	return db.Tx(ctx, func(atx auth.Tx) error {
+		return atx.(*tx).execOne(ctx, "mail abandoned", `DELETE FROM outbox WHERE id = $1`, id)
+	})
 }

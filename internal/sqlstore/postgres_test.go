@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/sqlstore"
 	"github.com/latchauth/latch/internal/storetest"
 	"github.com/latchauth/latch/internal/svctest"
@@ -18,21 +19,7 @@ import (
 // newPostgres opens and migrates a fresh schema on the test PostgreSQL.
 func newPostgres(t *testing.T) *sqlstore.DB {
 	t.Helper()
-	return openMigrated(t, svctest.PostgresURL(t))
-}
-
-func openMigrated(t *testing.T, u string) *sqlstore.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, u)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		t.Fatalf("Migrate: %v", err)
-	}
-	return db
+	return authtest.OpenMigrated(t, svctest.PostgresURL(t))
 }
 
 func TestPostgresConformance(t *testing.T) {
@@ -70,7 +57,7 @@ func TestPostgresMigrateConcurrentProcesses(t *testing.T) {
 
 func TestPostgresPoolSize(t *testing.T) {
 	u := svctest.WithParam(svctest.PostgresURL(t), "pool_max_conns", "3")
-	db := openMigrated(t, u)
+	db := authtest.OpenMigrated(t, u)
 	defer db.Close()
 	if got := db.Stats().MaxOpenConnections; got != 3 {
 		t.Errorf("MaxOpenConnections with pool_max_conns=3: got %d, want 3", got)
@@ -91,7 +78,7 @@ func TestPostgresOutage(t *testing.T) {
 	p := svctest.NewProxy(t, target.Host)
 	viaProxy := *target
 	viaProxy.Host = p.Addr()
-	db := openMigrated(t, viaProxy.String())
+	db := authtest.OpenMigrated(t, viaProxy.String())
 	defer db.Close()
 	createUser := func(id string) error {
 		return db.Tx(ctx, func(tx auth.Tx) error {

@@ -26,56 +26,28 @@ func (db *DB) UserCutoffsSince(ctx context.Context, since time.Time) ([]auth.Use
 // RevokedSessionsSince lists the sessions revoked at or after since, oldest
 // revocation first.
 func (r reader) RevokedSessionsSince(ctx context.Context, since time.Time) ([]*auth.Session, error) {
-	const op = "revoked sessions since"
-	rows, err := r.q.QueryContext(ctx, r.db.q(`SELECT `+sessionCols+` FROM sessions
+	return queryRows(ctx, r, "revoked sessions since", `SELECT `+sessionCols+` FROM sessions
 		WHERE revoked_at IS NOT NULL AND revoked_at >= $1
-		ORDER BY revoked_at, id`), since.UnixMicro())
-	if err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []*auth.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, r.db.mapErr(op, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	return out, nil
+		ORDER BY revoked_at, id`, scanSession, since.UnixMicro())
 }
 
 // UserCutoffsSince lists the cut-offs (users.tokens_valid_after) set and the
 // users deleted (user_tombstones) at or after since, oldest first.
 func (r reader) UserCutoffsSince(ctx context.Context, since time.Time) ([]auth.UserCutoff, error) {
-	const op = "user cut-offs since"
-	rows, err := r.q.QueryContext(ctx, r.db.q(`SELECT id, tokens_valid_after, 0 FROM users
+	return queryRows(ctx, r, "user cut-offs since", `SELECT id, tokens_valid_after, 0 FROM users
 			WHERE tokens_valid_after IS NOT NULL AND tokens_valid_after >= $1
 		UNION ALL
 		SELECT user_id, deleted_at, 1 FROM user_tombstones WHERE deleted_at >= $1
-		ORDER BY 2, 1, 3`), since.UnixMicro())
-	if err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	defer rows.Close()
-	var out []auth.UserCutoff
-	for rows.Next() {
-		var (
-			c       auth.UserCutoff
-			at      sql.NullInt64
-			deleted int
-		)
-		if err := rows.Scan(&c.UserID, &at, &deleted); err != nil {
-			return nil, r.db.mapErr(op, err)
-		}
-		c.At, c.Deleted = timeCol(at), deleted == 1
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, r.db.mapErr(op, err)
-	}
-	return out, nil
+		ORDER BY 2, 1, 3`, scanUserCutoff, since.UnixMicro())
+}
+
+func scanUserCutoff(s scanner) (auth.UserCutoff, error) {
+	var (
+		c       auth.UserCutoff
+		at      sql.NullInt64
+		deleted int
+	)
+	err := s.Scan(&c.UserID, &at, &deleted)
+	c.At, c.Deleted = timeCol(at), deleted == 1
+	return c, err
 }

@@ -10,31 +10,17 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/sqlstore"
 	"github.com/latchauth/latch/internal/storetest"
 )
 
-// newDB opens and migrates a fresh SQLite file.
-func newDB(t *testing.T) *sqlstore.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "latch.db"))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		t.Fatalf("Migrate: %v", err)
-	}
-	return db
-}
-
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) auth.Store { return newDB(t) })
+	storetest.Run(t, func(t *testing.T) auth.Store { return authtest.OpenStore(t) })
 }
 
 func TestOutboxConformance(t *testing.T) {
-	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore { return newDB(t) })
+	storetest.RunOutbox(t, func(t *testing.T) storetest.OutboxStore { return authtest.OpenStore(t) })
 }
 
 func TestOpenURLForms(t *testing.T) {
@@ -142,7 +128,7 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 
 func TestMigrateIdempotent(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t) // migrated once
+	db := authtest.OpenStore(t) // migrated once
 	defer db.Close()
 	err := db.Tx(ctx, func(tx auth.Tx) error {
 		return tx.CreateUser(ctx, &auth.User{ID: "u1", Email: "a@example.com", EmailNorm: "a@example.com"})
@@ -220,7 +206,7 @@ func TestNotMigrated(t *testing.T) {
 }
 
 func TestPingAfterClose(t *testing.T) {
-	db := newDB(t)
+	db := authtest.OpenStore(t)
 	if err := db.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/svctest"
 )
 
@@ -24,7 +25,7 @@ func TestStoreBudget(t *testing.T) {
 		{"postgres", func(t *testing.T) string { return svctest.PostgresURL(t) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			db := openMigrated(t, tt.url(t))
+			db := authtest.OpenMigrated(t, tt.url(t))
 			defer db.Close()
 			write := func(ctx context.Context) error {
 				return db.Tx(ctx, func(tx auth.Tx) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/authtest"
 	"github.com/latchauth/latch/internal/sqlstore"
 	"github.com/latchauth/latch/internal/svctest"
 )
@@ -27,10 +28,10 @@ func TestWriteError(t *testing.T) {
 	}{
 		{"sqlite full", func(t *testing.T) (*sqlstore.DB, func(), func()) {
 			path := filepath.Join(t.TempDir(), "latch.db")
-			openMigrated(t, "sqlite:"+path).Close()
+			authtest.OpenMigrated(t, "sqlite:"+path).Close()
 			// max_page_count cannot go below the current size: the file
 			// may not grow by a page.
-			db := openMigrated(t, "sqlite:"+path+"?_pragma=max_page_count(1)")
+			db := authtest.OpenMigrated(t, "sqlite:"+path+"?_pragma=max_page_count(1)")
 			return db, func() {}, nil
 		}, "full"},
 		{"postgres cut", func(t *testing.T) (*sqlstore.DB, func(), func()) {
@@ -41,7 +42,7 @@ func TestWriteError(t *testing.T) {
 			p := svctest.NewProxy(t, target.Host)
 			viaProxy := *target
 			viaProxy.Host = p.Addr()
-			return openMigrated(t, viaProxy.String()), p.Cut, p.Restore
+			return authtest.OpenMigrated(t, viaProxy.String()), p.Cut, p.Restore
 		}, "does not answer"},
 	}
 	for _, tt := range tests {

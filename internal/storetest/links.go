@@ -58,26 +58,8 @@ func testVoidAllKinds(t *testing.T, s auth.Store) {
 	})
 	at := t0.Add(time.Second)
 	tx(t, s, func(tx auth.Tx) error { return tx.VoidOneTimeTokens(ctx, "u1", auth.AllKinds, at) })
-	for _, c := range []struct {
-		token string
-		want  time.Time
-	}{{"r1", at}, {"c1", at}, {"e1", at}, {"x1", usedEarlier}, {"o1", time.Time{}}} {
-		got, err := s.OneTimeTokenByHash(ctx, hash(c.token))
-		if err != nil {
-			t.Fatalf("OneTimeTokenByHash(%s): %v", c.token, err)
-		}
-		if !got.UsedAt.Equal(c.want) {
-			t.Errorf("token %s UsedAt: got %v, want %v", c.token, got.UsedAt, c.want)
-		}
-	}
-	var ok bool
-	tx(t, s, func(tx auth.Tx) (err error) {
-		ok, err = tx.ConsumeOneTimeToken(ctx, hash("e1"), auth.KindEmailChange, t0)
-		return err
-	})
-	if ok {
-		t.Errorf("ConsumeOneTimeToken(voided email change) = true, want false")
-	}
+	wantUsedAt(t, s, []usedAt{{"r1", at}, {"c1", at}, {"e1", at}, {"x1", usedEarlier}, {"o1", time.Time{}}})
+	wantNotConsumed(t, s, "e1", auth.KindEmailChange, "voided email change")
 }
 
 func testNotices(t *testing.T, s auth.Store) {

@@ -36,17 +36,7 @@ func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 		{"EnqueueRollback", testEnqueueRollback},
 		{"ConcurrentClaim", testConcurrentClaim},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := open(t)
-			t.Cleanup(func() {
-				if err := s.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
-			})
-			tt.fn(t, s)
-		})
-	}
+	runEach(t, open, tests)
 }
 
 func newMail(i int, created time.Time) *auth.OutboxMessage {
@@ -266,5 +256,31 @@ func testConcurrentClaim(t *testing.T, s OutboxStore) {
 	slices.Sort(all)
 	if want := ids(ms); !slices.Equal(all, want) {
 		t.Errorf("%d concurrent claims of 1 message: got %v, want each of %v exactly once", racers, all, want)
+	}
+}
+
+// testMailAbandoned: a message given up on leaves the outbox for good,
+// failed or not, and the others stay.
+func testMailAbandoned(t *testing.T, s OutboxStore) {
+	ctx := context.Background()
+	a, b, c := newMail(1, t0), newMail(2, t0), newMail(3, t0)
+	enqueue(t, s, a, b, c)
+	claim(t, s, t0, 10, time.Minute)
+	if err := s.MailFailed(ctx, b.ID, t0.Add(time.Minute), "550 5.1.1 no such user"); err != nil {
+		t.Fatalf("MailFailed: %v", err)
+	}
+	for _, id := range []int64{a.ID, b.ID} {
+		if err := s.MailAbandoned(ctx, id); err != nil {
+			t.Fatalf("MailAbandoned(%d): %v", id, err)
+		}
+	}
+	if n := depth(t, s); n != 1 {
+		t.Errorf("OutboxDepth after two MailAbandoned = %d, want 1", n)
+	}
+	if got := claim(t, s, t0.Add(time.Hour), 10, time.Minute); !slices.Equal(ids(got), []int64{c.ID}) {
+		t.Errorf("ClaimMail after MailAbandoned: got %v, want %v", ids(got), []int64{c.ID})
+	}
+	if err := s.MailAbandoned(ctx, a.ID); !errors.Is(err, auth.ErrNotFound) {
+		t.Errorf("MailAbandoned twice: got %v, want %v", err, auth.ErrNotFound)
 	}
 }

@@ -104,6 +104,15 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"AuditAppendAndQuery", testAuditAppendAndQuery},
 		{"AuditRollback", testAuditRollback},
 	}
+	runEach(t, open, tests)
+}
+
+// runEach runs each test as a subtest on a fresh store from open, closed
+// (and the close checked) when the subtest ends.
+func runEach[S interface{ Close() error }](t *testing.T, open func(t *testing.T) S, tests []struct {
+	name string
+	fn   func(t *testing.T, s S)
+}) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
@@ -279,13 +288,7 @@ func testUserNotFound(t *testing.T, s auth.Store) {
 	if ok {
 		t.Errorf("MarkRefreshTokenUsed(missing) = true, want false")
 	}
-	tx(t, s, func(tx auth.Tx) (err error) {
-		ok, err = tx.ConsumeOneTimeToken(ctx, hash("nothing"), auth.KindReset, t0)
-		return err
-	})
-	if ok {
-		t.Errorf("ConsumeOneTimeToken(missing) = true, want false")
-	}
+	wantNotConsumed(t, s, "nothing", auth.KindReset, "missing")
 }
 
 func testUserConflict(t *testing.T, s auth.Store) {
@@ -760,11 +763,22 @@ func testVoidOneTimeTokens(t *testing.T, s auth.Store) {
 	})
 	at := t0.Add(time.Second)
 	tx(t, s, func(tx auth.Tx) error { return tx.VoidOneTimeTokens(ctx, "u1", auth.KindReset, at) })
-	for _, c := range []struct {
-		token string
-		want  time.Time
-	}{{"r1", at}, {"r2", at}, {"r3", usedEarlier}, {"c1", time.Time{}}, {"o1", time.Time{}}} {
-		got, err := s.OneTimeTokenByHash(ctx, hash(c.token))
+	wantUsedAt(t, s, []usedAt{{"r1", at}, {"r2", at}, {"r3", usedEarlier}, {"c1", time.Time{}}, {"o1", time.Time{}}})
+	wantNotConsumed(t, s, "r2", auth.KindReset, "voided")
+}
+
+// usedAt is a one-time token (by its plain text) and the UsedAt it should
+// have.
+type usedAt struct {
+	token string
+	want  time.Time
+}
+
+// wantUsedAt checks the UsedAt of each token.
+func wantUsedAt(t *testing.T, s auth.Store, tokens []usedAt) {
+	t.Helper()
+	for _, c := range tokens {
+		got, err := s.OneTimeTokenByHash(context.Background(), hash(c.token))
 		if err != nil {
 			t.Fatalf("OneTimeTokenByHash(%s): %v", c.token, err)
 		}
@@ -772,13 +786,19 @@ func testVoidOneTimeTokens(t *testing.T, s auth.Store) {
 			t.Errorf("token %s UsedAt: got %v, want %v", c.token, got.UsedAt, c.want)
 		}
 	}
+}
+
+// wantNotConsumed checks that the token (what describes it) cannot be
+// consumed.
+func wantNotConsumed(t *testing.T, s auth.Store, token string, kind auth.TokenKind, what string) {
+	t.Helper()
 	var ok bool
 	tx(t, s, func(tx auth.Tx) (err error) {
-		ok, err = tx.ConsumeOneTimeToken(ctx, hash("r2"), auth.KindReset, t0)
+		ok, err = tx.ConsumeOneTimeToken(context.Background(), hash(token), kind, t0)
 		return err
 	})
 	if ok {
-		t.Errorf("ConsumeOneTimeToken(voided) = true, want false")
+		t.Errorf("ConsumeOneTimeToken(%s) = true, want false", what)
 	}
 }
 

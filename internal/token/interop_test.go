@@ -95,9 +95,9 @@ func TestInteropGoJOSE(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			back, err := ParsePublicJWK(b)
+			back, err := parsePublicJWK(b)
 			if err != nil {
-				t.Fatalf("ParsePublicJWK(go-jose JWK %s): %v", b, err)
+				t.Fatalf("parsePublicJWK(go-jose JWK %s): %v", b, err)
 			}
 			if _, err := verifier(back).Verify(tok); err != nil {
 				t.Errorf("Verify with the key parsed from go-jose's JWK: %v", err)

@@ -29,12 +29,6 @@ var ErrInvalid = errors.New("token: invalid")
 // exp has passed (api.md code token_expired). It does not wrap ErrInvalid.
 var ErrExpired = errors.New("token: expired")
 
-// TypeAccessToken is the typ header of access tokens (RFC 9068).
-const TypeAccessToken = "at+jwt"
-
-// DefaultMaxSize is the default Verifier.MaxSize in bytes.
-const DefaultMaxSize = 8192
-
 // Claims of an access token (RFC 9068, api.md). Sign writes Audience as a
 // single string when it has one element, and Roles always as an array.
 type Claims = jws.Claims
@@ -106,7 +100,7 @@ func Sign(k *Key, c *Claims) (string, error) {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 		Typ string `json:"typ"`
-	}{k.Alg, k.KID, TypeAccessToken})
+	}{k.Alg, k.KID, jws.TypeAccessToken})
 	if err != nil {
 		return "", fmt.Errorf("token: sign: %w", err)
 	}
@@ -198,7 +192,8 @@ type IssuerVerifier struct {
 	Leeway time.Duration
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
-	// MaxSize is the largest token accepted, in bytes (default 8192).
+	// MaxSize is the largest token accepted, in bytes (default
+	// jws.DefaultMaxSize).
 	// Larger tokens are refused before any decoding.
 	MaxSize int
 }

@@ -174,20 +174,6 @@ func (k *Key) PublicJWK() ([]byte, error) {
 	return b, nil
 }
 
-// ParsePublicJWK parses one public JWK as written by PublicJWK. It refuses
-// duplicate members, private key members, use other than "sig", an alg
-// that does not fit the key type, non-canonical base64url, points not on
-// the curve, Ed25519 keys of small order or not canonically encoded, and
-// RSA keys under 2048 bits (see jws.ParseJWK). A missing alg is inferred from
-// the key type; a missing kid becomes the thumbprint.
-func ParsePublicJWK(b []byte) (*Key, error) {
-	k, err := jws.ParseJWK(b, 0)
-	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
-	}
-	return &Key{KID: k.KID, Alg: k.Alg, Public: k.Public}, nil
-}
-
 // JWKS returns the RFC 7517 key set {"keys":[...]} of the keys' public
 // JWKs, in the given order.
 func JWKS(keys []*Key) ([]byte, error) {

@@ -66,7 +66,7 @@ func TestGenerateKey(t *testing.T) {
 
 // TestThumbprintRFC8037 is the known answer of RFC 8037 Appendix A.3.
 func TestThumbprintRFC8037(t *testing.T) {
-	k, err := ParsePublicJWK([]byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`))
+	k, err := parsePublicJWK([]byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func TestThumbprintRFC8037(t *testing.T) {
 // TestThumbprintRFC7638 is the known answer of RFC 7638 §3.1.
 func TestThumbprintRFC7638(t *testing.T) {
 	n := "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
-	// RFC 7638 uses a 2048-bit key, so ParsePublicJWK accepts it.
-	k, err := ParsePublicJWK([]byte(`{"kty":"RSA","n":"` + n + `","e":"AQAB","alg":"RS256","kid":"2011-04-29"}`))
+	// RFC 7638 uses a 2048-bit key, so parsePublicJWK accepts it.
+	k, err := parsePublicJWK([]byte(`{"kty":"RSA","n":"` + n + `","e":"AQAB","alg":"RS256","kid":"2011-04-29"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,9 +195,9 @@ func TestPublicJWK(t *testing.T) {
 			if m["use"] != "sig" || m["alg"] != tt.k.Alg || m["kid"] != tt.k.KID {
 				t.Errorf("JWK %s: want use sig, alg %s, kid %s", b, tt.k.Alg, tt.k.KID)
 			}
-			back, err := ParsePublicJWK(b)
+			back, err := parsePublicJWK(b)
 			if err != nil {
-				t.Fatalf("ParsePublicJWK(%s): %v", b, err)
+				t.Fatalf("parsePublicJWK(%s): %v", b, err)
 			}
 			if back.Private != nil || back.KID != tt.k.KID || back.Alg != tt.k.Alg {
 				t.Errorf("parsed = %+v", back)
@@ -309,8 +309,8 @@ func TestParsePublicJWKRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if k, err := ParsePublicJWK([]byte(tt.in)); err == nil {
-				t.Errorf("ParsePublicJWK(%.80s) = %+v, nil; want an error", tt.in, k)
+			if k, err := parsePublicJWK([]byte(tt.in)); err == nil {
+				t.Errorf("parsePublicJWK(%.80s) = %+v, nil; want an error", tt.in, k)
 			} else {
 				t.Logf("ParsePublicJWK: %v", err)
 			}

@@ -1,4 +1,4 @@
-package auth_test
+package revfeed_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/authtest"
+	"github.com/latchauth/latch/internal/revfeed"
 	"github.com/latchauth/latch/internal/sqlstore"
 )
 
@@ -16,19 +17,19 @@ import (
 // clock.
 type feedFixture struct {
 	db    *sqlstore.DB
-	feed  *auth.RevocationFeed
+	feed  *revfeed.Feed
 	clock *authtest.Clock
 }
 
-func newFeedFixture(t testing.TB, mod func(*auth.RevocationConfig)) *feedFixture {
+func newFeedFixture(t testing.TB, mod func(*revfeed.Config)) *feedFixture {
 	t.Helper()
 	db := authtest.OpenStore(t)
 	clk := authtest.NewClock(time.Now().UTC().Truncate(time.Second).Add(300 * time.Millisecond))
-	cfg := auth.RevocationConfig{Store: db, AccessTTL: 15 * time.Minute, Now: clk.Now, PollInterval: 20 * time.Millisecond}
+	cfg := revfeed.Config{Store: db, AccessTTL: 15 * time.Minute, Now: clk.Now, PollInterval: 20 * time.Millisecond}
 	if mod != nil {
 		mod(&cfg)
 	}
-	f := auth.NewRevocationFeed(cfg)
+	f := revfeed.New(cfg)
 	t.Cleanup(f.Close)
 	return &feedFixture{db: db, feed: f, clock: clk}
 }
@@ -72,7 +73,7 @@ func (x *feedFixture) revoke(t *testing.T, id string, at time.Time) {
 }
 
 // showFeed prints an answer's entries compactly, times relative to base.
-func showFeed(r *auth.Revocations, base time.Time) string {
+func showFeed(r *revfeed.Answer, base time.Time) string {
 	var parts []string
 	for _, s := range r.Sessions {
 		parts = append(parts, fmt.Sprintf("s:%s@%v-%v", s.SessionID, s.RevokedAt.Sub(base), s.Until.Sub(base)))
@@ -129,7 +130,7 @@ func TestRevocationFeedAnswer(t *testing.T) {
 }
 
 func TestRevocationFeedLongPoll(t *testing.T) {
-	x := newFeedFixture(t, func(c *auth.RevocationConfig) { c.PollInterval = time.Hour })
+	x := newFeedFixture(t, func(c *revfeed.Config) { c.PollInterval = time.Hour })
 	now := x.clock.Now()
 	x.user(t, "u1", time.Time{})
 	x.session(t, "a", "u1", now.Add(-time.Minute))
@@ -160,7 +161,7 @@ func TestRevocationFeedLongPoll(t *testing.T) {
 	// A revocation committed while a poll waits, then Changed: the poll
 	// answers with it at once.
 	type result struct {
-		r   *auth.Revocations
+		r   *revfeed.Answer
 		err error
 	}
 	done := make(chan result, 1)
@@ -195,7 +196,7 @@ func TestRevocationFeedSeesOtherWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan *auth.Revocations, 1)
+	done := make(chan *revfeed.Answer, 1)
 	go func() {
 		r, err := x.feed.Poll(ctx, first.Cursor, 25*time.Second)
 		if err != nil {
@@ -232,7 +233,7 @@ func TestRevocationFeedClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan *auth.Revocations, 1)
+	done := make(chan *revfeed.Answer, 1)
 	go func() {
 		r, err := x.feed.Poll(ctx, first.Cursor, 25*time.Second)
 		if err != nil {
@@ -254,7 +255,7 @@ func TestRevocationFeedClose(t *testing.T) {
 }
 
 func TestRevocationFeedOnEvent(t *testing.T) {
-	x := newFeedFixture(t, func(c *auth.RevocationConfig) { c.PollInterval = time.Hour })
+	x := newFeedFixture(t, func(c *revfeed.Config) { c.PollInterval = time.Hour })
 	now := x.clock.Now()
 	x.user(t, "u1", time.Time{})
 	x.session(t, "a", "u1", time.Time{})
@@ -263,7 +264,7 @@ func TestRevocationFeedOnEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan *auth.Revocations, 1)
+	done := make(chan *revfeed.Answer, 1)
 	go func() {
 		r, _ := x.feed.Poll(ctx, first.Cursor, 25*time.Second)
 		done <- r
