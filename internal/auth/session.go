@@ -141,6 +141,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 	if !ok {
 		return nil, errInvalidBearer("the refresh token is invalid")
 	}
+	if p, done, err := s.rotateRefresh(ctx, refresh, h); done {
+		return p, err
+	}
+	// A token already used (a retry within the grace window, or a reuse)
+	// or a lost race: judged again, inside one transaction.
 	var (
 		u     *User
 		sid   string
@@ -165,14 +170,8 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 		if err != nil {
 			return err
 		}
-		// Checked before anything else: a refusal here changes nothing, so
-		// a token that leaked from its client is no use to anyone else,
-		// and presenting it elsewhere cannot end the session either.
-		if !sess.UsableBy(ClientFromContext(ctx).OAuthClient) {
-			return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
-		}
-		if !sess.Active(now, s.cfg.SessionIdle) {
-			return errInvalidBearer("the session has ended; log in again")
+		if err := s.refreshRefusal(ctx, sess, nil, now); err != nil {
+			return err
 		}
 		if u, err = tx.UserByID(ctx, rt.UserID); err != nil {
 			if notFound(err) {
@@ -180,8 +179,8 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 			}
 			return err
 		}
-		if u.Disabled {
-			return Errorf(CodeAccountDisabled, "this account is disabled")
+		if err := s.refreshRefusal(ctx, sess, u, now); err != nil {
+			return err
 		}
 		sid, end = sess.ID, sess.ExpiresAt
 		if rt.UsedAt.IsZero() {
@@ -228,6 +227,69 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
 	return s.pairUntil(u, sid, next, end)
+}
+
+// rotateRefresh is Refresh's common case, an unused token of a live session, in
+// two store calls instead of a transaction: one read of the token, its
+// session and user, then one conditional write (Store.RotateRefreshToken)
+// that only one of concurrent rotations wins. done is false when the token
+// was used already or the write lost: Refresh then judges it again in a
+// transaction (grace window or reuse).
+func (s *Service) rotateRefresh(ctx context.Context, refresh string, h []byte) (p *TokenPair, done bool, err error) {
+	st, err := s.deps.Store.RefreshTokenState(ctx, h)
+	if notFound(err) {
+		return nil, true, errInvalidBearer("the refresh token is invalid")
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	now := s.now()
+	if err := s.refreshRefusal(ctx, st.Session, st.User, now); err != nil {
+		return nil, true, err
+	}
+	if !st.Token.UsedAt.IsZero() {
+		return nil, false, nil
+	}
+	next, err := token.NewOpaque()
+	if err != nil {
+		return nil, true, err
+	}
+	nh, _ := token.HashOpaque(next)
+	sealed, err := token.SealSuccessor(refresh, next)
+	if err != nil {
+		return nil, true, err
+	}
+	won, err := s.deps.Store.RotateRefreshToken(ctx, Rotation{
+		Hash: h, SessionID: st.Session.ID, UserID: st.User.ID, At: now,
+		SuccessorHash: nh, SuccessorSealed: sealed,
+	})
+	if err != nil {
+		return nil, true, err
+	}
+	if !won {
+		return nil, false, nil
+	}
+	p, err = s.pairUntil(st.User, st.Session.ID, next, st.Session.ExpiresAt)
+	return p, true, err
+}
+
+// refreshRefusal says why sess (and u, when known) may not rotate a refresh
+// token for the client of ctx at now, or nil. The client binding is
+// checked before anything else:
+// a refusal changes nothing, so a token that leaked from its client is no
+// use to anyone else, and presenting it elsewhere cannot end the session
+// either.
+func (s *Service) refreshRefusal(ctx context.Context, sess *Session, u *User, now time.Time) error {
+	if !sess.UsableBy(ClientFromContext(ctx).OAuthClient) {
+		return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
+	}
+	if !sess.Active(now, s.cfg.SessionIdle) {
+		return errInvalidBearer("the session has ended; log in again")
+	}
+	if u != nil && u.Disabled {
+		return Errorf(CodeAccountDisabled, "this account is disabled")
+	}
+	return nil
 }
 
 // graceSuccessor returns rt's successor when rt was rotated within the grace
