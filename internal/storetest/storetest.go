@@ -88,6 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Notices", testNotices},
 		{"ConcurrentNoticeCap", testConcurrentNoticeCap},
 		{"PruneUnconfirmed", testPruneUnconfirmed},
+		{"PruneUnconfirmedBatches", testPruneUnconfirmedBatches},
 		// Admin: admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
