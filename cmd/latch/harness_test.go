@@ -158,6 +158,12 @@ func startWith(t *testing.T, env map[string]string) *server {
 		})
 	}
 	t.Cleanup(s.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.stop()
+			t.Logf("server log:\n%s", logs.all())
+		}
+	})
 	waitHealthy(t, s.URL)
 	return s
 }
