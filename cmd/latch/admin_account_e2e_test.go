@@ -25,6 +25,7 @@ func adminFlavours(t *testing.T, f func(t *testing.T, env map[string]string)) {
 // every session ends); an unknown or read-only field is refused, never
 // ignored.
 func TestAdminPatchEmailAndPassword(t *testing.T) {
+	t.Parallel()
 	adminFlavours(t, func(t *testing.T, env map[string]string) {
 		s := startServer(t, env)
 		id := s.adminCreate("kate@example.com")
@@ -89,6 +90,7 @@ func slicesHas(v any, s string) bool {
 // TestAdminSendResetAndConfirmation: an admin has a reset link or a new
 // confirmation link mailed; both work; a confirmed address is a 400.
 func TestAdminSendResetAndConfirmation(t *testing.T) {
+	t.Parallel()
 	adminFlavours(t, func(t *testing.T, env map[string]string) {
 		s := startServer(t, env)
 		id := s.adminCreate("ron@example.com")
@@ -121,6 +123,7 @@ func TestAdminSendResetAndConfirmation(t *testing.T) {
 // TestDeleteMeWithoutBody: no body says the password is required (not
 // 415).
 func TestDeleteMeWithoutBody(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"})
 	s.adminCreate("del@example.com")
 	at := s.login("del@example.com", goodPassword).str("access_token")
@@ -135,6 +138,7 @@ func TestDeleteMeWithoutBody(t *testing.T) {
 // send-reset and resend-confirmation work on the database of a running
 // server, whose worker sends the queued mail.
 func TestCLIUserAccountCommands(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	id := s.adminCreate("cli@example.com")
 	at := s.login("cli@example.com", goodPassword).str("access_token")

@@ -59,6 +59,7 @@ type cliUserOut struct {
 }
 
 func TestCLIUserCommands(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	// A mistyped database is not created empty.
 	if _, _, err := runCLI(t, env, "user", "list"); err == nil || !strings.Contains(err.Error(), "no database at") {
@@ -208,6 +209,7 @@ func TestCLIUserCommands(t *testing.T) {
 // TestCLIAgainstRunningServer: the CLI works on the database of a running
 // server; a demotion by the CLI cuts off the admin's token at once.
 func TestCLIAgainstRunningServer(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte(goodPassword), 0o600); err != nil {
@@ -231,6 +233,7 @@ func TestCLIAgainstRunningServer(t *testing.T) {
 }
 
 func TestAdminKeyMustWorkAsBearer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		key string
 		ok  bool

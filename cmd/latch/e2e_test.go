@@ -18,6 +18,7 @@ const goodPassword = "correct horse battery staple"
 // TestLifecycle walks the README's path: signup, confirm (link from the
 // log), login, me, refresh, sessions, logout.
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	addr := "Ada.Lovelace@Example.com"
 
@@ -146,6 +147,7 @@ func decodeSeg(t *testing.T, seg string, v any) {
 }
 
 func TestRefreshReuseEndsSession(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_REFRESH_GRACE": "1ms"})
 	conf := s.signupConfirmed("reuse@example.com", goodPassword)
 	rt0 := conf.str("refresh_token")
@@ -161,6 +163,7 @@ func TestRefreshReuseEndsSession(t *testing.T) {
 }
 
 func TestRefreshGraceGivesSameSuccessor(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	conf := s.signupConfirmed("grace@example.com", goodPassword)
 	rt0 := conf.str("refresh_token")
@@ -193,6 +196,7 @@ func TestRefreshGraceGivesSameSuccessor(t *testing.T) {
 }
 
 func TestPasswordResetFlow(t *testing.T) {
+	t.Parallel()
 	// Per-IP limits off: this test makes more than 10 redemptions a minute.
 	s := startServer(t, map[string]string{"LATCH_RATE_LIMITS": "false"})
 	addr := "reset@example.com"
@@ -254,6 +258,7 @@ func TestPasswordResetFlow(t *testing.T) {
 }
 
 func TestPasswordChange(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	addr := "change@example.com"
 	conf := s.signupConfirmed(addr, goodPassword)
@@ -271,6 +276,7 @@ func TestPasswordChange(t *testing.T) {
 }
 
 func TestLogoutAllAndSessions(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	addr := "all@example.com"
 	a := s.signupConfirmed(addr, goodPassword)
@@ -302,6 +308,7 @@ func TestLogoutAllAndSessions(t *testing.T) {
 }
 
 func TestSignupDuplicateAndConfirmOff(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	addr := "dup@example.com"
 	s.signupConfirmed(addr, goodPassword)
@@ -323,6 +330,7 @@ func TestSignupDuplicateAndConfirmOff(t *testing.T) {
 }
 
 func TestResendCap(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_RATE_LIMITS": "false"})
 	addr := "resend@example.com"
 	s.do("POST", "/v1/signup", "", map[string]string{"email": addr, "password": goodPassword}).want(t, 202, "")
@@ -343,6 +351,7 @@ func TestResendCap(t *testing.T) {
 }
 
 func TestEmailChangeAndDelete(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	old, nu := "old@example.com", "new@example.com"
 	conf := s.signupConfirmed(old, goodPassword)
@@ -384,6 +393,7 @@ func TestEmailChangeAndDelete(t *testing.T) {
 }
 
 func TestLoginThrottleAndIPLimit(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	addr := "victim@example.com"
 	s.signupConfirmed(addr, goodPassword)
@@ -412,6 +422,7 @@ func TestLoginThrottleAndIPLimit(t *testing.T) {
 }
 
 func TestClientMistakesAre4xx(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_RATE_LIMITS": "false"})
 	conf := s.signupConfirmed("mistakes@example.com", goodPassword)
 	at := conf.str("access_token")
@@ -466,6 +477,7 @@ func TestClientMistakesAre4xx(t *testing.T) {
 // TestNoSecretsInLogs checks that, apart from the development mail lines,
 // no password, access token or refresh token reaches the log.
 func TestNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	pw := "unique passphrase 81723"
 	conf := s.signupConfirmed("logs@example.com", pw)
@@ -492,6 +504,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 }
 
 func TestJWKSAndHealth(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	r := s.do("GET", "/.well-known/jwks.json", "", nil).want(t, 200, "")
 	keys, _ := r.Body["keys"].([]any)
@@ -510,6 +523,7 @@ func TestJWKSAndHealth(t *testing.T) {
 // development secret beside the database): tokens issued before a restart
 // verify after it.
 func TestKeysSurviveRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{
 		"LATCH_ADDR":         "127.0.0.1:0",
@@ -527,6 +541,7 @@ func TestKeysSurviveRestart(t *testing.T) {
 }
 
 func TestProductionRefusesUnsafeConfig(t *testing.T) {
+	t.Parallel()
 	err := run(t.Context(), []string{"serve"}, func(k string) string {
 		return map[string]string{"LATCH_ENV": "production", "LATCH_PUBLIC_URL": "http://x.example"}[k]
 	}, nil, nil)

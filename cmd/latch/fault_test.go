@@ -94,6 +94,7 @@ func (c *child) wait(t *testing.T, d time.Duration) error {
 // quickly, /readyz says not ready, latch recovers by itself, and every
 // acknowledged signup is stored.
 func TestFaultDatabaseOutage(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	s, p, dbURL := startBehindPostgresProxy(t)
 
 	type result struct {
@@ -229,6 +230,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 // leaves no half-applied state: no session with two live refresh tokens,
 // no consumed reset token without its password change.
 func TestFaultKilledProcess(t *testing.T) {
+	t.Parallel()
 	dbURL := svctest.PostgresURL(t)
 	env := map[string]string{
 		"LATCH_ADDR":         "127.0.0.1:0",
@@ -320,6 +322,7 @@ func TestFaultKilledProcess(t *testing.T) {
 
 // SIGTERM: latch finishes the requests in flight and exits cleanly.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := startChild(t, map[string]string{
 		"LATCH_ADDR":         "127.0.0.1:0",
@@ -409,6 +412,7 @@ func TestGracefulShutdown(t *testing.T) {
 // An instance whose database answers but refuses writes (SQLite on a disk
 // that is full: here the file may not grow) is not ready, and says why.
 func TestFaultReadyzFullDisk(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "latch.db")
 	env := map[string]string{
 		"LATCH_DATABASE_URL": "sqlite:" + path,
@@ -447,6 +451,7 @@ func TestFaultReadyzFullDisk(t *testing.T) {
 // spent the one budget it has (httpapi.StoreBudget), however many calls it
 // makes; latch goes on by itself once the database answers again.
 func TestFaultFrozenDatabase(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	s, p, _ := startBehindPostgresProxy(t)
 	const addr, pw = "frozen@example.com", "correct horse battery"
 	refresh := s.signupConfirmed(addr, pw).str("refresh_token")

@@ -112,6 +112,13 @@ type server struct {
 
 // startServer runs latch with env (on top of test defaults) until the test
 // ends.
+//
+// Tests that start latch in this process with LATCH_REDIS_URL do not call
+// t.Parallel: go-redis logs through one process-wide logger, which each
+// such latch sets at start (newScale) while another one's client may be
+// logging. Sequential tests run one at a time and before the parallel
+// ones, so such a latch never starts while another runs. Every other test
+// is parallel: each latch has its own database, port and log.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	dir := t.TempDir()

@@ -39,6 +39,7 @@ type importOut struct {
 // rows), re-runs it (everything skipped), then logs some of them in over
 // the API: their bcrypt hashes become argon2id.
 func TestImportDevise100k(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	const n = 100_000
 	dir := t.TempDir()
 	file := filepath.Join(dir, "users.csv")
@@ -189,6 +190,7 @@ func TestImportDevise100k(t *testing.T) {
 // TestImportFormats: JSON Lines from Passport / bcryptjs and MongoDB
 // exports, argon2 hashes, roles, and bad lines reported by number.
 func TestImportFormats(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	argon, err := password.NewHasher(password.Config{}).Hash(context.Background(), "argon imported pw")
 	if err != nil {
@@ -271,6 +273,7 @@ func TestImportFormats(t *testing.T) {
 }
 
 func TestTimeValue(t *testing.T) {
+	t.Parallel()
 	utc := func(s string) time.Time {
 		tm, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
@@ -347,6 +350,7 @@ func FuzzImportCSV(f *testing.F) {
 }
 
 func TestProgressBar(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	if isTerminal(&b) {
 		t.Fatal("a strings.Builder is no terminal")

@@ -13,6 +13,7 @@ import (
 // (RFC 7009 §2.1). svc1 itself goes on refreshing. On SQLite and
 // PostgreSQL, since the binding is stored with the session.
 func TestOAuthClientBinding(t *testing.T) {
+	t.Parallel()
 	for _, flavour := range []struct {
 		name string
 		env  func(t *testing.T) map[string]string
