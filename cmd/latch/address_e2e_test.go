@@ -25,9 +25,11 @@ const (
 // (skipped, saying so, when PostgreSQL is not reachable), each with env.
 func onEveryStore(t *testing.T, env map[string]string, f func(t *testing.T, s *server)) {
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		f(t, startServer(t, env))
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		full := map[string]string{"LATCH_DATABASE_URL": svctest.PostgresURL(t)}
 		maps.Copy(full, env)
 		f(t, startServer(t, full))
@@ -173,6 +175,7 @@ func TestAddressStoredUnderOldRules(t *testing.T) {
 	t.Parallel()
 	for _, flavour := range []string{"sqlite", "postgres"} {
 		t.Run(flavour, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{
 				"LATCH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "latch.db"),
 				"LATCH_SECRET":       "an old secret of at least 32 bytes, for two starts",

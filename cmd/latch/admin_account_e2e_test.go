@@ -11,6 +11,7 @@ import (
 func adminFlavours(t *testing.T, f func(t *testing.T, env map[string]string)) {
 	for _, fl := range []string{"sqlite", "postgres"} {
 		t.Run(fl, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"}
 			if fl == "postgres" {
 				env["LATCH_DATABASE_URL"] = svctest.PostgresURL(t)

@@ -69,7 +69,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 		cmd.Process.Kill()
 		<-logs.done
 	})
-	line, ok := logs.wait(30*time.Second, func(m map[string]any) bool { return m["msg"] == "listening" })
+	line, ok := logs.wait(svctest.Patience(30*time.Second), func(m map[string]any) bool { return m["msg"] == "listening" })
 	if !ok {
 		t.Fatalf("latch process did not start:\n%s", logs.all())
 	}

@@ -27,8 +27,12 @@ func onBothStores(t *testing.T, env map[string]string, fn func(t *testing.T, s *
 		}
 		return out
 	}
-	t.Run("sqlite", func(t *testing.T) { fn(t, startServer(t, with(nil))) })
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, startServer(t, with(nil)))
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		fn(t, startServer(t, with(map[string]string{"LATCH_DATABASE_URL": svctest.PostgresURL(t)})))
 	})
 }
@@ -61,6 +65,7 @@ func TestLinksEmailChangeLinkDiesWithCutOff(t *testing.T) {
 	}
 	for _, c := range cutOffs {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			onBothStores(t, nil, func(t *testing.T, s *server) {
 				owner, attacker := "owner@example.com", "attacker@example.net"
 				conf := s.signupConfirmed(owner, goodPassword)

@@ -86,6 +86,7 @@ func TestMetricsTellNoAccount(t *testing.T) {
 	t.Parallel()
 	for _, flavour := range []string{"sqlite", "postgres"} {
 		t.Run(flavour, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{"LATCH_METRICS_ADDR": "127.0.0.1:0"}
 			if flavour == "postgres" {
 				env["LATCH_DATABASE_URL"] = svctest.PostgresURL(t) // skips, saying why, without PostgreSQL

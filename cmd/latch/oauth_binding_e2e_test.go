@@ -24,6 +24,7 @@ func TestOAuthClientBinding(t *testing.T) {
 		}},
 	} {
 		t.Run(flavour.name, func(t *testing.T) {
+			t.Parallel()
 			env := flavour.env(t)
 			env["LATCH_OAUTH_CLIENTS"] = "svc1:svc1-long-client-secret,svc2:svc2-long-client-secret"
 			s := startServer(t, env)
