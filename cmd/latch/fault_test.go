@@ -191,7 +191,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var acked, lost int
+	var acked, lost, overrun int
 	for _, r := range results {
 		switch {
 		case (r.phase == down || r.phase == recovering) && r.status != 503 && r.status != 202:
@@ -199,6 +199,13 @@ func TestFaultDatabaseOutage(t *testing.T) {
 		case r.phase == down && r.status == 503 && r.code != "unavailable":
 			t.Errorf("during the outage: 503 with code %q, want unavailable", r.code)
 		case (r.phase == before || r.phase == after) && r.status != 202:
+			// With the database up a signup succeeds; on a busy machine
+			// its database work can overrun StoreBudget, answered like
+			// an outage (checked strictly on a quiet machine only).
+			if r.status == 503 && r.code == "unavailable" && !svctest.Timing() {
+				overrun++
+				break
+			}
 			t.Errorf("%s answered %d %s with the database up", r.email, r.status, r.code)
 		}
 		if r.phase == down && r.status == 503 && r.retryAfter == "" {
@@ -223,7 +230,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 	if lost > 0 {
 		t.Errorf("%d of %d acknowledged signups are not in the database", lost, acked)
 	}
-	t.Logf("%d requests: %d before, %d during (503), %d after the outage", len(results), count(before, 202), count(down, 503), count(after, 202))
+	t.Logf("%d requests: %d before, %d during (503), %d after the outage; %d over their database budget with the database up", len(results), count(before, 202), count(down, 503), count(after, 202), overrun)
 }
 
 // A latch process killed (SIGKILL) in the middle of refreshes and resets
