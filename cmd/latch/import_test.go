@@ -152,12 +152,12 @@ func TestImportDevise100k(t *testing.T) {
 		t.Errorf("imported user %+v", one)
 	}
 
-	// The real users log in over the API; their hashes are upgraded. At
-	// start latch prunes in one write transaction that reads every
-	// unconfirmed account; on a slow machine (the race detector slows
-	// SQLite some fifteenfold) a login's write can wait past its database
-	// budget behind it and be answered 503 unavailable: the logins ask
-	// again then, as clients do.
+	// The real users log in over the API; their hashes are upgraded. On a
+	// slow machine (the race detector slows SQLite some fifteenfold) a
+	// login's write can wait past its database budget, most likely behind
+	// the prune latch runs at start (one write transaction that reads
+	// every unconfirmed account), and be answered 503 unavailable: the
+	// logins ask again then, as clients do.
 	s := startWith(t, env)
 	login := func(email, pw string) *response {
 		return s.doThroughBusy("POST", "/v1/login", "", map[string]string{"email": email, "password": pw})
