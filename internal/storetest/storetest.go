@@ -100,8 +100,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	runEach(t, open, tests)
 }
 
-// runEach runs each test as a subtest on a fresh store from open, closed
-// (and the close checked) when the subtest ends.
+// runEach runs each test as a parallel subtest on a fresh store from open,
+// closed (and the close checked) when the subtest ends.
 func runEach[S interface{ Close() error }](t *testing.T, open func(t *testing.T) S, tests []struct {
 	name string
 	fn   func(t *testing.T, s S)
