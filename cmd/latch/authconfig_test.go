@@ -37,7 +37,8 @@ func TestAuthConfigCarriesEverySetting(t *testing.T) {
 	// Not set from the environment: tuning the package owns (reload
 	// interval, limits and caps, whose defaults api.md fixes).
 	notConfigured := map[string]bool{"KeyReload": true, "LoginPerIP": true, "SignupPerIP": true,
-		"MailPerIP": true, "ForgotCap": true, "ResendCap": true, "NoticeCap": true}
+		"MailPerIP": true, "ForgotCap": true, "ResendCap": true, "NoticeCap": true,
+		"SessionCache": true, "SessionCacheMaxAge": true}
 	for i := range got.NumField() {
 		name := got.Type().Field(i).Name
 		if notConfigured[name] {

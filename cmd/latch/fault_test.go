@@ -339,6 +339,8 @@ func TestGracefulShutdown(t *testing.T) {
 		"LATCH_PUBLIC_URL":   "http://latch.test",
 		"LATCH_RATE_LIMITS":  "false",
 		"LATCH_METRICS_ADDR": "127.0.0.1:0",
+		// All 12 logins below must be admitted to the hashing queue.
+		"LATCH_HASH_QUEUE": "64",
 	})
 	const addr, pw = "term@example.com", "correct horse battery"
 	c.signupConfirmed(addr, pw)

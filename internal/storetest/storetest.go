@@ -15,8 +15,9 @@
 //   - nil and empty roles both come back empty;
 //   - a row referring to a missing user or session is refused with
 //     auth.ErrNotFound;
-//   - RevokeSession, MarkRefreshTokenUsed and ConsumeOneTimeToken report
-//     false, without error, when no row matches (a missing row included);
+//   - RevokeSession, MarkRefreshTokenUsed, RotateRefreshToken and
+//     ConsumeOneTimeToken report false, without error, when no row matches
+//     (a missing row included);
 //   - UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent and
 //     MailFailed return auth.ErrNotFound for a missing row;
 //   - CountOneTimeTokens counts tokens created at or after since.
@@ -73,6 +74,13 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentConsumeOneTimeToken", testConcurrentConsume},
 		{"ConcurrentMarkRefreshTokenUsed", testConcurrentMarkUsed},
+		// Refresh rotation outside a transaction: rotation.go.
+		{"RefreshTokenState", testRefreshTokenState},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotateRevokedSession", testRotateRevokedSession},
+		{"ConcurrentRotate", testConcurrentRotate},
+		{"RotateRacesRevoke", testRotateRacesRevoke},
+		{"ConcurrentRotateManySessions", testConcurrentRotateManySessions},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
 		// Concurrency without a single writer.
 		{"ConflictThenContinue", testConflictThenContinue},
