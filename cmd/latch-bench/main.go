@@ -1,14 +1,23 @@
 // Command latch-bench is a bounded HTTP load generator for a latch server
 // running on this machine.
 //
-// It creates its own users through the public API, then sends one of four
+// It creates its own users through the public API, then sends one of these
 // request mixes for a bounded time or number of requests and reports
 // throughput, latency percentiles and errors by status:
 //
 //	login    confirmed users logging in again and again (argon2id verify)
 //	refresh  sessions rotating their refresh tokens
 //	me       GET /v1/me with a bearer token (the bearer-verification path)
+//	signup   new accounts (argon2id hash, user and session writes)
+//	forgot   password-reset requests for existing accounts
 //	mixed    70% me, 25% refresh, 5% login
+//
+// With -overload (login only) it runs twice: at -c, then at twice -c, and
+// reports for the second run how many logins were refused (429 or 503) and
+// how fast, and the admitted logins' p99 against the first run's.
+//
+// Command latch-bench/table runs every scenario against latch on SQLite
+// and PostgreSQL and prints the results table of docs/benchmarks.md.
 //
 // It refuses every address that is not loopback (127.0.0.0/8, ::1,
 // localhost): load is only ever sent to this machine. Run latch with email
@@ -35,6 +44,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +78,8 @@ const (
 	opLogin   = "login"
 	opRefresh = "refresh"
 	opMe      = "me"
+	opSignup  = "signup"
+	opForgot  = "forgot"
 )
 
 // scenarios maps a scenario name to its operations and their weights in
@@ -76,6 +88,8 @@ var scenarios = map[string][]weighted{
 	"login":   {{opLogin, 100}},
 	"refresh": {{opRefresh, 100}},
 	"me":      {{opMe, 100}},
+	"signup":  {{opSignup, 100}},
+	"forgot":  {{opForgot, 100}},
 	"mixed":   {{opMe, 70}, {opRefresh, 25}, {opLogin, 5}},
 }
 
@@ -91,7 +105,9 @@ reports throughput and latency. Start latch for benchmarks with:
 
   LATCH_CONFIRM_EMAIL=false LATCH_RATE_LIMITS=false LATCH_DATABASE_URL=sqlite:/tmp/bench.db go run ./cmd/latch serve
 
-scenarios: login, refresh, me, mixed (70% me, 25% refresh, 5% login)
+scenarios: login, refresh, me, signup, forgot, mixed (70% me, 25% refresh,
+5% login); -overload (login only) runs at -c and then at twice -c and reports
+the refusals and the admitted logins' p99 against the first run's.
 
 flags:
 `
@@ -105,6 +121,7 @@ type options struct {
 	duration    time.Duration
 	users       int
 	json        bool
+	overload    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -116,12 +133,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	var o options
 	rawURL := fs.String("url", "http://127.0.0.1:8080", "base URL of latch (loopback hosts only)")
-	fs.StringVar(&o.scenario, "scenario", "me", "login, refresh, me or mixed")
+	fs.StringVar(&o.scenario, "scenario", "me", "login, refresh, me, signup, forgot or mixed")
 	fs.IntVar(&o.concurrency, "c", 8, "concurrent requests (1 to 256)")
 	fs.IntVar(&o.requests, "n", maxRequests, "stop after this many requests (at most 200000)")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "stop after this long (at most 60s)")
 	fs.IntVar(&o.users, "users", 16, "users created for the run (at least -c for refresh and mixed)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&o.overload, "overload", false, "login only: run at -c, then at twice -c (each bounded by -n and -d), and report refusals and p99 against the first run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -134,11 +152,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	o.base = base
 	if _, ok := scenarios[o.scenario]; !ok {
-		return nil, fmt.Errorf("-scenario %q: want login, refresh, me or mixed", o.scenario)
+		return nil, fmt.Errorf("-scenario %q: want login, refresh, me, signup, forgot or mixed", o.scenario)
+	}
+	if o.overload && o.scenario != "login" {
+		return nil, fmt.Errorf("-overload is for -scenario login, not %s", o.scenario)
 	}
 	switch {
 	case o.concurrency < 1 || o.concurrency > maxConcurrency:
 		return nil, fmt.Errorf("-c %d: want 1 to %d", o.concurrency, maxConcurrency)
+	case o.overload && 2*o.concurrency > maxConcurrency:
+		return nil, fmt.Errorf("-c %d with -overload: want 1 to %d (twice -c is sent)", o.concurrency, maxConcurrency/2)
 	case o.requests < 1 || o.requests > maxRequests:
 		return nil, fmt.Errorf("-n %d: want 1 to %d", o.requests, maxRequests)
 	case o.duration <= 0 || o.duration > maxDuration:
@@ -217,6 +240,11 @@ type Report struct {
 	// Relogins counts sessions replaced with a fresh login (not counted
 	// as requests) after their refresh failed with 401.
 	Relogins int `json:"relogins,omitempty"`
+	// Baseline, with -overload, is the run at -c; the report itself is
+	// the run at twice -c. AdmittedP99Ratio is the admitted logins' p99
+	// over the baseline's.
+	Baseline         *OpReport `json:"baseline,omitempty"`
+	AdmittedP99Ratio float64   `json:"admitted_p99_ratio,omitempty"`
 }
 
 // OpReport is the outcome of one kind of request. Latencies are those of
@@ -234,13 +262,22 @@ type OpReport struct {
 	P99            float64        `json:"p99_ms"`
 	Max            float64        `json:"max_ms"`
 	Mean           float64        `json:"mean_ms"`
+	// Refused counts the answers 429 and 503 (also in Errors): the
+	// server shedding load. RefusedRetryAfter counts those that said when
+	// to come back; RefusedP50 and RefusedP99 are their latencies.
+	Refused           int     `json:"refused"`
+	RefusedRetryAfter int     `json:"refused_retry_after"`
+	RefusedP50        float64 `json:"refused_p50_ms"`
+	RefusedP99        float64 `json:"refused_p99_ms"`
 }
 
 // stats collects one worker's observations of one operation.
 type stats struct {
-	requests  int
-	latencies []time.Duration // successful requests
-	errors    map[string]int
+	requests   int
+	latencies  []time.Duration // successful requests
+	errors     map[string]int
+	refused    []time.Duration // 429 and 503 answers
+	retryAfter int             // refusals with a Retry-After
 }
 
 func (s *stats) fail(key string) {
@@ -266,6 +303,8 @@ type bench struct {
 	access   []string      // an access token per user, for GET /v1/me
 	sessions chan *session // refresh tokens, one per user
 	relogins atomic.Int64
+	run      string       // random part of this run's addresses
+	signups  atomic.Int64 // accounts created by the signup scenario
 }
 
 // tokenAnswer is the part of latch's token answer the harness uses.
@@ -313,7 +352,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "latch-bench: setup took %.1fs; running %s for at most %v or %d requests at -c %d\n",
 		setup.Seconds(), opts.scenario, opts.duration, opts.requests, opts.concurrency)
 
-	rep, err := b.load(ctx)
+	var rep *Report
+	if opts.overload {
+		rep, err = b.overload(ctx, stderr)
+	} else {
+		rep, err = b.load(ctx, opts.concurrency)
+	}
 	if err != nil {
 		return err
 	}
@@ -330,12 +374,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // access token and a session of each.
 func (b *bench) setup(ctx context.Context) error {
 	n := b.opts.users
-	run := randomHex(6)
+	b.run = randomHex(6)
 	b.emails = make([]string, n)
 	b.access = make([]string, n)
 	refresh := make([]string, n)
 	for i := range b.emails {
-		b.emails[i] = fmt.Sprintf("bench-%s-%d@example.com", run, i)
+		b.emails[i] = fmt.Sprintf("bench-%s-%d@example.com", b.run, i)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -386,7 +430,8 @@ func (b *bench) setup(ctx context.Context) error {
 func (b *bench) signup(ctx context.Context, email string) (*tokenAnswer, error) {
 	body := map[string]string{"email": email, "password": b.password}
 	for attempt := 0; ; attempt++ {
-		status, raw, err := b.post(ctx, "/v1/signup", body)
+		a, err := b.post(ctx, "/v1/signup", body)
+		status, raw := a.status, a.body
 		if err != nil {
 			return nil, fmt.Errorf("setup: signup: %w", err)
 		}
@@ -413,11 +458,10 @@ func (b *bench) signup(ctx context.Context, email string) (*tokenAnswer, error) 
 	}
 }
 
-// load runs the scenario until the request count or the duration is
-// reached, or ctx ends.
-func (b *bench) load(ctx context.Context) (*Report, error) {
+// load runs the scenario with c requests in flight until the request
+// count or the duration is reached, or ctx ends.
+func (b *bench) load(ctx context.Context, c int) (*Report, error) {
 	mix := scenarios[b.opts.scenario]
-	c := b.opts.concurrency
 	perWorker := make([]map[string]*stats, c)
 	var (
 		issued atomic.Int64
@@ -479,20 +523,30 @@ func pick(mix []weighted, roll int) string {
 	return mix[len(mix)-1].op
 }
 
+// wantStatus is the status of a successful answer to op.
+func wantStatus(op string) int {
+	switch op {
+	case opSignup:
+		return http.StatusCreated
+	case opForgot:
+		return http.StatusAccepted
+	}
+	return http.StatusOK
+}
+
 // do sends one request of operation op and records it in st, unless ctx
 // ended meanwhile (an interrupted run reports nothing).
 func (b *bench) do(ctx context.Context, op string, rng *mrand.Rand, st *stats) {
 	var (
-		status int
-		raw    []byte
-		err    error
-		sess   *session
+		a    answer
+		err  error
+		sess *session
 	)
 	t0 := time.Now()
 	switch op {
 	case opLogin:
 		u := rng.IntN(len(b.emails))
-		status, raw, err = b.post(ctx, "/v1/login", map[string]string{"email": b.emails[u], "password": b.password})
+		a, err = b.post(ctx, "/v1/login", map[string]string{"email": b.emails[u], "password": b.password})
 	case opRefresh:
 		select {
 		case sess = <-b.sessions:
@@ -501,9 +555,14 @@ func (b *bench) do(ctx context.Context, op string, rng *mrand.Rand, st *stats) {
 		}
 		defer func() { b.sessions <- sess }()
 		t0 = time.Now()
-		status, raw, err = b.post(ctx, "/v1/token/refresh", map[string]string{"refresh_token": sess.refresh})
+		a, err = b.post(ctx, "/v1/token/refresh", map[string]string{"refresh_token": sess.refresh})
 	case opMe:
-		status, err = b.get(ctx, "/v1/me", b.access[rng.IntN(len(b.access))])
+		a.status, err = b.get(ctx, "/v1/me", b.access[rng.IntN(len(b.access))])
+	case opSignup:
+		email := fmt.Sprintf("bench-%s-new-%d@example.com", b.run, b.signups.Add(1))
+		a, err = b.post(ctx, "/v1/signup", map[string]string{"email": email, "password": b.password})
+	case opForgot:
+		a, err = b.post(ctx, "/v1/password/forgot", map[string]string{"email": b.emails[rng.IntN(len(b.emails))]})
 	}
 	lat := time.Since(t0)
 	if ctx.Err() != nil {
@@ -513,16 +572,22 @@ func (b *bench) do(ctx context.Context, op string, rng *mrand.Rand, st *stats) {
 	switch {
 	case err != nil:
 		st.fail("transport")
-	case status != http.StatusOK:
-		st.fail(strconv.Itoa(status))
-		if op == opRefresh && status == http.StatusUnauthorized {
+	case a.status != wantStatus(op):
+		st.fail(strconv.Itoa(a.status))
+		if a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable {
+			st.refused = append(st.refused, lat)
+			if a.retryAfter != "" {
+				st.retryAfter++
+			}
+		}
+		if op == opRefresh && a.status == http.StatusUnauthorized {
 			b.relogin(ctx, sess)
 		}
-	case op == opMe:
+	case op == opMe, op == opForgot:
 		st.latencies = append(st.latencies, lat)
 	default:
 		var tok tokenAnswer
-		if json.Unmarshal(raw, &tok) != nil || tok.RefreshToken == "" {
+		if json.Unmarshal(a.body, &tok) != nil || tok.RefreshToken == "" {
 			st.fail("bad_answer")
 			return
 		}
@@ -536,37 +601,43 @@ func (b *bench) do(ctx context.Context, op string, rng *mrand.Rand, st *stats) {
 // relogin gives a session whose refresh token was refused a fresh one, so
 // that one failure does not turn every later use into another.
 func (b *bench) relogin(ctx context.Context, s *session) {
-	status, raw, err := b.post(ctx, "/v1/login", map[string]string{"email": b.emails[s.user], "password": b.password})
+	a, err := b.post(ctx, "/v1/login", map[string]string{"email": b.emails[s.user], "password": b.password})
 	var tok tokenAnswer
-	if err == nil && status == http.StatusOK && json.Unmarshal(raw, &tok) == nil && tok.RefreshToken != "" {
+	if err == nil && a.status == http.StatusOK && json.Unmarshal(a.body, &tok) == nil && tok.RefreshToken != "" {
 		s.refresh = tok.RefreshToken
 		b.relogins.Add(1)
 	}
 }
 
-// post sends a JSON body and returns the status and up to 1 MiB of the
-// answer.
-func (b *bench) post(ctx context.Context, path string, body any) (int, []byte, error) {
+// answer is what post keeps of an answer.
+type answer struct {
+	status     int
+	body       []byte // at most 1 MiB
+	retryAfter string // the Retry-After header
+}
+
+// post sends a JSON body and returns the answer.
+func (b *bench) post(ctx context.Context, path string, body any) (answer, error) {
 	buf, err := json.Marshal(body)
 	if err != nil {
-		return 0, nil, err
+		return answer{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.opts.base.String()+path, bytes.NewReader(buf))
 	if err != nil {
-		return 0, nil, err
+		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "latch-bench")
 	resp, err := b.client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return 0, nil, err
+		return answer{}, err
 	}
-	return resp.StatusCode, raw, nil
+	return answer{status: resp.StatusCode, body: raw, retryAfter: resp.Header.Get("Retry-After")}, nil
 }
 
 // get sends a GET with a bearer token and discards the answer.
@@ -591,6 +662,8 @@ func (b *bench) get(ctx context.Context, path, bearer string) (int, error) {
 func merge(dst, src *stats) {
 	dst.requests += src.requests
 	dst.latencies = append(dst.latencies, src.latencies...)
+	dst.refused = append(dst.refused, src.refused...)
+	dst.retryAfter += src.retryAfter
 	for k, v := range src.errors {
 		if dst.errors == nil {
 			dst.errors = make(map[string]int)
@@ -608,6 +681,12 @@ func summarize(op string, s *stats, elapsed time.Duration) OpReport {
 	}
 	if elapsed > 0 {
 		r.Throughput = float64(s.requests) / elapsed.Seconds()
+	}
+	r.Refused, r.RefusedRetryAfter = len(s.refused), s.retryAfter
+	if len(s.refused) > 0 {
+		slices.Sort(s.refused)
+		r.RefusedP50 = ms(percentile(s.refused, 50))
+		r.RefusedP99 = ms(percentile(s.refused, 99))
 	}
 	lat := s.latencies
 	if len(lat) == 0 {
@@ -655,6 +734,14 @@ func writeTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(w, "errors by status: %s\n", formatErrors(r.Total.ErrorsByStatus))
 	if r.Relogins > 0 {
 		fmt.Fprintf(w, "sessions logged in again after a refused refresh: %d\n", r.Relogins)
+	}
+	if t := r.Total; t.Refused > 0 {
+		fmt.Fprintf(w, "refused (429/503): %d, %d with Retry-After; p50 %.2f ms, p99 %.2f ms\n",
+			t.Refused, t.RefusedRetryAfter, t.RefusedP50, t.RefusedP99)
+	}
+	if bl := r.Baseline; bl != nil {
+		fmt.Fprintf(w, "overload: -c %d after a baseline at -c %d (%.1f req/s, p99 %.2f ms): admitted p99 %.2fx the baseline's\n",
+			r.Concurrency, r.Concurrency/2, bl.Throughput, bl.P99, r.AdmittedP99Ratio)
 	}
 	fmt.Fprintln(w, "latencies are of successful requests")
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -109,17 +110,23 @@ func TestScenariosAgainstLatch(t *testing.T) {
 	tests := []struct {
 		scenario string
 		ops      []string
+		// n is the run's -n. A login or signup hashes a password, so
+		// those scenarios run fewer; mixed needs enough requests that its 5%
+		// logins surely occur (0.95^200 < 1e-4).
+		n int
 	}{
-		{"login", []string{"login"}},
-		{"refresh", []string{"refresh"}},
-		{"me", []string{"me"}},
-		{"mixed", []string{"me", "refresh", "login"}},
+		{"login", []string{"login"}, 50},
+		{"refresh", []string{"refresh"}, 200},
+		{"me", []string{"me"}, 200},
+		{"signup", []string{"signup"}, 50},
+		{"forgot", []string{"forgot"}, 200},
+		{"mixed", []string{"me", "refresh", "login"}, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
-			r := runJSON(t, "-url", base, "-scenario", tt.scenario, "-n", "200", "-c", "4", "-users", "6", "-d", "60s")
-			if r.Total.Requests != 200 || r.Total.Errors != 0 {
-				t.Errorf("requests, errors = %d, %d; want 200, 0 (errors by status %v)", r.Total.Requests, r.Total.Errors, r.Total.ErrorsByStatus)
+			r := runJSON(t, "-url", base, "-scenario", tt.scenario, "-n", strconv.Itoa(tt.n), "-c", "4", "-users", "6", "-d", "60s")
+			if r.Total.Requests != tt.n || r.Total.Errors != 0 {
+				t.Errorf("requests, errors = %d, %d; want %d, 0 (errors by status %v)", r.Total.Requests, r.Total.Errors, tt.n, r.Total.ErrorsByStatus)
 			}
 			if r.Relogins != 0 {
 				t.Errorf("relogins = %d, want 0", r.Relogins)
@@ -157,6 +164,26 @@ func TestScenariosAgainstLatch(t *testing.T) {
 		}
 	})
 
+	// -overload runs the login scenario at -c and then at twice -c, and
+	// accounts for every request of the second run as admitted or not.
+	t.Run("overload", func(t *testing.T) {
+		r := runJSON(t, "-url", base, "-scenario", "login", "-overload", "-n", "12", "-c", "2", "-users", "2")
+		if r.Baseline == nil || r.Baseline.Requests != 12 || r.Baseline.Errors != 0 {
+			t.Fatalf("baseline = %+v, want 12 requests without errors", r.Baseline)
+		}
+		if r.Concurrency != 4 || r.Total.Requests != 12 {
+			t.Errorf("overload run: -c %d, %d requests; want 4, 12", r.Concurrency, r.Total.Requests)
+		}
+		// Every error of the overload run is a refusal (the server's
+		// hashing queue is far from full here, so there may be none).
+		if r.Total.Errors != r.Total.Refused {
+			t.Errorf("errors %d, refused %d (by status %v): want only refusals", r.Total.Errors, r.Total.Refused, r.Total.ErrorsByStatus)
+		}
+		if r.Total.Requests-r.Total.Errors > 0 && r.AdmittedP99Ratio <= 0 {
+			t.Errorf("admitted p99 ratio = %v, want > 0", r.AdmittedP99Ratio)
+		}
+	})
+
 	// The table names every operation and the total.
 	t.Run("table", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
@@ -189,7 +216,9 @@ func TestRefusesBadFlags(t *testing.T) {
 		{[]string{"-n", "200001"}, "-n"},
 		{[]string{"-n", "0"}, "-n"},
 		{[]string{"-c", "0"}, "-c"},
-		{[]string{"-scenario", "signup"}, "-scenario"},
+		{[]string{"-scenario", "logout"}, "-scenario"},
+		{[]string{"-scenario", "me", "-overload"}, "-overload"},
+		{[]string{"-scenario", "login", "-overload", "-c", "129"}, "twice"},
 		{[]string{"-scenario", "refresh", "-c", "8", "-users", "4"}, "-users"},
 	}
 	for _, tt := range tests {

@@ -64,7 +64,7 @@ func (a *app) startService(ctx context.Context, h serviceHooks) error {
 	if h.limiter == nil {
 		h.limiter = limit.New()
 	}
-	a.hasher = password.NewHasher(password.Config{})
+	a.hasher = password.NewHasher(password.Config{MaxQueue: a.cfg.HashQueue})
 	svc, err := auth.New(ctx, a.cfg.authConfig(a.secret), auth.Deps{
 		Store:      a.db,
 		Limiter:    h.limiter,

@@ -10,6 +10,7 @@ import (
 // subcommand build it from: a subcommand that mails a link or retires a
 // key then uses the server's lifetimes, not the package defaults.
 func TestAuthConfigCarriesEverySetting(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{
 		"LATCH_PUBLIC_URL":            "https://id.example.com",
 		"LATCH_AUDIENCE":              "api",
@@ -36,7 +37,8 @@ func TestAuthConfigCarriesEverySetting(t *testing.T) {
 	// Not set from the environment: tuning the package owns (reload
 	// interval, limits and caps, whose defaults api.md fixes).
 	notConfigured := map[string]bool{"KeyReload": true, "LoginPerIP": true, "SignupPerIP": true,
-		"MailPerIP": true, "ForgotCap": true, "ResendCap": true, "NoticeCap": true}
+		"MailPerIP": true, "ForgotCap": true, "ResendCap": true, "NoticeCap": true,
+		"SessionCache": true, "SessionCacheMaxAge": true}
 	for i := range got.NumField() {
 		name := got.Type().Field(i).Name
 		if notConfigured[name] {

@@ -41,6 +41,7 @@ type config struct {
 	ResetTTL        time.Duration
 	ConfirmTTL      time.Duration
 	PasswordMin     int
+	HashQueue       int // LATCH_HASH_QUEUE: 0 is password.Config's default
 	RateLimits      bool
 	LoginAfterReset bool
 	TrustedProxies  []netip.Prefix

@@ -223,6 +223,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	sc.watchHasher(a.hasher)
+	// The heap's bound follows from the hashing it must hold (unless
+	// GOMEMLIMIT says otherwise); a login burst's memory goes back to the
+	// system 2 s after the last hash.
+	if limit, set := a.hasher.ApplyMemoryLimit(2 * time.Second); set {
+		log.Debug("soft memory limit from the hashing configuration", "bytes", limit)
+	}
+	// Bearer checks keep sessions and users in memory: revocations by
+	// other instances make them read those again.
+	sc.hub.Subscribe(func(n fanout.Notice) { a.svc.Invalidate(n.UserID, n.SessionID) })
+	sc.metrics.SessionCache(a.svc.SessionCacheStats)
 	// Addresses stored under older matching rules get today's keys before
 	// the first request is matched against them.
 	if _, err := a.svc.RekeyEmails(ctx); err != nil {

@@ -128,6 +128,7 @@ func (sc *scale) serveMetrics(addr string, log *slog.Logger) (string, func(), er
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", sc.metrics.Handler())
+	mountProfiling(mux)
 	srv := newHTTPServer(mux, log)
 	done := make(chan struct{})
 	go func() {

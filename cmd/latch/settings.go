@@ -78,6 +78,7 @@ var settings = []setting{
 	{name: "LATCH_LOG_FORMAT", parse: parseLogFormat},
 	{name: "LATCH_LOG_LEVEL", def: "info", parse: parseLogLevel},
 	{name: "LATCH_PASSWORD_MIN", def: strconv.Itoa(password.DefaultMinLength), parse: parsePasswordMin},
+	{name: "LATCH_HASH_QUEUE", parse: parseHashQueue},
 	setting{name: "LATCH_TRUSTED_PROXIES", parse: parseTrustedProxies}.
 		withFlag("trusted-proxies", "CIDRs whose X-Forwarded-For is believed (LATCH_TRUSTED_PROXIES)"),
 	setting{name: "LATCH_CORS_ORIGINS", parse: parseCORSOrigins}.
@@ -221,6 +222,19 @@ func parsePasswordMin(c *config, v string) error {
 		return fmt.Errorf("LATCH_PASSWORD_MIN: %q is not a number from 1 to 256", v)
 	}
 	c.PasswordMin = n
+	return nil
+}
+
+// parseHashQueue reads how many callers may wait for a hashing slot.
+func parseHashQueue(c *config, v string) error {
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 100000 {
+		return fmt.Errorf("LATCH_HASH_QUEUE: %q is not a number from 1 to 100000", v)
+	}
+	c.HashQueue = n
 	return nil
 }
 

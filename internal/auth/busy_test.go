@@ -57,3 +57,62 @@ func TestHashingQueueFullIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// saturatedHasher is a real Hasher that reports every slot and queue place
+// taken, and counts the hashes it is asked for.
+type saturatedHasher struct {
+	*password.Hasher
+	calls int
+}
+
+func (h *saturatedHasher) Saturated() bool { return true }
+
+func (h *saturatedHasher) Verify(ctx context.Context, pw, enc string) (bool, bool, error) {
+	h.calls++
+	return h.Hasher.Verify(ctx, pw, enc)
+}
+
+func (h *saturatedHasher) VerifyDummy(ctx context.Context, pw string) error {
+	h.calls++
+	return h.Hasher.VerifyDummy(ctx, pw)
+}
+
+// lookupCounter counts account lookups by address.
+type lookupCounter struct {
+	auth.Store
+	n int
+}
+
+func (l *lookupCounter) UserByEmail(ctx context.Context, norm string) (*auth.User, error) {
+	l.n++
+	return l.Store.UserByEmail(ctx, norm)
+}
+
+// A saturated hasher refuses a login before it looks the account up or
+// hashes anything: 503 with a Retry-After, for known and unknown
+// addresses alike.
+func TestLoginRefusedBeforeLookupWhenSaturated(t *testing.T) {
+	t.Parallel()
+	h := &saturatedHasher{Hasher: password.NewHasher(password.Config{})}
+	lc := &lookupCounter{}
+	fx := authtest.New(t, auth.Config{PublicURL: "https://auth.example.com"},
+		authtest.WithDeps(func(d *auth.Deps) { lc.Store = d.Store; d.Store = lc }))
+	ctx := context.Background()
+	c := auth.ClientInfo{IP: "192.0.2.1"}
+	if _, err := fx.Service.Signup(auth.ContextWithClient(ctx, c), "known@example.com", "zebra-lantern-41-quiet"); err != nil {
+		t.Fatal(err)
+	}
+	sat := authtest.New(t, auth.Config{PublicURL: "https://auth.example.com"}, authtest.WithStore(fx.DB), authtest.WithClock(fx.Clock),
+		authtest.WithDeps(func(d *auth.Deps) { lc.Store = d.Store; d.Store = lc; d.Hasher = h }))
+	lc.n = 0
+	for _, addr := range []string{"known@example.com", "unknown@example.com"} {
+		_, err := sat.Service.Login(auth.ContextWithClient(ctx, c), addr, "zebra-lantern-41-quiet")
+		e, ok := err.(*auth.Error)
+		if !ok || e.Code != auth.CodeUnavailable || e.RetryAfter <= 0 {
+			t.Errorf("login of %s with the hasher saturated: %#v, want 503 unavailable with a Retry-After", addr, err)
+		}
+	}
+	if lc.n != 0 || h.calls != 0 {
+		t.Errorf("refused logins made %d account lookups and %d hashes, want none", lc.n, h.calls)
+	}
+}

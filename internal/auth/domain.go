@@ -98,6 +98,28 @@ type RefreshToken struct {
 	SuccessorSealed []byte
 }
 
+// RefreshState is a refresh token read together with its session and user
+// (Store.RefreshTokenState).
+type RefreshState struct {
+	Token   *RefreshToken
+	Session *Session
+	User    *User
+}
+
+// Rotation is one rotation of a refresh token (Store.RotateRefreshToken).
+type Rotation struct {
+	// Hash is the hash of the token presented, of session SessionID and
+	// user UserID.
+	Hash      []byte
+	SessionID string
+	UserID    string
+	// At is when the token is used, its successor created and the session
+	// last used.
+	At time.Time
+	// SuccessorHash and SuccessorSealed are as in RefreshToken.
+	SuccessorHash, SuccessorSealed []byte
+}
+
 // TokenKind names what a single-use emailed token is for.
 type TokenKind string
 
@@ -178,6 +200,19 @@ type Store interface {
 	Tx(ctx context.Context, fn func(tx Tx) error) error
 	// Reads outside a transaction.
 	Reader
+	// RefreshTokenState reads the refresh token with hash, its session and
+	// its user in one query, outside any transaction; ErrNotFound when any
+	// of them is missing.
+	RefreshTokenState(ctx context.Context, hash []byte) (*RefreshState, error)
+	// RotateRefreshToken is a refresh rotation in one atomic and durable
+	// step outside any transaction (one statement where the database
+	// allows it): only if session r.SessionID is not revoked and its token
+	// r.Hash is unused, it marks the token used at r.At with its successor
+	// (as MarkRefreshTokenUsed), creates the successor token for the same
+	// session and user, and sets the session's last use to r.At. It
+	// reports whether it did: of many concurrent callers exactly one gets
+	// true, and false changes nothing.
+	RotateRefreshToken(ctx context.Context, r Rotation) (bool, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -107,6 +107,9 @@ func (s *Service) emit(ctx context.Context, e Event) {
 	if e.Type == EventRefreshReuseDetected {
 		level = slog.LevelWarn
 	}
+	// Before anything else hears of it, and before the request that
+	// caused it answers: this instance's next bearer check sees the change.
+	s.forgetFor(e)
 	s.log.LogAttrs(ctx, level, "security event", attrs...)
 	s.writeAudit(ctx, e) // the audit log: after commit, see audit.go
 	if s.deps.OnEvent != nil {

@@ -59,6 +59,18 @@ type Config struct {
 	ForgotCap   Rate // 5/h per email
 	ResendCap   Rate // 5/24h per account
 	NoticeCap   Rate // 5/24h per account and notice kind
+
+	// SessionCache bounds the sessions and users Authenticate keeps in
+	// memory (default 10000 entries, about 5 MB at most; negative: none,
+	// every bearer check reads the store and checks the signature). See
+	// sessioncache.go for how the cache stays true; with it, the last 4096
+	// access tokens verified are remembered too (tokencache.go).
+	SessionCache int
+	// SessionCacheMaxAge is how long a cached entry is used before it is
+	// read again (default 1s): the bound on how long a change made through
+	// another instance (or the CLI) goes unseen here when no fan-out notice
+	// reaches this one (Redis down or not configured, a notice lost).
+	SessionCacheMaxAge time.Duration
 }
 
 // Hasher hashes and verifies passwords (internal/password.Hasher). An
@@ -110,6 +122,9 @@ type Service struct {
 
 	bg    sync.WaitGroup // per-user work done off the request path
 	bgSem chan struct{}
+
+	cache    *sessionCache   // nil: off
+	verified *verifiedTokens // nil: off
 }
 
 // New builds the service and loads (or, on first start, creates) the
@@ -135,6 +150,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		now:   func() time.Time { return deps.Now().UTC() },
 		iss:   strings.TrimRight(cfg.PublicURL, "/"),
 		bgSem: make(chan struct{}, bgSlots),
+	}
+	s.cache = newSessionCache(cfg.SessionCache, cfg.SessionCacheMaxAge, s.now)
+	if s.cache != nil {
+		s.verified = newVerifiedTokens(maxVerifiedTokens)
 	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
@@ -173,6 +192,10 @@ func (c Config) WithDefaults() Config {
 	def(&c.ConfirmTTL, 24*time.Hour)
 	def(&c.KeyRotation, 720*time.Hour)
 	def(&c.KeyReload, time.Minute)
+	def(&c.SessionCacheMaxAge, time.Second)
+	if c.SessionCache == 0 {
+		c.SessionCache = 10000
+	}
 	rate := func(r *Rate, n int, per time.Duration) {
 		if r.N == 0 || r.Per == 0 {
 			*r = Rate{N: n, Per: per}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/latchauth/latch/internal/token"
@@ -27,6 +28,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (*TokenPair
 	}
 	norm := addr.Key
 	if err := s.passwordAttempt(ctx, norm, ""); err != nil {
+		return nil, err
+	}
+	if err := s.admitHash(); err != nil {
 		return nil, err
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
@@ -137,6 +141,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 	if !ok {
 		return nil, errInvalidBearer("the refresh token is invalid")
 	}
+	if p, done, err := s.rotateRefresh(ctx, refresh, h); done {
+		return p, err
+	}
+	// A token already used (a retry within the grace window, or a reuse)
+	// or a lost race: judged again, inside one transaction.
 	var (
 		u     *User
 		sid   string
@@ -161,14 +170,8 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 		if err != nil {
 			return err
 		}
-		// Checked before anything else: a refusal here changes nothing, so
-		// a token that leaked from its client is no use to anyone else,
-		// and presenting it elsewhere cannot end the session either.
-		if !sess.UsableBy(ClientFromContext(ctx).OAuthClient) {
-			return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
-		}
-		if !sess.Active(now, s.cfg.SessionIdle) {
-			return errInvalidBearer("the session has ended; log in again")
+		if err := s.refreshRefusal(ctx, sess, nil, now); err != nil {
+			return err
 		}
 		if u, err = tx.UserByID(ctx, rt.UserID); err != nil {
 			if notFound(err) {
@@ -176,8 +179,8 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 			}
 			return err
 		}
-		if u.Disabled {
-			return Errorf(CodeAccountDisabled, "this account is disabled")
+		if err := s.refreshRefusal(ctx, sess, u, now); err != nil {
+			return err
 		}
 		sid, end = sess.ID, sess.ExpiresAt
 		if rt.UsedAt.IsZero() {
@@ -226,6 +229,69 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 	return s.pairUntil(u, sid, next, end)
 }
 
+// rotateRefresh is Refresh's common case, an unused token of a live session, in
+// two store calls instead of a transaction: one read of the token, its
+// session and user, then one conditional write (Store.RotateRefreshToken)
+// that only one of concurrent rotations wins. done is false when the token
+// was used already or the write lost: Refresh then judges it again in a
+// transaction (grace window or reuse).
+func (s *Service) rotateRefresh(ctx context.Context, refresh string, h []byte) (p *TokenPair, done bool, err error) {
+	st, err := s.deps.Store.RefreshTokenState(ctx, h)
+	if notFound(err) {
+		return nil, true, errInvalidBearer("the refresh token is invalid")
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	now := s.now()
+	if err := s.refreshRefusal(ctx, st.Session, st.User, now); err != nil {
+		return nil, true, err
+	}
+	if !st.Token.UsedAt.IsZero() {
+		return nil, false, nil
+	}
+	next, err := token.NewOpaque()
+	if err != nil {
+		return nil, true, err
+	}
+	nh, _ := token.HashOpaque(next)
+	sealed, err := token.SealSuccessor(refresh, next)
+	if err != nil {
+		return nil, true, err
+	}
+	won, err := s.deps.Store.RotateRefreshToken(ctx, Rotation{
+		Hash: h, SessionID: st.Session.ID, UserID: st.User.ID, At: now,
+		SuccessorHash: nh, SuccessorSealed: sealed,
+	})
+	if err != nil {
+		return nil, true, err
+	}
+	if !won {
+		return nil, false, nil
+	}
+	p, err = s.pairUntil(st.User, st.Session.ID, next, st.Session.ExpiresAt)
+	return p, true, err
+}
+
+// refreshRefusal says why sess (and u, when known) may not rotate a refresh
+// token for the client of ctx at now, or nil. The client binding is
+// checked before anything else:
+// a refusal changes nothing, so a token that leaked from its client is no
+// use to anyone else, and presenting it elsewhere cannot end the session
+// either.
+func (s *Service) refreshRefusal(ctx context.Context, sess *Session, u *User, now time.Time) error {
+	if !sess.UsableBy(ClientFromContext(ctx).OAuthClient) {
+		return errInvalidBearer("the refresh token was issued to another client; refresh it through that client, authenticated")
+	}
+	if !sess.Active(now, s.cfg.SessionIdle) {
+		return errInvalidBearer("the session has ended; log in again")
+	}
+	if u != nil && u.Disabled {
+		return Errorf(CodeAccountDisabled, "this account is disabled")
+	}
+	return nil
+}
+
 // graceSuccessor returns rt's successor when rt was rotated within the grace
 // window and the successor is still unused; "" otherwise.
 func (s *Service) graceSuccessor(ctx context.Context, tx Tx, rt *RefreshToken, presented string, now time.Time) (string, error) {
@@ -255,13 +321,7 @@ func (s *Service) graceSuccessor(ctx context.Context, tx Tx, rt *RefreshToken, p
 // Authenticate checks a bearer access token: signature and claims, then that
 // its session is live and its user enabled and not cut off.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	v := token.IssuerVerifier{
-		Keys:     s.keyByKID,
-		Issuer:   s.iss,
-		Audience: s.cfg.Audience,
-		Now:      s.now,
-	}
-	cl, err := v.Verify(bearer)
+	cl, err := s.verifyAccess(bearer)
 	if errors.Is(err, token.ErrExpired) {
 		return nil, Errorf(CodeTokenExpired, "the access token has expired")
 	}
@@ -271,7 +331,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if cl.SessionID == "" {
 		return nil, errInvalidBearer("the access token is invalid")
 	}
-	sess, err := s.deps.Store.SessionByID(ctx, cl.SessionID)
+	sess, err := s.bearerSession(ctx, cl.SessionID)
 	if notFound(err) {
 		return nil, errInvalidBearer("the session has ended")
 	}
@@ -284,7 +344,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if sess.UserID != cl.Subject || !sess.Active(s.now(), s.cfg.SessionIdle) {
 		return nil, errInvalidBearer("the session has ended")
 	}
-	u, err := s.deps.Store.UserByID(ctx, cl.Subject)
+	u, err := s.bearerUser(ctx, cl.Subject)
 	if notFound(err) {
 		return nil, errInvalidBearer("the account no longer exists")
 	}
@@ -297,7 +357,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if !u.TokensValidAfter.IsZero() && cl.IssuedAt.Before(u.TokensValidAfter.Truncate(time.Second)) {
 		return nil, errInvalidBearer("the access token was revoked")
 	}
-	return &Principal{User: u, SessionID: sess.ID, TokenID: cl.ID, IssuedAt: cl.IssuedAt, Roles: cl.Roles}, nil
+	return &Principal{User: u, SessionID: sess.ID, TokenID: cl.ID, IssuedAt: cl.IssuedAt, Roles: slices.Clone(cl.Roles)}, nil
 }
 
 // Logout ends the caller's session and, when a refresh token of the caller

@@ -193,6 +193,18 @@ func (s *Service) hashErr(err error) error {
 	return err
 }
 
+// admitHash refuses a request that would hash a password (503 with a
+// Retry-After) when the Hasher reports, through an optional Saturated
+// method, that every slot and queue place is taken: under overload the
+// excess is refused before its database lookup, not after it. It depends
+// on nothing about the account, so every address is refused alike.
+func (s *Service) admitHash() error {
+	if h, ok := s.deps.Hasher.(interface{ Saturated() bool }); ok && h.Saturated() {
+		return &Error{Code: CodeUnavailable, Message: "the server is busy; try again shortly", RetryAfter: time.Second}
+	}
+	return nil
+}
+
 // checkPassword applies the password policy.
 func (s *Service) checkPassword(pw, email string) error {
 	if err := s.deps.Policy.Check(pw, email); err != nil {

@@ -87,8 +87,14 @@ type Config struct {
 	// runtime.GOMAXPROCS(0).
 	MaxConcurrent int
 	// MaxQueue is the number of callers allowed to wait for a slot;
-	// default 64*MaxConcurrent. Beyond it Hash and Verify return ErrBusy
-	// at once. A negative value allows no waiting at all.
+	// default 4*MaxConcurrent, at least 8. Beyond it Hash and Verify
+	// return ErrBusy at once. A negative value allows no waiting at all.
+	//
+	// The queue is short on purpose: a caller admitted waits for at most
+	// MaxQueue/MaxConcurrent hashes ahead of it, so under overload the
+	// logins that are admitted stay within a few hash times and the excess
+	// is refused at once (503 with Retry-After) rather than after waiting
+	// in a queue it would time out in anyway.
 	MaxQueue int
 }
 
@@ -110,6 +116,7 @@ type Hasher struct {
 	waiting atomic.Int64
 	running atomic.Int64
 	dummy   string
+	idleState
 }
 
 // NewHasher returns a Hasher for cfg, with defaults filled in.
@@ -131,7 +138,7 @@ func NewHasher(cfg Config) *Hasher {
 	}
 	switch {
 	case cfg.MaxQueue == 0:
-		cfg.MaxQueue = 64 * cfg.MaxConcurrent
+		cfg.MaxQueue = max(4*cfg.MaxConcurrent, 8)
 	case cfg.MaxQueue < 0:
 		cfg.MaxQueue = 0
 	}
@@ -270,6 +277,15 @@ func (h *Hasher) QueueDepth() int {
 	return int(h.waiting.Load() + h.running.Load())
 }
 
+// Saturated reports whether a hash started now would be refused with
+// ErrBusy: every slot is taken and the queue is full. Callers check it
+// before the work that leads up to a hash (a database lookup), so that
+// under overload the excess is refused before it costs anything. It is a
+// hint; Hash and Verify decide.
+func (h *Hasher) Saturated() bool {
+	return h.running.Load() >= int64(h.cfg.MaxConcurrent) && h.waiting.Load() >= int64(h.cfg.MaxQueue)
+}
+
 // acquire takes a hashing slot, waiting while the queue has room.
 func (h *Hasher) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -298,4 +314,5 @@ func (h *Hasher) acquire(ctx context.Context) error {
 func (h *Hasher) release() {
 	h.running.Add(-1)
 	<-h.sem
+	h.hashed()
 }

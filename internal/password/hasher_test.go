@@ -35,11 +35,12 @@ func TestConfigDefaults(t *testing.T) {
 		in   Config
 		want Config
 	}{
-		{"zero", Config{}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: procs, MaxQueue: 64 * procs}},
-		{"below OWASP memory", Config{Memory: 1024, Time: 1}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: procs, MaxQueue: 64 * procs}},
-		{"t=1 with 46 MiB", Config{Memory: 47104, Time: 1}, Config{Memory: 47104, Time: 1, Threads: 1, MaxConcurrent: procs, MaxQueue: 64 * procs}},
+		{"zero", Config{}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: procs, MaxQueue: max(4*procs, 8)}},
+		{"below OWASP memory", Config{Memory: 1024, Time: 1}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: procs, MaxQueue: max(4*procs, 8)}},
+		{"t=1 with 46 MiB", Config{Memory: 47104, Time: 1}, Config{Memory: 47104, Time: 1, Threads: 1, MaxConcurrent: procs, MaxQueue: max(4*procs, 8)}},
 		{"explicit", Config{Memory: 65536, Time: 3, Threads: 4, MaxConcurrent: 3, MaxQueue: 5}, Config{Memory: 65536, Time: 3, Threads: 4, MaxConcurrent: 3, MaxQueue: 5}},
-		{"queue from concurrency", Config{MaxConcurrent: 2}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: 2, MaxQueue: 128}},
+		{"queue from concurrency", Config{MaxConcurrent: 2}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: 2, MaxQueue: 8}},
+		{"queue from many slots", Config{MaxConcurrent: 6}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: 6, MaxQueue: 24}},
 		{"no queue", Config{MaxConcurrent: 1, MaxQueue: -1}, Config{Memory: 19456, Time: 2, Threads: 1, MaxConcurrent: 1, MaxQueue: 0}},
 	}
 	for _, tt := range tests {
@@ -293,6 +294,9 @@ func TestQueueBusy(t *testing.T) {
 	if err := h.acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if h.Saturated() {
+		t.Errorf("Saturated() with the queue empty = true")
+	}
 	waiter := make(chan error, 1)
 	go func() {
 		_, err := h.Hash(ctx, "zebra-lantern-41-quiet")
@@ -302,6 +306,9 @@ func TestQueueBusy(t *testing.T) {
 
 	// The slot is held and the one queue place taken: a further call
 	// fails at once (it would otherwise block until ctx's deadline).
+	if !h.Saturated() {
+		t.Errorf("Saturated() with the slot and the queue taken = false")
+	}
 	if _, err := h.Hash(ctx, "zebra-lantern-41-quiet"); err != ErrBusy {
 		t.Errorf("Hash with full queue = %v, want ErrBusy", err)
 	}
@@ -318,6 +325,9 @@ func TestQueueBusy(t *testing.T) {
 	}
 	if got := h.QueueDepth(); got != 0 {
 		t.Errorf("QueueDepth() after all done = %d, want 0", got)
+	}
+	if h.Saturated() {
+		t.Errorf("Saturated() after all done = true")
 	}
 }
 

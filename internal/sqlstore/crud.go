@@ -211,20 +211,33 @@ const userCols = `id, email, email_norm, password_hash, email_confirmed, roles, 
 	created_at, updated_at, tokens_valid_after`
 
 func scanUser(s scanner) (*auth.User, error) {
-	var (
-		u                        auth.User
-		roles                    string
-		created, updated, cutoff sql.NullInt64
-	)
-	if err := s.Scan(&u.ID, &u.Email, &u.EmailNorm, &u.PasswordHash, &u.EmailConfirmed, &roles,
-		&u.Disabled, &created, &updated, &cutoff); err != nil {
+	var x userRow
+	if err := s.Scan(x.dest()...); err != nil {
 		return nil, err
 	}
+	return x.user()
+}
+
+// userRow receives the userCols of a row; user turns them into a User.
+// Queries that read a user with other things (a join) scan into it too.
+type userRow struct {
+	u                        auth.User
+	roles                    string
+	created, updated, cutoff sql.NullInt64
+}
+
+func (x *userRow) dest() []any {
+	return []any{&x.u.ID, &x.u.Email, &x.u.EmailNorm, &x.u.PasswordHash, &x.u.EmailConfirmed, &x.roles,
+		&x.u.Disabled, &x.created, &x.updated, &x.cutoff}
+}
+
+func (x *userRow) user() (*auth.User, error) {
+	u := x.u
 	var err error
-	if u.Roles, err = rolesCol(roles); err != nil {
+	if u.Roles, err = rolesCol(x.roles); err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.UpdatedAt, u.TokensValidAfter = timeCol(created), timeCol(updated), timeCol(cutoff)
+	u.CreatedAt, u.UpdatedAt, u.TokensValidAfter = timeCol(x.created), timeCol(x.updated), timeCol(x.cutoff)
 	return &u, nil
 }
 
@@ -298,16 +311,29 @@ const sessionCols = `id, user_id, created_at, last_used_at, expires_at, ip, user
 	client_id, client_confidential`
 
 func scanSession(s scanner) (*auth.Session, error) {
-	var (
-		x                               auth.Session
-		created, used, expires, revoked sql.NullInt64
-	)
-	if err := s.Scan(&x.ID, &x.UserID, &created, &used, &expires, &x.IP, &x.UserAgent, &revoked,
-		&x.ClientID, &x.ClientConfidential); err != nil {
+	var x sessionRow
+	if err := s.Scan(x.dest()...); err != nil {
 		return nil, err
 	}
-	x.CreatedAt, x.LastUsedAt, x.ExpiresAt, x.RevokedAt = timeCol(created), timeCol(used), timeCol(expires), timeCol(revoked)
-	return &x, nil
+	return x.session(), nil
+}
+
+// sessionRow receives the sessionCols of a row; session turns them into a
+// Session.
+type sessionRow struct {
+	s                               auth.Session
+	created, used, expires, revoked sql.NullInt64
+}
+
+func (x *sessionRow) dest() []any {
+	return []any{&x.s.ID, &x.s.UserID, &x.created, &x.used, &x.expires, &x.s.IP, &x.s.UserAgent, &x.revoked,
+		&x.s.ClientID, &x.s.ClientConfidential}
+}
+
+func (x *sessionRow) session() *auth.Session {
+	s := x.s
+	s.CreatedAt, s.LastUsedAt, s.ExpiresAt, s.RevokedAt = timeCol(x.created), timeCol(x.used), timeCol(x.expires), timeCol(x.revoked)
+	return &s
 }
 
 // SessionByID returns the session with id, or auth.ErrNotFound.
@@ -358,18 +384,32 @@ func (t *tx) RevokeUserSessions(ctx context.Context, userID, exceptID string, at
 // RefreshTokenByHash returns the refresh token with hash, or
 // auth.ErrNotFound.
 func (r reader) RefreshTokenByHash(ctx context.Context, hash []byte) (*auth.RefreshToken, error) {
-	var (
-		x             auth.RefreshToken
-		created, used sql.NullInt64
-	)
-	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT hash, session_id, user_id, created_at, used_at,
-		successor_hash, successor_sealed FROM refresh_tokens WHERE hash = $1`), hash).
-		Scan(&x.Hash, &x.SessionID, &x.UserID, &created, &used, &x.SuccessorHash, &x.SuccessorSealed)
+	var x refreshTokenRow
+	err := r.q.QueryRowContext(ctx, r.db.q(`SELECT `+refreshTokenCols+` FROM refresh_tokens WHERE hash = $1`), hash).
+		Scan(x.dest()...)
 	if err != nil {
 		return nil, r.db.mapErr("refresh token by hash", err)
 	}
-	x.CreatedAt, x.UsedAt = timeCol(created), timeCol(used)
-	return &x, nil
+	return x.token(), nil
+}
+
+const refreshTokenCols = `hash, session_id, user_id, created_at, used_at, successor_hash, successor_sealed`
+
+// refreshTokenRow receives the refreshTokenCols of a row; token turns them
+// into a RefreshToken.
+type refreshTokenRow struct {
+	t             auth.RefreshToken
+	created, used sql.NullInt64
+}
+
+func (x *refreshTokenRow) dest() []any {
+	return []any{&x.t.Hash, &x.t.SessionID, &x.t.UserID, &x.created, &x.used, &x.t.SuccessorHash, &x.t.SuccessorSealed}
+}
+
+func (x *refreshTokenRow) token() *auth.RefreshToken {
+	t := x.t
+	t.CreatedAt, t.UsedAt = timeCol(x.created), timeCol(x.used)
+	return &t
 }
 
 func (t *tx) CreateRefreshToken(ctx context.Context, x *auth.RefreshToken) error {

@@ -22,8 +22,8 @@
 // with errors.Is; the driver's error stays in the chain for the log.
 //
 // Conditional writes (RevokeSession, MarkRefreshTokenUsed,
-// ConsumeOneTimeToken) report false, not an error, when no row matched, a
-// missing row included. Plain updates and deletes of a missing row
+// RotateRefreshToken, ConsumeOneTimeToken) report false, not an error, when
+// no row matched, a missing row included. Plain updates and deletes of a missing row
 // (UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent,
 // MailFailed) return auth.ErrNotFound.
 package sqlstore
@@ -64,8 +64,13 @@ type DB struct {
 	// write: a buffered channel of one so that waiting honours contexts.
 	wlock chan struct{}
 
-	queries  sync.Map // query as written -> query for the flavour
-	claimSQL string
+	queries sync.Map // query as written -> query for the flavour
+	stmts   sync.Map // query as written -> *sql.Stmt (see stmt)
+
+	// rotations, for a single-writer flavour, groups concurrent refresh
+	// rotations into one transaction (rotation_batch.go).
+	rotations rotationQueue
+	claimSQL  string
 
 	// onRetry, when set (by tests), is called before Tx retries.
 	onRetry func(attempt int, err error)
@@ -130,6 +135,7 @@ func open(ctx context.Context, rawURL string, o options) (*DB, error) {
 	db := &DB{db: sqldb, flavor: fl, now: time.Now}
 	if fl.singleWriter {
 		db.wlock = make(chan struct{}, 1)
+		db.rotations.leader = make(chan struct{}, 1)
 	}
 	db.claimSQL = strings.ReplaceAll(claimMailSQL, "/*skip locked*/", fl.skipLocked)
 	pctx, cancel := db.opCtx(ctx)
@@ -232,7 +238,33 @@ func (db *DB) Flavor() string { return db.flavor.name }
 func (db *DB) Stats() sql.DBStats { return db.db.Stats() }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close() // the pool's close below releases them anyway
+		return true
+	})
+	return db.db.Close()
+}
+
+// stmt returns query, rewritten for the flavour, as a statement prepared
+// once for the pool: database/sql prepares it on each connection at its
+// first use there and keeps it. It is for the hottest queries: SQLite
+// compiles an unprepared query at every execution, which costs more than
+// running it.
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := db.stmts.Load(query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := db.db.PrepareContext(ctx, db.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
 
 // q returns query rewritten for the flavour.
 func (db *DB) q(query string) string {
@@ -252,10 +284,19 @@ func (db *DB) q(query string) string {
 func (db *DB) Tx(ctx context.Context, fn func(tx auth.Tx) error) error {
 	ctx, cancel := db.opCtx(ctx)
 	defer cancel()
+	err := db.retryBusy(ctx, func() error { return db.tryTx(ctx, fn) })
+	db.noteWrite(err)
+	return err
+}
+
+// retryBusy runs write, a transaction or a statement that is its own, and
+// runs it again, up to maxTxAttempts times in all, while the database
+// reports lock contention (a deadlock, a serialization failure, SQLite's
+// busy).
+func (db *DB) retryBusy(ctx context.Context, write func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := db.tryTx(ctx, fn)
+		err := write()
 		if err == nil || attempt >= maxTxAttempts || db.flavor.classify(err) != classBusy {
-			db.noteWrite(err)
 			return err
 		}
 		if db.onRetry != nil {

@@ -15,8 +15,9 @@
 //   - nil and empty roles both come back empty;
 //   - a row referring to a missing user or session is refused with
 //     auth.ErrNotFound;
-//   - RevokeSession, MarkRefreshTokenUsed and ConsumeOneTimeToken report
-//     false, without error, when no row matches (a missing row included);
+//   - RevokeSession, MarkRefreshTokenUsed, RotateRefreshToken and
+//     ConsumeOneTimeToken report false, without error, when no row matches
+//     (a missing row included);
 //   - UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent and
 //     MailFailed return auth.ErrNotFound for a missing row;
 //   - CountOneTimeTokens counts tokens created at or after since.
@@ -40,8 +41,9 @@ import (
 // store dropping them is caught.
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
-// Run runs the conformance suite for auth.Store. open must return a fresh,
-// empty store for each call; Run closes it when the subtest ends.
+// Run runs the conformance suite for auth.Store, its subtests in parallel.
+// open must return a fresh, empty store for each call; Run closes it when
+// the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Helper()
 	tests := []struct {
@@ -72,6 +74,13 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"ConcurrentConsumeOneTimeToken", testConcurrentConsume},
 		{"ConcurrentMarkRefreshTokenUsed", testConcurrentMarkUsed},
+		// Refresh rotation outside a transaction: rotation.go.
+		{"RefreshTokenState", testRefreshTokenState},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotateRevokedSession", testRotateRevokedSession},
+		{"ConcurrentRotate", testConcurrentRotate},
+		{"RotateRacesRevoke", testRotateRacesRevoke},
+		{"ConcurrentRotateManySessions", testConcurrentRotateManySessions},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
 		// Concurrency without a single writer.
 		{"ConflictThenContinue", testConflictThenContinue},
@@ -100,14 +109,15 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	runEach(t, open, tests)
 }
 
-// runEach runs each test as a subtest on a fresh store from open, closed
-// (and the close checked) when the subtest ends.
+// runEach runs each test as a parallel subtest on a fresh store from open,
+// closed (and the close checked) when the subtest ends.
 func runEach[S interface{ Close() error }](t *testing.T, open func(t *testing.T) S, tests []struct {
 	name string
 	fn   func(t *testing.T, s S)
 }) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each subtest has a store of its own
 			s := open(t)
 			t.Cleanup(func() {
 				if err := s.Close(); err != nil {

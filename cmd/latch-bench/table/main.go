@@ -1,0 +1,613 @@
+// Command table measures latch in one sitting and prints the results
+// table of docs/benchmarks.md in markdown: the raw ceilings of the work a
+// request must do (argon2id hashes with latch's parameters, Ed25519
+// signatures and verifications) and then every latch-bench scenario
+// against latch on SQLite and on PostgreSQL, one server under load at a
+// time, with each result's ratio to its ceiling.
+//
+//	go run ./cmd/latch-bench/table              # 10 s per run, both stores
+//	go run ./cmd/latch-bench/table -d 5s -postgres ''   # SQLite only
+//
+// It builds latch and latch-bench from this module, starts latch on a free
+// loopback port (email confirmation and rate limits off, its log in a
+// temporary file), on a new SQLite file and in a new PostgreSQL schema
+// that it drops at the end, and stops everything it started before it
+// exits. Load goes to loopback only; the PostgreSQL URL must name a
+// loopback host too. With -runs N every cell is the median of N runs.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, to create and drop the schema
+
+	"github.com/latchauth/latch/internal/password"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "table:", err)
+		os.Exit(1)
+	}
+}
+
+// scenario is one latch-bench run of the table.
+type scenario struct {
+	name  string // row name
+	args  []string
+	users int
+	// ceiling names the raw ceiling the row is compared with ("" none).
+	ceiling string
+}
+
+var scenarios = []scenario{
+	{"login", []string{"-scenario", "login", "-c", "4"}, 16, ceilArgon2},
+	{"refresh", []string{"-scenario", "refresh", "-c", "32"}, 32, ""},
+	{"me", []string{"-scenario", "me", "-c", "32"}, 32, ceilVerify},
+	{"signup", []string{"-scenario", "signup", "-c", "4"}, 4, ceilArgon2},
+	{"forgot", []string{"-scenario", "forgot", "-c", "4"}, 16, ""},
+	{"mixed", []string{"-scenario", "mixed", "-c", "8"}, 16, ""},
+	{"overload", []string{"-scenario", "login", "-overload", "-c", "8"}, 16, ceilArgon2},
+}
+
+// Raw ceilings, measured in-process on every core.
+const (
+	ceilArgon2 = "argon2id hashes/s"
+	ceilSign   = "Ed25519 signatures/s"
+	ceilVerify = "Ed25519 verifications/s"
+)
+
+// report is the part of latch-bench's JSON report the table uses.
+type report struct {
+	Total struct {
+		Requests          int     `json:"requests"`
+		Errors            int     `json:"errors"`
+		Throughput        float64 `json:"requests_per_second"`
+		P50               float64 `json:"p50_ms"`
+		P99               float64 `json:"p99_ms"`
+		Refused           int     `json:"refused"`
+		RefusedRetryAfter int     `json:"refused_retry_after"`
+		RefusedP99        float64 `json:"refused_p99_ms"`
+	} `json:"total"`
+	Baseline *struct {
+		Throughput float64 `json:"requests_per_second"`
+		P99        float64 `json:"p99_ms"`
+	} `json:"baseline"`
+	AdmittedP99Ratio float64 `json:"admitted_p99_ratio"`
+}
+
+type options struct {
+	duration time.Duration
+	ceiling  time.Duration
+	runs     int
+	postgres string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("table", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "length of each latch-bench run (at most 60s)")
+	fs.DurationVar(&o.ceiling, "ceiling-time", 3*time.Second, "length of each raw ceiling's measurement (at most 60s)")
+	fs.IntVar(&o.runs, "runs", 1, "runs per cell, the median is shown (1 to 5)")
+	fs.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+		"PostgreSQL database (loopback host) in which a schema is created for the run; empty: SQLite only")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if o.duration <= 0 || o.duration > 60*time.Second {
+		return fmt.Errorf("-d %v: want more than 0 and at most 60s", o.duration)
+	}
+	if o.ceiling <= 0 || o.ceiling > 60*time.Second {
+		return fmt.Errorf("-ceiling-time %v: want more than 0 and at most 60s", o.ceiling)
+	}
+	if o.runs < 1 || o.runs > 5 {
+		return fmt.Errorf("-runs %d: want 1 to 5", o.runs)
+	}
+	if o.postgres != "" {
+		if err := checkLoopbackURL(o.postgres); err != nil {
+			return err
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "latch-table-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	say := func(format string, a ...any) { fmt.Fprintf(stderr, "table: "+format+"\n", a...) }
+
+	say("building latch and latch-bench")
+	bins := map[string]string{}
+	for _, name := range []string{"latch", "latch-bench"} {
+		bins[name] = filepath.Join(dir, name)
+		out, err := exec.CommandContext(ctx, "go", "build", "-o", bins[name], "github.com/latchauth/latch/cmd/"+name).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", name, err, out)
+		}
+	}
+	loadBefore := loadAverage()
+
+	// The ceilings are measured before each store's runs and after the
+	// last, and the median is used: on a shared machine they drift with
+	// the rest of the load.
+	ceilingRuns := map[string][]float64{}
+	measureCeilings := func() {
+		say("measuring the raw ceilings (%v each)", o.ceiling)
+		ceilingRuns[ceilArgon2] = append(ceilingRuns[ceilArgon2], argon2Rate(o.ceiling))
+		ceilingRuns[ceilSign] = append(ceilingRuns[ceilSign], ed25519Rate(o.ceiling, false))
+		ceilingRuns[ceilVerify] = append(ceilingRuns[ceilVerify], ed25519Rate(o.ceiling, true))
+	}
+
+	type store struct{ name, url string }
+	stores := []store{{"SQLite", "sqlite:" + filepath.Join(dir, "bench.db")}}
+	if o.postgres != "" {
+		pgURL, drop, err := newSchema(ctx, o.postgres)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		stores = append(stores, store{"PostgreSQL", pgURL})
+	}
+
+	// results[store][scenario] holds one report per run.
+	results := make([]map[string][]*report, len(stores))
+	rss := make([][2]int64, len(stores)) // idle, max under load, KiB
+	for i, st := range stores {
+		results[i] = map[string][]*report{}
+		measureCeilings()
+		say("starting latch on %s", st.name)
+		srv, err := startLatch(ctx, bins["latch"], dir, st.url)
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
+		rss[i][0] = srv.rss()
+		for _, sc := range scenarios {
+			for r := 0; r < o.runs; r++ {
+				say("%s: %s (run %d of %d)", st.name, sc.name, r+1, o.runs)
+				stop := srv.sampleRSS(&rss[i][1])
+				rep, err := bench(ctx, bins["latch-bench"], srv.url, sc, o.duration)
+				stop()
+				if err != nil {
+					srv.stop()
+					return fmt.Errorf("%s: %s: %w", st.name, sc.name, err)
+				}
+				results[i][sc.name] = append(results[i][sc.name], rep)
+			}
+		}
+		srv.stop()
+	}
+	measureCeilings()
+	ceilings := map[string]float64{}
+	for k, v := range ceilingRuns {
+		ceilings[k] = median(v)
+	}
+
+	// The table.
+	w := stdout
+	fmt.Fprintf(w, "%s, %s %s/%s, %d cores; 1-minute load average %s before and %s after; %s per run, median of %d; ceilings median of %d\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		runtime.NumCPU(), loadBefore, loadAverage(), o.duration, o.runs, len(ceilingRuns[ceilArgon2]))
+	fmt.Fprintln(w, "| raw ceiling (in-process, every core) | per second |")
+	fmt.Fprintln(w, "|---|---|")
+	for _, c := range []string{ceilArgon2, ceilSign, ceilVerify} {
+		fmt.Fprintf(w, "| %s (%s) | %s |\n", strings.TrimSuffix(c, "/s"), ceilingDetail(c), num(ceilings[c]))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "| scenario | clients | ceiling |")
+	for _, st := range stores {
+		fmt.Fprintf(w, " latch %s: req/s (of ceiling), p99 |", st.name)
+	}
+	fmt.Fprint(w, "\n|---|---|---|")
+	for range stores {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w)
+	for _, sc := range scenarios {
+		clients := flagValue(sc.args, "-c")
+		if sc.name == "overload" {
+			n, _ := strconv.Atoi(clients)
+			clients = fmt.Sprintf("%d then %d", n, 2*n)
+		}
+		ceil := "-"
+		if sc.ceiling != "" {
+			ceil = num(ceilings[sc.ceiling]) + " " + strings.Fields(sc.ceiling)[0]
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |", sc.name, clients, ceil)
+		for i := range stores {
+			fmt.Fprintf(w, " %s |", cell(sc, results[i][sc.name], ceilings[sc.ceiling]))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprint(w, "| RSS idle / max under load | | |")
+	for i := range stores {
+		fmt.Fprintf(w, " %s / %s MiB |", mib(rss[i][0]), mib(rss[i][1]))
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+func ceilingDetail(c string) string {
+	switch c {
+	case ceilArgon2:
+		cfg := password.NewHasher(password.Config{}).Config()
+		return fmt.Sprintf("m=%d KiB, t=%d, p=%d, %d at a time", cfg.Memory, cfg.Time, cfg.Threads, cfg.MaxConcurrent)
+	case ceilSign:
+		return "a 300-byte message, what each token answer signs"
+	default:
+		return "the same message, what each bearer check verifies"
+	}
+}
+
+// cell formats one scenario's runs on one store: medians of throughput and
+// p99, the ratio to the ceiling, errors; for the overload row the admitted
+// and refused logins.
+func cell(sc scenario, reps []*report, ceiling float64) string {
+	if len(reps) == 0 {
+		return "-"
+	}
+	med := func(f func(*report) float64) float64 {
+		v := make([]float64, len(reps))
+		for i, r := range reps {
+			v[i] = f(r)
+		}
+		return median(v)
+	}
+	errs := 0
+	for _, r := range reps {
+		errs += r.Total.Errors - r.Total.Refused
+	}
+	if sc.name == "overload" {
+		admitted := med(func(r *report) float64 {
+			return r.Total.Throughput * float64(r.Total.Requests-r.Total.Errors) / float64(max(r.Total.Requests, 1))
+		})
+		s := fmt.Sprintf("unloaded %s/s p99 %s; overloaded: admitted %s/s (%.0f%%) p99 %s (%.1fx the unloaded)",
+			num(med(func(r *report) float64 { return r.Baseline.Throughput })),
+			msStr(med(func(r *report) float64 { return r.Baseline.P99 })),
+			num(admitted), 100*admitted/max(ceiling, 1e-9), msStr(med(func(r *report) float64 { return r.Total.P99 })),
+			med(func(r *report) float64 { return r.AdmittedP99Ratio }))
+		if refused := med(func(r *report) float64 { return float64(r.Total.Refused) }); refused > 0 {
+			s += fmt.Sprintf(", refused %s (p99 %s, Retry-After on %s)", count(refused),
+				msStr(med(func(r *report) float64 { return r.Total.RefusedP99 })),
+				count(med(func(r *report) float64 { return float64(r.Total.RefusedRetryAfter) })))
+		} else {
+			s += ", none refused"
+		}
+		if errs > 0 {
+			s += fmt.Sprintf(", %d other errors", errs)
+		}
+		return s
+	}
+	tput := med(func(r *report) float64 { return r.Total.Throughput })
+	s := num(tput) + "/s"
+	if ceiling > 0 {
+		s += fmt.Sprintf(" (%.0f%%)", 100*tput/ceiling)
+	}
+	s += ", p99 " + msStr(med(func(r *report) float64 { return r.Total.P99 }))
+	if errs > 0 {
+		s += fmt.Sprintf(", %d errors", errs)
+	}
+	if ref := med(func(r *report) float64 { return float64(r.Total.Refused) }); ref > 0 {
+		s += fmt.Sprintf(", %s refused", count(ref))
+	}
+	return s
+}
+
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// median returns the median of v, which is not empty (the upper one of an
+// even count).
+func median(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// num formats a rate: thousands separated, one decimal below 100.
+func num(v float64) string {
+	if v < 100 {
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return count(v)
+}
+
+// count formats a whole number with thousands separated.
+func count(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func msStr(v float64) string {
+	if v >= 100 {
+		return strconv.FormatFloat(v, 'f', 0, 64) + " ms"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " ms"
+}
+
+func mib(kib int64) string {
+	if kib <= 0 {
+		return "-"
+	}
+	return strconv.FormatInt((kib+512)/1024, 10)
+}
+
+// bench runs latch-bench once and decodes its report.
+func bench(ctx context.Context, bin, base string, sc scenario, d time.Duration) (*report, error) {
+	args := append([]string{"-url", base, "-json", "-d", d.String(), "-users", strconv.Itoa(sc.users)}, sc.args...)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("latch-bench %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var r report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return nil, fmt.Errorf("latch-bench report: %v", err)
+	}
+	if sc.name == "overload" && r.Baseline == nil {
+		return nil, errors.New("latch-bench -overload reported no baseline")
+	}
+	return &r, nil
+}
+
+// server is a running latch.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	done chan struct{}
+}
+
+// startLatch starts latch serve on a free loopback port with database
+// dbURL and waits for its "listening" log line.
+func startLatch(ctx context.Context, bin, dir, dbURL string) (*server, error) {
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LATCH_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"LATCH_ADDR=127.0.0.1:0",
+		"LATCH_LOG_FORMAT=json",
+		"LATCH_CONFIRM_EMAIL=false",
+		"LATCH_RATE_LIMITS=false",
+		"LATCH_DATABASE_URL="+dbURL,
+	)
+	logFile, err := os.Create(filepath.Join(dir, "latch-"+strconv.FormatInt(time.Now().UnixNano(), 36)+".log"))
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		defer logFile.Close()
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			logFile.Write(append(sc.Bytes(), '\n'))
+			var line struct {
+				Msg  string `json:"msg"`
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				select {
+				case addr <- line.Addr:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	select {
+	case a := <-addr:
+		s.url = "http://" + a
+		return s, nil
+	case <-s.done:
+		cmd.Wait()
+		return nil, fmt.Errorf("latch exited before listening; its log: %s", logFile.Name())
+	case <-time.After(30 * time.Second):
+	case <-ctx.Done():
+	}
+	s.stop()
+	return nil, errors.New("latch did not log \"listening\" within 30s")
+}
+
+// stop interrupts latch and waits for it, killing it after 10 s.
+func (s *server) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd.Wait()
+}
+
+// rss returns latch's resident set in KiB (0 where /proc is not there).
+func (s *server) rss() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// sampleRSS raises *peak to latch's resident set every 200 ms until the
+// returned func is called.
+func (s *server) sampleRSS(peak *int64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := s.rss(); v > *peak {
+				*peak = v
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
+// argon2Rate is how many argon2id hashes with latch's default parameters
+// latch's hasher completes per second with every slot busy.
+func argon2Rate(d time.Duration) float64 {
+	h := password.NewHasher(password.Config{})
+	return rate(d, h.Config().MaxConcurrent, func() {
+		if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
+			panic(err)
+		}
+	})
+}
+
+// ed25519Rate is how many Ed25519 signatures (or verifications) of a
+// token-sized message every core completes per second.
+func ed25519Rate(d time.Duration, verify bool) float64 {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	msg := make([]byte, 300)
+	rand.Read(msg)
+	sig := ed25519.Sign(priv, msg)
+	return rate(d, runtime.GOMAXPROCS(0), func() {
+		if verify {
+			if !ed25519.Verify(pub, msg, sig) {
+				panic("ed25519: verification failed")
+			}
+			return
+		}
+		ed25519.Sign(priv, msg)
+	})
+}
+
+// rate runs fn in workers goroutines for d and returns calls per second.
+func rate(d time.Duration, workers int, fn func()) float64 {
+	var n atomic.Int64
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				fn()
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
+
+// newSchema creates a fresh schema in the PostgreSQL database at raw and
+// returns a URL that uses it, and a func that drops it.
+func newSchema(ctx context.Context, raw string) (string, func(), error) {
+	db, err := sql.Open("pgx", raw)
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := "latch_table_" + hex.EncodeToString(b)
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("postgres: create schema (is PostgreSQL running at the -postgres URL?): %w", err)
+	}
+	u, _ := url.Parse(raw)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			fmt.Fprintf(os.Stderr, "table: drop schema %s: %v\n", schema, err)
+		}
+		db.Close()
+	}, nil
+}
+
+// checkLoopbackURL refuses a database URL whose host is not loopback: the
+// table sends load to this machine only.
+func checkLoopbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("-postgres: malformed URL")
+	}
+	h := u.Hostname()
+	if a, err := netip.ParseAddr(h); (err != nil || !a.Unmap().IsLoopback()) && !strings.EqualFold(h, "localhost") {
+		return fmt.Errorf("-postgres: host %q is not loopback: the table runs against this machine only", h)
+	}
+	return nil
+}
+
+// loadAverage returns the 1-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}
