@@ -152,11 +152,11 @@ func TestImportDevise100k(t *testing.T) {
 		t.Errorf("imported user %+v", one)
 	}
 
-	// The real users log in over the API; their hashes are upgraded. On a
-	// slow machine (the race detector slows SQLite some fifteenfold) a
-	// login's write can wait past its database budget, most likely behind
-	// the prune latch runs at start (one write transaction that reads
-	// every unconfirmed account), and be answered 503 unavailable: the
+	// The real users log in over the API; their hashes are upgraded. The
+	// prune latch runs at start goes through confirmation links in short
+	// transactions (conformance PruneUnconfirmedBatches), so the import
+	// does not hold logins up; on a starved machine a login can still run
+	// out of its database budget and be answered 503 unavailable: the
 	// logins ask again then, as clients do.
 	s := startWith(t, env)
 	login := func(email, pw string) *response {
