@@ -25,9 +25,11 @@ const (
 // (skipped, saying so, when PostgreSQL is not reachable), each with env.
 func onEveryStore(t *testing.T, env map[string]string, f func(t *testing.T, s *server)) {
 	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
 		f(t, startServer(t, env))
 	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		full := map[string]string{"LATCH_DATABASE_URL": svctest.PostgresURL(t)}
 		maps.Copy(full, env)
 		f(t, startServer(t, full))
@@ -48,6 +50,7 @@ func wantMail(t *testing.T, s *server, addr string, n int, want string) {
 // the spelling squatted the address (or reached its account). Non-ASCII
 // local parts are refused by default.
 func TestAddressLookalikesCannotTakeAnAddress(t *testing.T) {
+	t.Parallel()
 	onEveryStore(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey}, func(t *testing.T, s *server) {
 		const victim = "info@corp.example"
 		squat := dottedI + "nfo@corp.example"
@@ -89,6 +92,7 @@ func TestAddressLookalikesCannotTakeAnAddress(t *testing.T) {
 // TestAddressIDNADomainsAreOneAccount: a domain in Unicode and in A-label
 // form is one domain, so one account; latch mails the A-label form.
 func TestAddressIDNADomainsAreOneAccount(t *testing.T) {
+	t.Parallel()
 	onEveryStore(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey}, func(t *testing.T, s *server) {
 		const (
 			unicode = "kate@ex\u00e4mple.com"
@@ -128,6 +132,7 @@ func TestAddressIDNADomainsAreOneAccount(t *testing.T) {
 // spelling is kate's account and its mail goes to kate; "İ" stays itself,
 // an account of its own that never reaches info's.
 func TestAddressUnicodeLocalParts(t *testing.T) {
+	t.Parallel()
 	onEveryStore(t, map[string]string{"LATCH_UNICODE_EMAIL": "true", "LATCH_ADMIN_KEY": testAdminKey}, func(t *testing.T, s *server) {
 		s.signupConfirmed("kate@corp.example", goodPassword)
 		s.signupConfirmed("info@corp.example", goodPassword)
@@ -167,8 +172,10 @@ func TestAddressUnicodeLocalParts(t *testing.T) {
 // account but no spelling reaches it (logged). A Unicode domain joins its
 // A-label.
 func TestAddressStoredUnderOldRules(t *testing.T) {
+	t.Parallel()
 	for _, flavour := range []string{"sqlite", "postgres"} {
 		t.Run(flavour, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{
 				"LATCH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "latch.db"),
 				"LATCH_SECRET":       "an old secret of at least 32 bytes, for two starts",

@@ -11,6 +11,7 @@ import (
 func adminFlavours(t *testing.T, f func(t *testing.T, env map[string]string)) {
 	for _, fl := range []string{"sqlite", "postgres"} {
 		t.Run(fl, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"}
 			if fl == "postgres" {
 				env["LATCH_DATABASE_URL"] = svctest.PostgresURL(t)
@@ -25,6 +26,7 @@ func adminFlavours(t *testing.T, f func(t *testing.T, env map[string]string)) {
 // every session ends); an unknown or read-only field is refused, never
 // ignored.
 func TestAdminPatchEmailAndPassword(t *testing.T) {
+	t.Parallel()
 	adminFlavours(t, func(t *testing.T, env map[string]string) {
 		s := startServer(t, env)
 		id := s.adminCreate("kate@example.com")
@@ -89,6 +91,7 @@ func slicesHas(v any, s string) bool {
 // TestAdminSendResetAndConfirmation: an admin has a reset link or a new
 // confirmation link mailed; both work; a confirmed address is a 400.
 func TestAdminSendResetAndConfirmation(t *testing.T) {
+	t.Parallel()
 	adminFlavours(t, func(t *testing.T, env map[string]string) {
 		s := startServer(t, env)
 		id := s.adminCreate("ron@example.com")
@@ -121,6 +124,7 @@ func TestAdminSendResetAndConfirmation(t *testing.T) {
 // TestDeleteMeWithoutBody: no body says the password is required (not
 // 415).
 func TestDeleteMeWithoutBody(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"})
 	s.adminCreate("del@example.com")
 	at := s.login("del@example.com", goodPassword).str("access_token")
@@ -135,6 +139,7 @@ func TestDeleteMeWithoutBody(t *testing.T) {
 // send-reset and resend-confirmation work on the database of a running
 // server, whose worker sends the queued mail.
 func TestCLIUserAccountCommands(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	id := s.adminCreate("cli@example.com")
 	at := s.login("cli@example.com", goodPassword).str("access_token")

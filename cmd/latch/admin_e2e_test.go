@@ -77,6 +77,7 @@ func roleList(v any) []string {
 // and a bad one answer 401 invalid_token with a challenge, a user's valid
 // token 403 forbidden; the key and an admin's token get through.
 func TestAdminRoutesRefuseNonAdmins(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	uid := s.adminCreate("plain@example.com")
 	s.adminCreate("boss@example.com", "admin")
@@ -141,11 +142,13 @@ func TestAdminRoutesRefuseNonAdmins(t *testing.T) {
 
 // TestAdminKeyDisabledWithoutConfig: with no LATCH_ADMIN_KEY no key works.
 func TestAdminKeyDisabledWithoutConfig(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, nil)
 	s.do("GET", "/admin/v1/users", testAdminKey, nil).want(t, 401, "invalid_token")
 }
 
 func TestAdminUsersCRUD(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	// Validation.
 	for _, tc := range []struct {
@@ -251,6 +254,7 @@ func TestAdminUsersCRUD(t *testing.T) {
 }
 
 func TestAdminListUsersPaging(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	var ids []string
 	for i := range 7 {
@@ -307,6 +311,7 @@ func TestAdminListUsersPaging(t *testing.T) {
 // role change ends the user's sessions, so a demoted admin (themself
 // included) loses access at once.
 func TestAdminRoleToken(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	id := s.adminCreate("root@example.com")
 	before := s.login("root@example.com", goodPassword)
@@ -361,6 +366,7 @@ func TestAdminRoleToken(t *testing.T) {
 // and their right password answers 403 account_disabled (a wrong one still
 // 401 invalid_credentials); enabling lets them in again.
 func TestAdminDisable(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	id := s.adminCreate("dis@example.com")
 	l1 := s.login("dis@example.com", goodPassword)
@@ -399,6 +405,7 @@ func TestAdminDisable(t *testing.T) {
 // TestAdminForceLogout: every session ends and its access tokens are
 // refused at once.
 func TestAdminForceLogout(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	id := s.adminCreate("out@example.com")
 	l1 := s.login("out@example.com", goodPassword)
@@ -426,6 +433,7 @@ func TestAdminForceLogout(t *testing.T) {
 // and user agent, queryable by user, type and time, page by page; no
 // secret is ever stored.
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	id := s.adminCreate("aud@example.com")
 	hdr := map[string]string{"User-Agent": "audit-test/1.0"}
@@ -511,6 +519,7 @@ func TestAuditLog(t *testing.T) {
 // TestAdminPathsKeepNoAccountInvisible: accounts created by admins answer
 // the public API exactly like signed-up ones.
 func TestAdminPathsKeepNoAccountInvisible(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	s.adminCreate("made@example.com")
 	known := s.do("POST", "/v1/signup", "", map[string]string{"email": "made@example.com", "password": goodPassword}).want(t, 202, "")

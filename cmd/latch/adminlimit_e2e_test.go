@@ -13,6 +13,7 @@ import (
 // the right key still works from another address, and admin tools that
 // present it are never limited.
 func TestAdminAuthFailuresAreLimited(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{
 		"LATCH_ADMIN_KEY":       testAdminKey,
 		"LATCH_REVOCATION_KEY":  "revocation-key_0123456789abcdef",

@@ -10,6 +10,7 @@ import (
 // subcommand build it from: a subcommand that mails a link or retires a
 // key then uses the server's lifetimes, not the package defaults.
 func TestAuthConfigCarriesEverySetting(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{
 		"LATCH_PUBLIC_URL":            "https://id.example.com",
 		"LATCH_AUDIENCE":              "api",

@@ -59,6 +59,7 @@ type cliUserOut struct {
 }
 
 func TestCLIUserCommands(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	// A mistyped database is not created empty.
 	if _, _, err := runCLI(t, env, "user", "list"); err == nil || !strings.Contains(err.Error(), "no database at") {
@@ -210,6 +211,7 @@ func TestCLIUserCommands(t *testing.T) {
 // the database; the server, which keeps sessions and users in memory and
 // hears nothing from the CLI, once its copy ages out, within a second).
 func TestCLIAgainstRunningServer(t *testing.T) {
+	t.Parallel()
 	s := startAdmin(t)
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte(goodPassword), 0o600); err != nil {
@@ -233,6 +235,7 @@ func TestCLIAgainstRunningServer(t *testing.T) {
 }
 
 func TestAdminKeyMustWorkAsBearer(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		key string
 		ok  bool

@@ -73,6 +73,7 @@ func (u unitFile) last(section, key string) (string, bool) {
 // serve` with a command line latch accepts, names only known variables,
 // and confines the service.
 func TestSystemdUnit(t *testing.T) {
+	t.Parallel()
 	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -164,6 +165,7 @@ func TestSystemdUnit(t *testing.T) {
 // TestReadmeInstall: the README's install command names this module's
 // command and a static build, and the commands it runs exist.
 func TestReadmeInstall(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

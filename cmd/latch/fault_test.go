@@ -69,7 +69,7 @@ func startChild(t *testing.T, env map[string]string) *child {
 		cmd.Process.Kill()
 		<-logs.done
 	})
-	line, ok := logs.wait(30*time.Second, func(m map[string]any) bool { return m["msg"] == "listening" })
+	line, ok := logs.wait(svctest.Patience(30*time.Second), func(m map[string]any) bool { return m["msg"] == "listening" })
 	if !ok {
 		t.Fatalf("latch process did not start:\n%s", logs.all())
 	}
@@ -94,6 +94,7 @@ func (c *child) wait(t *testing.T, d time.Duration) error {
 // quickly, /readyz says not ready, latch recovers by itself, and every
 // acknowledged signup is stored.
 func TestFaultDatabaseOutage(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	s, p, dbURL := startBehindPostgresProxy(t)
 
 	type result struct {
@@ -190,7 +191,7 @@ func TestFaultDatabaseOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var acked, lost int
+	var acked, lost, overrun int
 	for _, r := range results {
 		switch {
 		case (r.phase == down || r.phase == recovering) && r.status != 503 && r.status != 202:
@@ -198,6 +199,13 @@ func TestFaultDatabaseOutage(t *testing.T) {
 		case r.phase == down && r.status == 503 && r.code != "unavailable":
 			t.Errorf("during the outage: 503 with code %q, want unavailable", r.code)
 		case (r.phase == before || r.phase == after) && r.status != 202:
+			// With the database up a signup succeeds; on a busy machine
+			// its database work can overrun StoreBudget, answered like
+			// an outage (checked strictly on a quiet machine only).
+			if r.status == 503 && r.code == "unavailable" && !svctest.Timing() {
+				overrun++
+				break
+			}
 			t.Errorf("%s answered %d %s with the database up", r.email, r.status, r.code)
 		}
 		if r.phase == down && r.status == 503 && r.retryAfter == "" {
@@ -222,13 +230,14 @@ func TestFaultDatabaseOutage(t *testing.T) {
 	if lost > 0 {
 		t.Errorf("%d of %d acknowledged signups are not in the database", lost, acked)
 	}
-	t.Logf("%d requests: %d before, %d during (503), %d after the outage", len(results), count(before, 202), count(down, 503), count(after, 202))
+	t.Logf("%d requests: %d before, %d during (503), %d after the outage; %d over their database budget with the database up", len(results), count(before, 202), count(down, 503), count(after, 202), overrun)
 }
 
 // A latch process killed (SIGKILL) in the middle of refreshes and resets
 // leaves no half-applied state: no session with two live refresh tokens,
 // no consumed reset token without its password change.
 func TestFaultKilledProcess(t *testing.T) {
+	t.Parallel()
 	dbURL := svctest.PostgresURL(t)
 	env := map[string]string{
 		"LATCH_ADDR":         "127.0.0.1:0",
@@ -320,6 +329,7 @@ func TestFaultKilledProcess(t *testing.T) {
 
 // SIGTERM: latch finishes the requests in flight and exits cleanly.
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := startChild(t, map[string]string{
 		"LATCH_ADDR":         "127.0.0.1:0",
@@ -411,6 +421,7 @@ func TestGracefulShutdown(t *testing.T) {
 // An instance whose database answers but refuses writes (SQLite on a disk
 // that is full: here the file may not grow) is not ready, and says why.
 func TestFaultReadyzFullDisk(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "latch.db")
 	env := map[string]string{
 		"LATCH_DATABASE_URL": "sqlite:" + path,
@@ -422,24 +433,31 @@ func TestFaultReadyzFullDisk(t *testing.T) {
 	env["LATCH_DATABASE_URL"] = "sqlite:" + path + "?_pragma=max_page_count(1)"
 	s := startServer(t, env)
 	s.do("GET", "/readyz", "", nil).want(t, 200, "")
-	full := false
-	for i := 0; i < 2000 && !full; i++ {
+	// Sign up until a signup is refused and /readyz says why. A refused
+	// signup alone is not enough on a slow machine: a request's database
+	// budget can run out before the disk does, and a write that still fits
+	// (the mail worker marking an earlier mail sent) clears the failure.
+	// Both pass; the full disk stays.
+	var ready *response
+	for i := 0; i < 2000 && ready == nil; i++ {
 		r := s.do("POST", "/v1/signup", "", map[string]string{"email": fmt.Sprintf("fill%d@example.com", i), "password": "correct horse battery"})
 		switch r.Status {
 		case 202:
 		case 503:
 			r.want(t, 503, "unavailable")
-			full = true
+			if rz := s.do("GET", "/readyz", "", nil); rz.Status != 200 && strings.Contains(rz.Raw, "full") {
+				ready = rz
+			}
 		default:
 			t.Fatalf("signup on a filling disk: %d %s", r.Status, r.Raw)
 		}
 	}
-	if !full {
-		t.Fatal("the database never filled up")
+	if ready == nil {
+		t.Fatal("the database never filled up (or /readyz never said so)")
 	}
-	r := s.do("GET", "/readyz", "", nil).want(t, 503, "unavailable")
-	if !strings.Contains(r.Raw, "full") || r.Header.Get("Retry-After") == "" {
-		t.Errorf("/readyz with writes failing: %s (Retry-After %q), want the reason (full) and Retry-After", r.Raw, r.Header.Get("Retry-After"))
+	ready.want(t, 503, "unavailable")
+	if ready.Header.Get("Retry-After") == "" {
+		t.Errorf("/readyz with writes failing: %s without Retry-After", ready.Raw)
 	}
 }
 
@@ -449,6 +467,7 @@ func TestFaultReadyzFullDisk(t *testing.T) {
 // spent the one budget it has (httpapi.StoreBudget), however many calls it
 // makes; latch goes on by itself once the database answers again.
 func TestFaultFrozenDatabase(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	s, p, _ := startBehindPostgresProxy(t)
 	const addr, pw = "frozen@example.com", "correct horse battery"
 	refresh := s.signupConfirmed(addr, pw).str("refresh_token")

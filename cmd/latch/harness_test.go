@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -112,6 +113,13 @@ type server struct {
 
 // startServer runs latch with env (on top of test defaults) until the test
 // ends.
+//
+// Tests that start latch in this process with LATCH_REDIS_URL do not call
+// t.Parallel: go-redis logs through one process-wide logger, which each
+// such latch sets at start (newScale) while another one's client may be
+// logging. Sequential tests run one at a time and before the parallel
+// ones, so such a latch never starts while another runs. Every other test
+// is parallel: each latch has its own database, port and log.
 func startServer(t *testing.T, env map[string]string) *server {
 	t.Helper()
 	dir := t.TempDir()
@@ -135,7 +143,7 @@ func startWith(t *testing.T, env map[string]string) *server {
 	go func() {
 		errc <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs)
 	}()
-	line, ok := logs.wait(30*time.Second, func(m map[string]any) bool { return m["msg"] == "listening" })
+	line, ok := logs.wait(svctest.Patience(30*time.Second), func(m map[string]any) bool { return m["msg"] == "listening" })
 	if !ok {
 		cancel()
 		select {
@@ -158,6 +166,12 @@ func startWith(t *testing.T, env map[string]string) *server {
 		})
 	}
 	t.Cleanup(s.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.stop()
+			t.Logf("server log:\n%s", logs.all())
+		}
+	})
 	waitHealthy(t, s.URL)
 	return s
 }
@@ -191,7 +205,7 @@ func (s *server) metrics() string {
 
 func waitHealthy(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(svctest.Patience(10 * time.Second))
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
@@ -257,6 +271,28 @@ func (s *server) doWith(method, path, bearer string, body any, hdr map[string]st
 		s.t.Errorf("%s %s answered %d: %s", method, path, resp.StatusCode, raw)
 	}
 	return out
+}
+
+// doThroughBusy is do for a request that must succeed eventually: while
+// latch answers 503 unavailable (its answer when a request's database work
+// overruns StoreBudget, e.g. behind a long write of a background job on a
+// slowed-down machine) it asks again after the Retry-After, as a client
+// would, for up to Patience(30s).
+func (s *server) doThroughBusy(method, path, bearer string, body any) *response {
+	s.t.Helper()
+	deadline := time.Now().Add(svctest.Patience(30 * time.Second))
+	for {
+		r := s.do(method, path, bearer, body)
+		if r.Status != 503 || r.str("code") != "unavailable" || time.Now().After(deadline) {
+			return r
+		}
+		wait, err := strconv.Atoi(r.Header.Get("Retry-After"))
+		if err != nil || wait < 1 {
+			s.t.Fatalf("503 with Retry-After %q, want whole seconds >= 1", r.Header.Get("Retry-After"))
+		}
+		s.t.Logf("%s %s: 503 unavailable, asking again in %ds", method, path, wait)
+		time.Sleep(time.Duration(wait) * time.Second)
+	}
 }
 
 // want fails the test unless r has status (and, for errors, code).

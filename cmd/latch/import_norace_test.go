@@ -4,3 +4,6 @@ package main
 
 // raceEnabled: see import_race_test.go.
 const raceEnabled = false
+
+// importRows: see import_race_test.go.
+const importRows = 100_000

@@ -16,6 +16,7 @@ import (
 // service refuses come out together in line order, on stderr and in
 // --json.
 func TestImportErrorsInLineOrder(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	bc, err := bcrypt.GenerateFromPassword([]byte("imported pw"), 4)
 	if err != nil {
@@ -70,6 +71,7 @@ func TestImportErrorsInLineOrder(t *testing.T) {
 
 // TestImportSemicolonCSV: a CSV export with semicolons gets a hint.
 func TestImportSemicolonCSV(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	file := filepath.Join(t.TempDir(), "users.csv")
 	if err := os.WriteFile(file, []byte("email;encrypted_password\nada@example.com;$2a$04$x\n"), 0o600); err != nil {

@@ -34,6 +34,7 @@ func burst(t *testing.T, s *server, n int, tag string, from func(i int) string) 
 // other per-IP limit keys alike; another /64 is another client; an
 // IPv4-mapped address is its IPv4 client.
 func TestIPv6ClientIsItsPrefix(t *testing.T) {
+	t.Parallel()
 	// The bursts put 20 password checks at once on the hasher: a queue
 	// that holds them, so that only the per-IP limit refuses.
 	s := startServer(t, map[string]string{"LATCH_TRUSTED_PROXIES": "127.0.0.1", "LATCH_HASH_QUEUE": "64"})

@@ -83,6 +83,7 @@ func kidOf(t *testing.T, jws string) string {
 // verifies the other's tokens, the old key's tokens keep working, and the
 // configured confidential client authenticates at the token endpoint.
 func TestKeysRotateCLI(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{
 		"LATCH_ADDR":          "127.0.0.1:0",
@@ -150,6 +151,7 @@ func TestKeysRotateCLI(t *testing.T) {
 }
 
 func TestKeysConfig(t *testing.T) {
+	t.Parallel()
 	base := map[string]string{"LATCH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "latch.db")}
 	tests := []struct {
 		key, value, wantErr string

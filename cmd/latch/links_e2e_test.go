@@ -27,8 +27,12 @@ func onBothStores(t *testing.T, env map[string]string, fn func(t *testing.T, s *
 		}
 		return out
 	}
-	t.Run("sqlite", func(t *testing.T) { fn(t, startServer(t, with(nil))) })
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		fn(t, startServer(t, with(nil)))
+	})
 	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
 		fn(t, startServer(t, with(map[string]string{"LATCH_DATABASE_URL": svctest.PostgresURL(t)})))
 	})
 }
@@ -39,6 +43,7 @@ const attackerPassword = "mallory holds this phrase"
 // own address; the owner then resets or changes the password or logs out
 // everywhere. The pending email-change link must die with that.
 func TestLinksEmailChangeLinkDiesWithCutOff(t *testing.T) {
+	t.Parallel()
 	cutOffs := []struct {
 		name string
 		// cut runs the owner's defence.
@@ -60,6 +65,7 @@ func TestLinksEmailChangeLinkDiesWithCutOff(t *testing.T) {
 	}
 	for _, c := range cutOffs {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			onBothStores(t, nil, func(t *testing.T, s *server) {
 				owner, attacker := "owner@example.com", "attacker@example.net"
 				conf := s.signupConfirmed(owner, goodPassword)
@@ -82,6 +88,7 @@ func TestLinksEmailChangeLinkDiesWithCutOff(t *testing.T) {
 
 // A confirmation link mailed before a password reset dies with the reset.
 func TestLinksSignupLinkDiesWithReset(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, nil, func(t *testing.T, s *server) {
 		addr := "slow@example.com"
 		s.do("POST", "/v1/signup", "", map[string]string{"email": addr, "password": goodPassword}).want(t, 202, "")
@@ -99,6 +106,7 @@ func TestLinksSignupLinkDiesWithReset(t *testing.T) {
 // their own password; the victim signs up later and confirms from their
 // mailbox. The victim's password must be the one that works.
 func TestLinksSquattedSignup(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, nil, func(t *testing.T, s *server) {
 		victim := "victim@example.com"
 		s.do("POST", "/v1/signup", "", map[string]string{"email": victim, "password": attackerPassword}).want(t, 202, "")
@@ -118,6 +126,7 @@ func TestLinksSquattedSignup(t *testing.T) {
 
 // A resend link activates the password of the latest signup.
 func TestLinksResendCarriesLatestSignup(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, nil, func(t *testing.T, s *server) {
 		victim := "victim@example.com"
 		s.do("POST", "/v1/signup", "", map[string]string{"email": victim, "password": attackerPassword}).want(t, 202, "")
@@ -136,6 +145,7 @@ func TestLinksResendCarriesLatestSignup(t *testing.T) {
 // victim's click on the link proves only that they read their mailbox and
 // must not log them in to the attacker's account.
 func TestLinksEmailChangeConfirmStartsNoSession(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, nil, func(t *testing.T, s *server) {
 		attacker, victim := "attacker@example.net", "victim@example.com"
 		conf := s.signupConfirmed(attacker, attackerPassword)
@@ -165,6 +175,7 @@ func TestLinksEmailChangeConfirmStartsNoSession(t *testing.T) {
 // Eight signups for a confirmed address mail its owner at most five
 // notices.
 func TestLinksDuplicateSignupNoticesCapped(t *testing.T) {
+	t.Parallel()
 	onBothStores(t, map[string]string{"LATCH_RATE_LIMITS": "false"}, func(t *testing.T, s *server) {
 		owner := "popular@example.com"
 		s.signupConfirmed(owner, goodPassword)

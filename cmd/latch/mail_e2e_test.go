@@ -126,6 +126,7 @@ func onServer(t *testing.T, s *server, link string) string {
 }
 
 func TestMailSignupConfirmLoginOverSMTP(t *testing.T) {
+	t.Parallel()
 	srv := smtptest.Start(t)
 	s := startMailServer(t, srv, nil)
 	addr := "ana@example.com"
@@ -172,6 +173,7 @@ func TestMailSignupConfirmLoginOverSMTP(t *testing.T) {
 }
 
 func TestMailSMTPOutage(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	srv := smtptest.Start(t)
 	s := startMailServer(t, srv, nil)
 	srv.Stop()
@@ -210,6 +212,7 @@ func TestMailSMTPOutage(t *testing.T) {
 }
 
 func TestMailTemplatesOverride(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	files := map[string]string{
 		"confirm.txt":  "Subject: Welcome aboard {{.Product}}\n\nHi! Confirm here: {{.Link}}\nCustom footer.\n",
@@ -257,6 +260,7 @@ func TestMailTemplatesOverride(t *testing.T) {
 }
 
 func TestMailLinksIgnoreRequestHost(t *testing.T) {
+	t.Parallel()
 	srv := smtptest.Start(t)
 	// Even with the client a "trusted proxy", forwarded host headers do not
 	// make links.
@@ -294,6 +298,7 @@ func TestMailLinksIgnoreRequestHost(t *testing.T) {
 }
 
 func TestMailUnknownAccount(t *testing.T) {
+	t.Parallel()
 	srv := smtptest.Start(t)
 	s := startMailServer(t, srv, map[string]string{"LATCH_MAIL_UNKNOWN_ACCOUNTS": "true"})
 	s.do("POST", "/v1/password/forgot", "", map[string]string{"email": "ghost@example.com"}).want(t, 202, "")

@@ -14,6 +14,7 @@ import (
 // answers GET /metrics like any unknown path, and without the setting no
 // metrics are served at all.
 func TestMetricsListener(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_METRICS_ADDR": "127.0.0.1:0"})
 	s.do("GET", "/metrics", "", nil).want(t, 404, "not_found")
 	s.do("GET", "/readyz", "", nil).want(t, 200, "")
@@ -82,8 +83,10 @@ func waitOutboxEmpty(t *testing.T, s *server) map[string]float64 {
 // twice as much as known alone, i.e. unknown exactly as much as known.
 // On SQLite and PostgreSQL.
 func TestMetricsTellNoAccount(t *testing.T) {
+	t.Parallel()
 	for _, flavour := range []string{"sqlite", "postgres"} {
 		t.Run(flavour, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{"LATCH_METRICS_ADDR": "127.0.0.1:0"}
 			if flavour == "postgres" {
 				env["LATCH_DATABASE_URL"] = svctest.PostgresURL(t) // skips, saying why, without PostgreSQL

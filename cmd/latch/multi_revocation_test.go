@@ -54,6 +54,7 @@ func revocationAcrossInstances(t *testing.T, c *cluster, addr, pw string, end fu
 // Revocations of every kind reach the bearer checks of every instance,
 // which answer GET /v1/me from memory in between.
 func TestMultiInstanceCachedRevocations(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	c := startCluster(t, 3, sharedEnv(t))
 	const addr, pw = "cache@example.com", "correct horse battery"
 	c.signupConfirmed(c.nodes[1], addr, pw)
@@ -83,6 +84,7 @@ func TestMultiInstanceCachedRevocations(t *testing.T) {
 // With a quiet machine, the other instances refuse a logged-out session's
 // access token within a second.
 func TestMultiInstanceLogoutWithinASecond(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	svctest.RequireTiming(t)
 	c := startCluster(t, 3, sharedEnv(t))
 	const addr, pw = "second@example.com", "correct horse battery"

@@ -145,6 +145,7 @@ func parallel(n int, fn func(i int)) {
 
 // The account lifecycle works across instances: every step on another one.
 func TestMultiInstanceFlows(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	c := startCluster(t, 3, sharedEnv(t))
 	a, b, cc := c.nodes[0], c.nodes[1], c.nodes[2]
 	const addr, pw = "ada@example.com", "correct horse battery"
@@ -179,6 +180,7 @@ func TestMultiInstanceFlows(t *testing.T) {
 
 // Rate limits are counted across instances through Redis.
 func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	c := startCluster(t, 3, patientRedis(t, sharedEnv(t)))
 	const addr, pw = "grace@example.com", "correct horse battery"
 	c.signupConfirmed(c.nodes[0], addr, pw)
@@ -286,6 +288,7 @@ func metricValue(t *testing.T, text, series string) int {
 // The operations that must happen once stay once under PostgreSQL's
 // concurrency, hammered on three instances at the same time.
 func TestMultiInstanceConcurrency(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	env := sharedEnv(t)
 	env["LATCH_RATE_LIMITS"] = "false"
 	c := startCluster(t, 3, env)
@@ -366,6 +369,7 @@ func TestMultiInstanceConcurrency(t *testing.T) {
 // the change of mode is logged once each way and shown in the metrics;
 // once Redis answers again the limits are shared again.
 func TestRedisDownLimitsHold(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	redisURL, prefix := svctest.Redis(t)
 	ru, err := url.Parse(redisURL)
 	if err != nil {
@@ -507,6 +511,7 @@ func TestRedisDownLimitsHold(t *testing.T) {
 // With Redis down, go-redis's own messages go through latch's logger:
 // every line latch writes is JSON.
 func TestRedisDownLogsJSON(t *testing.T) {
+	t.Parallel()
 	redisURL, prefix := svctest.Redis(t)
 	ru, err := url.Parse(redisURL)
 	if err != nil {

@@ -58,9 +58,11 @@ func nodeJose(t *testing.T) string {
 // jwtVerify) verify latch's access tokens against latch's JWKS, for each
 // signing algorithm, and refuse a tampered one.
 func TestNodeJoseInterop(t *testing.T) {
+	t.Parallel()
 	dir := nodeJose(t)
 	for _, alg := range []string{"EdDSA", "ES256", "RS256"} {
 		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
 			s := startServer(t, map[string]string{"LATCH_KEY_ALG": alg, "LATCH_RATE_LIMITS": "false"})
 			conf := s.signupConfirmed("jose."+strings.ToLower(alg)+"@example.com", goodPassword)
 			tok := conf.str("access_token")

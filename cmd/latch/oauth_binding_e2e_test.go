@@ -13,6 +13,7 @@ import (
 // (RFC 7009 §2.1). svc1 itself goes on refreshing. On SQLite and
 // PostgreSQL, since the binding is stored with the session.
 func TestOAuthClientBinding(t *testing.T) {
+	t.Parallel()
 	for _, flavour := range []struct {
 		name string
 		env  func(t *testing.T) map[string]string
@@ -23,6 +24,7 @@ func TestOAuthClientBinding(t *testing.T) {
 		}},
 	} {
 		t.Run(flavour.name, func(t *testing.T) {
+			t.Parallel()
 			env := flavour.env(t)
 			env["LATCH_OAUTH_CLIENTS"] = "svc1:svc1-long-client-secret,svc2:svc2-long-client-secret"
 			s := startServer(t, env)

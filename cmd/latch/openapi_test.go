@@ -79,6 +79,7 @@ func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, err
 // TestOpenAPIDocument checks that the embedded document is valid OpenAPI
 // 3.1 and that GET /openapi.json serves it.
 func TestOpenAPIDocument(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if !doc.IsOpenAPI31OrLater() {
 		t.Fatalf("openapi %q, want 3.1", doc.OpenAPI)
@@ -106,6 +107,7 @@ func loadOpenAPI(t *testing.T) *openapi3.T {
 // TestOpenAPIResponses drives a real latch through the main flows of every
 // built endpoint and validates each answer against the document.
 func TestOpenAPIResponses(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	router, err := legacy.NewRouter(doc)
 	if err != nil {

@@ -162,6 +162,7 @@ func waitH1(text string) chromedp.Action[chromedp.Void] {
 }
 
 func TestPagesInChromium(t *testing.T) {
+	t.Parallel()
 	_ = chromiumPath(t)
 	srv := smtptest.Start(t)
 	addr := freeAddr(t)

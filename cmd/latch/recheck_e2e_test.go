@@ -71,8 +71,16 @@ func TestPasswordRecheckThrottle(t *testing.T) {
 			})
 		}
 	}
-	t.Run("memory limiter", func(t *testing.T) { run(t, startServer(t, nil)) })
+	// The two limiters run side by side, each on its own server. The
+	// test itself stays sequential: go-redis logs through a process-wide
+	// logger that each latch with Redis sets (see newScale), so in-process
+	// servers with Redis never start while another one runs.
+	t.Run("memory limiter", func(t *testing.T) {
+		t.Parallel()
+		run(t, startServer(t, nil))
+	})
 	t.Run("redis limiter", func(t *testing.T) {
+		t.Parallel()
 		url, prefix := svctest.Redis(t)
 		run(t, startServer(t, map[string]string{"LATCH_REDIS_URL": url, "LATCH_REDIS_PREFIX": prefix}))
 	})

@@ -31,6 +31,7 @@ func runWithEnviron(t *testing.T, env map[string]string, args ...string) (string
 // TestConfigUnknownVariables: a LATCH_* variable latch does not read is
 // named at start, with the setting it probably meant.
 func TestConfigUnknownVariables(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	env["LATCH_DATABSE_URL"] = "sqlite:/elsewhere.db"
 	env["LATCH_SMTPURL"] = "smtp://x"
@@ -61,6 +62,7 @@ func TestConfigUnknownVariables(t *testing.T) {
 // knownVariables (else it would be warned about), and every listed name
 // is read somewhere.
 func TestKnownVariablesMatchTheCode(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
@@ -94,6 +96,7 @@ func TestKnownVariablesMatchTheCode(t *testing.T) {
 // TestConfigValidatesEveryValue: a bad value stops the start and names
 // its variable.
 func TestConfigValidatesEveryValue(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, value, want string }{
 		{"LATCH_LOG_LEVEL", "verbose", `LATCH_LOG_LEVEL: "verbose" is not debug, info, warn or error`},
 		{"LATCH_MAIL_FROM", "notanemail", `LATCH_MAIL_FROM: "notanemail" is not an email address`},
@@ -126,6 +129,7 @@ func TestConfigValidatesEveryValue(t *testing.T) {
 // at the address latch listens on, not at another server's default; the
 // start-up line names the address, public URL, database, mail and Redis.
 func TestPublicURLFollowsAddr(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, map[string]string{"LATCH_PUBLIC_URL": ""})
 	_, port, _ := strings.Cut(strings.TrimPrefix(s.URL, "http://"), ":")
 	s.do("POST", "/v1/signup", "", map[string]string{"email": "ada@example.com", "password": goodPassword}).want(t, 202, "")
@@ -156,6 +160,7 @@ func TestPublicURLFollowsAddr(t *testing.T) {
 // TestStartupLineHidesPasswords: the start-up line names PostgreSQL's
 // host and Redis's, never their passwords.
 func TestStartupLineHidesPasswords(t *testing.T) {
+	// Sequential: latch with Redis in this process (see startServer).
 	u, err := url.Parse(svctest.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -191,6 +196,7 @@ func TestStartupLineHidesPasswords(t *testing.T) {
 // TestDatabaseErrorsNameThePath: a database that cannot be opened is named
 // with what to do, not the secret file beside it or an SQLite code alone.
 func TestDatabaseErrorsNameThePath(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	env["LATCH_ADDR"] = "127.0.0.1:0"
 	env["LATCH_DATABASE_URL"] = "sqlite:/nonexistent/dir/latch.db"
@@ -215,6 +221,7 @@ func TestDatabaseErrorsNameThePath(t *testing.T) {
 // TestSecretMismatchSaysWhichSecret: keys sealed with one secret and
 // opened with another name the secret that was used and the fix.
 func TestSecretMismatchSaysWhichSecret(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	env["LATCH_ADDR"] = "127.0.0.1:0"
 	env["LATCH_SECRET"] = strings.Repeat("a", 40)

@@ -9,6 +9,7 @@ import (
 // TestCLIUsage: latch, latch -h and latch help list every command, one
 // line each, and succeed, as the go command does.
 func TestCLIUsage(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	for _, args := range [][]string{nil, {"-h"}, {"--help"}, {"help"}} {
 		out, errOut, err := runCLI(t, env, args...)
@@ -40,6 +41,7 @@ func TestCLIUsage(t *testing.T) {
 // TestCLICommandHelp: each command's -h (and latch help CMD) prints its
 // own usage and flags and succeeds.
 func TestCLICommandHelp(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	for _, tc := range []struct {
 		args    []string
@@ -82,6 +84,7 @@ func TestCLICommandHelp(t *testing.T) {
 // TestCLIVersion: latch version and latch --version print the same line
 // with the version and the commit.
 func TestCLIVersion(t *testing.T) {
+	t.Parallel()
 	env := cliEnvVars(t)
 	a := mustCLI(t, env, "version")
 	b := mustCLI(t, env, "--version")
@@ -91,6 +94,7 @@ func TestCLIVersion(t *testing.T) {
 }
 
 func TestFormatVersion(t *testing.T) {
+	t.Parallel()
 	bi := &debug.BuildInfo{
 		GoVersion: "go1.24.2",
 		Main:      debug.Module{Path: "github.com/latchauth/latch", Version: "v1.4.0"},

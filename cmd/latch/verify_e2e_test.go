@@ -77,6 +77,7 @@ func (c notesClient) refusedWithin(path, bearer string, limit time.Duration) tim
 // everywhere, roles are enforced, and with latch down the cached keys
 // keep verifying.
 func TestVerifyEndToEnd(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	s := startServer(t, map[string]string{
 		"LATCH_REVOCATION_KEY": "revocation-key",
 		"LATCH_ADMIN_KEY":      "admin-key-0123456789",
@@ -168,6 +169,7 @@ func TestVerifyEndToEnd(t *testing.T) {
 // key is required, the answer carries no email, and a long poll is
 // answered as soon as a session ends.
 func TestRevocationFeedE2E(t *testing.T) {
+	svctest.ParallelUnlessTiming(t)
 	s := startServer(t, map[string]string{"LATCH_REVOCATION_KEY": "rk", "LATCH_RATE_LIMITS": "false"})
 	s.do("GET", "/v1/revocations", "", nil).want(t, 401, "invalid_token")
 	s.do("GET", "/v1/revocations", "wrong", nil).want(t, 401, "invalid_token")

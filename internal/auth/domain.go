@@ -327,11 +327,15 @@ type Tx interface {
 	// that ended or expired before before, and notices recorded before
 	// before. It returns how many rows went.
 	Prune(ctx context.Context, before time.Time) (int64, error)
-	// PruneUnconfirmed deletes the accounts whose address is unconfirmed,
-	// created before createdBefore and without a session live at now (not
-	// revoked, not past its absolute end), with everything of theirs. It
-	// returns how many accounts went.
-	PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error)
+	// PruneUnconfirmed examines the next limit (> 0) accounts that hold a
+	// confirmation link, in the store's order of user ids after after
+	// ("" for the first batch), and deletes those whose address is
+	// unconfirmed, created before createdBefore and without a session live
+	// at now (not revoked, not past its absolute end), with everything of
+	// theirs. It returns how many accounts went and the id to pass as after
+	// for the next batch, "" when no account is left to examine. Its work
+	// is bounded by limit, not by the number of users.
+	PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time, after string, limit int) (n int64, next string, err error)
 
 	// Second factors (mfa_store.go).
 	MFAWriter

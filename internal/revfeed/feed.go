@@ -106,7 +106,8 @@ type Feed struct {
 // New returns a feed reading cfg.Store. Close stops it.
 func New(cfg Config) *Feed {
 	if cfg.AccessTTL <= 0 {
-		cfg.AccessTTL = 15 * time.Minute
+		// The feed must cover the lifetime auth gives access tokens.
+		cfg.AccessTTL = auth.Config{}.WithDefaults().AccessTTL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

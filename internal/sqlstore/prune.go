@@ -35,15 +35,31 @@ func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 	return tokens + sessions + notices + challenges, nil
 }
 
-// PruneUnconfirmed deletes the unconfirmed accounts created before
-// createdBefore that were sent a confirmation link and have no session
-// live at now; their tokens, sessions and notices go with them (ON DELETE
-// CASCADE).
-func (t *tx) PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time) (int64, error) {
-	return t.execCount(ctx, "prune unconfirmed users", `DELETE FROM users
-		WHERE NOT email_confirmed AND created_at < $1
-		AND EXISTS (SELECT 1 FROM one_time_tokens o WHERE o.user_id = users.id AND o.kind = $3)
+// PruneUnconfirmed examines the next limit accounts, in id order after
+// after, that hold a confirmation link, and deletes those unconfirmed,
+// created before createdBefore and without a session live at now; their
+// tokens, sessions and notices go with them (ON DELETE CASCADE). Both
+// statements walk the one_time_tokens_kind_user index over at most limit
+// accounts, so a batch costs the same on a table of any size.
+func (t *tx) PruneUnconfirmed(ctx context.Context, createdBefore, now time.Time, after string, limit int) (int64, string, error) {
+	kind := string(auth.KindConfirm)
+	ids, err := queryRows(ctx, t.reader, "prune unconfirmed users", `SELECT DISTINCT user_id FROM one_time_tokens
+		WHERE kind = $1 AND user_id > $2 ORDER BY user_id LIMIT $3`, scanString, kind, after, limit)
+	if err != nil || len(ids) == 0 {
+		return 0, "", err
+	}
+	last := ids[len(ids)-1]
+	n, err := t.execCount(ctx, "prune unconfirmed users", `DELETE FROM users
+		WHERE id IN (SELECT user_id FROM one_time_tokens WHERE kind = $3 AND user_id > $4 AND user_id <= $5)
+		AND NOT email_confirmed AND created_at < $1
 		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id
 			AND s.revoked_at IS NULL AND s.expires_at > $2)`,
-		timeArg(createdBefore), now.UnixMicro(), string(auth.KindConfirm))
+		timeArg(createdBefore), now.UnixMicro(), kind, after, last)
+	if err != nil {
+		return 0, "", err
+	}
+	if len(ids) < limit {
+		last = ""
+	}
+	return n, last, nil
 }

@@ -196,7 +196,7 @@ func testPruneUnconfirmed(t *testing.T, s auth.Store) {
 	}
 
 	var n int64
-	tx(t, s, func(tx auth.Tx) (err error) { n, err = tx.PruneUnconfirmed(ctx, cutoff, t0); return err })
+	tx(t, s, func(tx auth.Tx) (err error) { n, _, err = tx.PruneUnconfirmed(ctx, cutoff, t0, "", 100); return err })
 	if n != 2 {
 		t.Errorf("PruneUnconfirmed removed %d accounts, want 2 (squat, ended)", n)
 	}

@@ -18,9 +18,9 @@ type OutboxStore interface {
 	auth.Outbox
 }
 
-// RunOutbox runs the conformance suite for auth.Outbox. open must return a
-// fresh, empty store for each call; RunOutbox closes it when the subtest
-// ends.
+// RunOutbox runs the conformance suite for auth.Outbox, its subtests in
+// parallel. open must return a fresh, empty store for each call; RunOutbox
+// closes it when the subtest ends.
 func RunOutbox(t *testing.T, open func(t *testing.T) OutboxStore) {
 	t.Helper()
 	tests := []struct {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,5 +88,96 @@ func testPrune(t *testing.T, s auth.Store) {
 	}
 	if _, err := s.UserByID(ctx, "u1"); err != nil {
 		t.Errorf("the user went with the prune: %v", err)
+	}
+}
+
+// Pruning unconfirmed accounts goes through the accounts holding a
+// confirmation link, a bounded batch at a time, resuming after the last
+// one examined: the thousands of unconfirmed accounts never sent a link
+// (imported ones) are not part of any batch, and every batch, whatever the
+// size of the users table, examines at most its limit.
+func testPruneUnconfirmedBatches(t *testing.T, s auth.Store) {
+	ctx := context.Background()
+	cutoff := t0.Add(-48 * time.Hour)
+	const linked, limit, imported = 30, 7, 300
+	var users []*auth.User
+	wantGone := map[string]bool{}
+	for i := range linked {
+		u := newUser(fmt.Sprintf("l%02d", i), fmt.Sprintf("l%02d@example.com", i))
+		u.CreatedAt = cutoff.Add(-time.Hour)
+		switch {
+		case i%3 == 0: // young: kept
+			u.CreatedAt = cutoff.Add(time.Hour)
+		case i%5 == 1: // a live session keeps it
+		default:
+			wantGone[u.ID] = true
+		}
+		users = append(users, u)
+		// Unconfirmed accounts never sent a link, sorting among the others.
+		for j := range imported / linked {
+			m := newUser(fmt.Sprintf("l%02d-imported-%d", i, j), fmt.Sprintf("l%02d-imported-%d@example.com", i, j))
+			m.CreatedAt = cutoff.Add(-time.Hour)
+			users = append(users, m)
+		}
+	}
+	tx(t, s, func(tx auth.Tx) error { _, err := tx.CreateUsersIfAbsent(ctx, users); return err })
+	for i := range linked {
+		id := fmt.Sprintf("l%02d", i)
+		if i%5 == 1 && i%3 != 0 {
+			createSession(t, s, newSession("live-"+id, id, t0.Add(-time.Hour)))
+		}
+		tx(t, s, func(tx auth.Tx) error {
+			for k := range 2 { // a link and a resent one: one account
+				err := tx.CreateOneTimeToken(ctx, &auth.OneTimeToken{Hash: hash(fmt.Sprintf("%s-link-%d", id, k)), Kind: auth.KindConfirm,
+					UserID: id, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+
+	var total int64
+	var batches int
+	after := ""
+	for {
+		var n int64
+		var next string
+		tx(t, s, func(tx auth.Tx) (err error) {
+			n, next, err = tx.PruneUnconfirmed(ctx, cutoff, t0, after, limit)
+			return err
+		})
+		batches++
+		if n > limit {
+			t.Errorf("batch %d deleted %d accounts, more than its limit %d", batches, n, limit)
+		}
+		total += n
+		if next == "" {
+			break
+		}
+		if next <= after {
+			t.Fatalf("batch %d: next %q does not move past %q", batches, next, after)
+		}
+		if batches > linked {
+			t.Fatalf("%d batches for %d accounts with a link: the prune does not end", batches, linked)
+		}
+		after = next
+	}
+	// Only the accounts with a link were examined, limit at a time.
+	if want := (linked + limit - 1) / limit; batches != want {
+		t.Errorf("pruning took %d batches of %d, want %d (%d accounts hold a link)", batches, limit, want, linked)
+	}
+	if total != int64(len(wantGone)) {
+		t.Errorf("pruned %d accounts, want %d", total, len(wantGone))
+	}
+	for _, u := range users {
+		_, err := s.UserByID(ctx, u.ID)
+		switch {
+		case wantGone[u.ID] && !errors.Is(err, auth.ErrNotFound):
+			t.Errorf("user %s: got %v, want ErrNotFound", u.ID, err)
+		case !wantGone[u.ID] && err != nil:
+			t.Errorf("user %s was pruned: %v", u.ID, err)
+		}
 	}
 }

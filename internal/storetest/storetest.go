@@ -41,8 +41,9 @@ import (
 // store dropping them is caught.
 var t0 = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
-// Run runs the conformance suite for auth.Store. open must return a fresh,
-// empty store for each call; Run closes it when the subtest ends.
+// Run runs the conformance suite for auth.Store, its subtests in parallel.
+// open must return a fresh, empty store for each call; Run closes it when
+// the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	t.Helper()
 	tests := []struct {
@@ -96,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"Notices", testNotices},
 		{"ConcurrentNoticeCap", testConcurrentNoticeCap},
 		{"PruneUnconfirmed", testPruneUnconfirmed},
+		{"PruneUnconfirmedBatches", testPruneUnconfirmedBatches},
 		// Admin: admin.go.
 		{"ListUsers", testListUsers},
 		{"ListUsersEmailPrefix", testListUsersEmailPrefix},
@@ -114,14 +116,15 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 	runEach(t, open, tests)
 }
 
-// runEach runs each test as a subtest on a fresh store from open, closed
-// (and the close checked) when the subtest ends.
+// runEach runs each test as a parallel subtest on a fresh store from open,
+// closed (and the close checked) when the subtest ends.
 func runEach[S interface{ Close() error }](t *testing.T, open func(t *testing.T) S, tests []struct {
 	name string
 	fn   func(t *testing.T, s S)
 }) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each subtest has a store of its own
 			s := open(t)
 			t.Cleanup(func() {
 				if err := s.Close(); err != nil {

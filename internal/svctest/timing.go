@@ -30,3 +30,16 @@ func Patience(d time.Duration) time.Duration {
 	}
 	return 6 * d
 }
+
+// ParallelUnlessTiming runs t in parallel with the package's other
+// parallel tests in the default run, where only behaviour is checked.
+// With LATCH_TEST_TIMING=1 it leaves t sequential: go test runs a
+// package's sequential tests one at a time and before its parallel ones,
+// so the latency bounds t checks are not stretched by the package's other
+// tests.
+func ParallelUnlessTiming(t *testing.T) {
+	t.Helper()
+	if !Timing() {
+		t.Parallel()
+	}
+}
