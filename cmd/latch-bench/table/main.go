@@ -111,6 +111,45 @@ type options struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "latch-table-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	say := func(format string, a ...any) { fmt.Fprintf(stderr, "table: "+format+"\n", a...) }
+
+	say("building latch and latch-bench")
+	bins, err := buildBinaries(ctx, dir)
+	if err != nil {
+		return err
+	}
+	stores := []store{{name: "SQLite", url: "sqlite:" + filepath.Join(dir, "bench.db")}}
+	if o.postgres != "" {
+		pgURL, drop, err := newSchema(ctx, o.postgres)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		stores = append(stores, store{name: "PostgreSQL", url: pgURL})
+	}
+	sit := &sitting{opts: o, say: say, bins: bins, stores: stores,
+		loadBefore: loadAverage(), ceilingRuns: map[string][]float64{}}
+	if err := sit.runStores(ctx, dir); err != nil {
+		return err
+	}
+	sit.printTable(stdout)
+	return nil
+}
+
+// parseOptions reads and checks the flags.
+func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("table", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -120,104 +159,116 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 		"PostgreSQL database (loopback host) in which a schema is created for the run; empty: SQLite only")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return o, err
 	}
 	if o.duration <= 0 || o.duration > 60*time.Second {
-		return fmt.Errorf("-d %v: want more than 0 and at most 60s", o.duration)
+		return o, fmt.Errorf("-d %v: want more than 0 and at most 60s", o.duration)
 	}
 	if o.ceiling <= 0 || o.ceiling > 60*time.Second {
-		return fmt.Errorf("-ceiling-time %v: want more than 0 and at most 60s", o.ceiling)
+		return o, fmt.Errorf("-ceiling-time %v: want more than 0 and at most 60s", o.ceiling)
 	}
 	if o.runs < 1 || o.runs > 5 {
-		return fmt.Errorf("-runs %d: want 1 to 5", o.runs)
+		return o, fmt.Errorf("-runs %d: want 1 to 5", o.runs)
 	}
 	if o.postgres != "" {
 		if err := checkLoopbackURL(o.postgres); err != nil {
-			return err
+			return o, err
 		}
 	}
+	return o, nil
+}
 
-	dir, err := os.MkdirTemp("", "latch-table-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	say := func(format string, a ...any) { fmt.Fprintf(stderr, "table: "+format+"\n", a...) }
-
-	say("building latch and latch-bench")
+// buildBinaries builds latch and latch-bench from this checkout into dir.
+func buildBinaries(ctx context.Context, dir string) (map[string]string, error) {
 	bins := map[string]string{}
 	for _, name := range []string{"latch", "latch-bench"} {
 		bins[name] = filepath.Join(dir, name)
 		out, err := exec.CommandContext(ctx, "go", "build", "-o", bins[name], "github.com/latchauth/latch/cmd/"+name).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", name, err, out)
+			return nil, fmt.Errorf("go build %s: %v\n%s", name, err, out)
 		}
 	}
-	loadBefore := loadAverage()
+	return bins, nil
+}
 
-	// The ceilings are measured before each store's runs and after the
-	// last, and the median is used: on a shared machine they drift with
-	// the rest of the load.
-	ceilingRuns := map[string][]float64{}
-	measureCeilings := func() {
-		say("measuring the raw ceilings (%v each)", o.ceiling)
-		ceilingRuns[ceilArgon2] = append(ceilingRuns[ceilArgon2], argon2Rate(o.ceiling))
-		ceilingRuns[ceilSign] = append(ceilingRuns[ceilSign], ed25519Rate(o.ceiling, false))
-		ceilingRuns[ceilVerify] = append(ceilingRuns[ceilVerify], ed25519Rate(o.ceiling, true))
-	}
+// store is a database latch runs on for one column of the table.
+type store struct{ name, url string }
 
-	type store struct{ name, url string }
-	stores := []store{{"SQLite", "sqlite:" + filepath.Join(dir, "bench.db")}}
-	if o.postgres != "" {
-		pgURL, drop, err := newSchema(ctx, o.postgres)
-		if err != nil {
-			return err
-		}
-		defer drop()
-		stores = append(stores, store{"PostgreSQL", pgURL})
-	}
+// sitting is one measurement session: the ceilings, and per store the
+// reports of every run and latch's memory.
+type sitting struct {
+	opts       options
+	say        func(format string, a ...any)
+	bins       map[string]string
+	stores     []store
+	loadBefore string
 
-	// results[store][scenario] holds one report per run.
-	results := make([]map[string][]*report, len(stores))
-	rss := make([][2]int64, len(stores)) // idle, max under load, KiB
-	for i, st := range stores {
-		results[i] = map[string][]*report{}
-		measureCeilings()
-		say("starting latch on %s", st.name)
-		srv, err := startLatch(ctx, bins["latch"], dir, st.url)
+	ceilingRuns map[string][]float64
+	results     []map[string][]*report // [store][scenario], one report per run
+	rss         [][2]int64             // [store]: idle, max under load, KiB
+}
+
+// measureCeilings adds one measurement of each raw ceiling. They are
+// measured before each store's runs and after the last, and the median is
+// used: on a shared machine they drift with the rest of the load.
+func (t *sitting) measureCeilings() {
+	t.say("measuring the raw ceilings (%v each)", t.opts.ceiling)
+	t.ceilingRuns[ceilArgon2] = append(t.ceilingRuns[ceilArgon2], argon2Rate(t.opts.ceiling))
+	t.ceilingRuns[ceilSign] = append(t.ceilingRuns[ceilSign], ed25519Rate(t.opts.ceiling, false))
+	t.ceilingRuns[ceilVerify] = append(t.ceilingRuns[ceilVerify], ed25519Rate(t.opts.ceiling, true))
+}
+
+// runStores starts latch on each store in turn and runs every scenario
+// against it.
+func (t *sitting) runStores(ctx context.Context, dir string) error {
+	t.results = make([]map[string][]*report, len(t.stores))
+	t.rss = make([][2]int64, len(t.stores))
+	for i, st := range t.stores {
+		t.results[i] = map[string][]*report{}
+		t.measureCeilings()
+		t.say("starting latch on %s", st.name)
+		srv, err := startLatch(ctx, t.bins["latch"], dir, st.url)
 		if err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
-		rss[i][0] = srv.rss()
-		for _, sc := range scenarios {
-			for r := 0; r < o.runs; r++ {
-				say("%s: %s (run %d of %d)", st.name, sc.name, r+1, o.runs)
-				stop := srv.sampleRSS(&rss[i][1])
-				rep, err := bench(ctx, bins["latch-bench"], srv.url, sc, o.duration)
-				stop()
-				if err != nil {
-					srv.stop()
-					return fmt.Errorf("%s: %s: %w", st.name, sc.name, err)
-				}
-				results[i][sc.name] = append(results[i][sc.name], rep)
-			}
-		}
+		t.rss[i][0] = srv.rss()
+		err = t.runScenarios(ctx, srv, i)
 		srv.stop()
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
+		}
 	}
-	measureCeilings()
+	t.measureCeilings()
+	return nil
+}
+
+// runScenarios runs every scenario opts.runs times against srv, the
+// latch of store i.
+func (t *sitting) runScenarios(ctx context.Context, srv *server, i int) error {
+	for _, sc := range scenarios {
+		for r := 0; r < t.opts.runs; r++ {
+			t.say("%s: %s (run %d of %d)", t.stores[i].name, sc.name, r+1, t.opts.runs)
+			stop := srv.sampleRSS(&t.rss[i][1])
+			rep, err := bench(ctx, t.bins["latch-bench"], srv.url, sc, t.opts.duration)
+			stop()
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc.name, err)
+			}
+			t.results[i][sc.name] = append(t.results[i][sc.name], rep)
+		}
+	}
+	return nil
+}
+
+// printTable writes the ceilings and the results as markdown tables.
+func (t *sitting) printTable(w io.Writer) {
 	ceilings := map[string]float64{}
-	for k, v := range ceilingRuns {
+	for k, v := range t.ceilingRuns {
 		ceilings[k] = median(v)
 	}
-
-	// The table.
-	w := stdout
 	fmt.Fprintf(w, "%s, %s %s/%s, %d cores; 1-minute load average %s before and %s after; %s per run, median of %d; ceilings median of %d\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version(), runtime.GOOS, runtime.GOARCH,
-		runtime.NumCPU(), loadBefore, loadAverage(), o.duration, o.runs, len(ceilingRuns[ceilArgon2]))
+		runtime.NumCPU(), t.loadBefore, loadAverage(), t.opts.duration, t.opts.runs, len(t.ceilingRuns[ceilArgon2]))
 	fmt.Fprintln(w, "| raw ceiling (in-process, every core) | per second |")
 	fmt.Fprintln(w, "|---|---|")
 	for _, c := range []string{ceilArgon2, ceilSign, ceilVerify} {
@@ -225,11 +276,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprint(w, "| scenario | clients | ceiling |")
-	for _, st := range stores {
+	for _, st := range t.stores {
 		fmt.Fprintf(w, " latch %s: req/s (of ceiling), p99 |", st.name)
 	}
 	fmt.Fprint(w, "\n|---|---|---|")
-	for range stores {
+	for range t.stores {
 		fmt.Fprint(w, "---|")
 	}
 	fmt.Fprintln(w)
@@ -244,17 +295,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			ceil = num(ceilings[sc.ceiling]) + " " + strings.Fields(sc.ceiling)[0]
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |", sc.name, clients, ceil)
-		for i := range stores {
-			fmt.Fprintf(w, " %s |", cell(sc, results[i][sc.name], ceilings[sc.ceiling]))
+		for i := range t.stores {
+			fmt.Fprintf(w, " %s |", cell(sc, t.results[i][sc.name], ceilings[sc.ceiling]))
 		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprint(w, "| RSS idle / max under load | | |")
-	for i := range stores {
-		fmt.Fprintf(w, " %s / %s MiB |", mib(rss[i][0]), mib(rss[i][1]))
+	for i := range t.stores {
+		fmt.Fprintf(w, " %s / %s MiB |", mib(t.rss[i][0]), mib(t.rss[i][1]))
 	}
 	fmt.Fprintln(w)
-	return nil
 }
 
 func ceilingDetail(c string) string {
