@@ -73,8 +73,10 @@ func Sign(k *Key, c *Claims) (string, error) {
 	if k.KID == "" {
 		return "", errors.New("token: sign: key has no kid")
 	}
-	if err := checkPublic(k.Alg, k.Private.Public()); err != nil {
-		return "", err
+	if k.checkedAlg == "" || k.checkedAlg != k.Alg {
+		if err := checkPublic(k.Alg, k.Private.Public()); err != nil {
+			return "", err
+		}
 	}
 	if c.Issuer == "" || c.Subject == "" || c.ID == "" || c.ExpiresAt.IsZero() || len(c.Audience) == 0 {
 		return "", errors.New("token: sign: iss, sub, aud, exp and jti are required")

@@ -82,6 +82,8 @@ func TestSignRefuses(t *testing.T) {
 		{"public-only key", public(f.ed), nil},
 		{"alg does not fit key", &Key{KID: "x", Alg: RS256, Private: f.ed.Private, Public: f.ed.Public}, nil},
 		{"empty alg", &Key{KID: "x", Private: f.ed.Private, Public: f.ed.Public}, nil},
+		// A generated key is checked once, for the Alg it was made for.
+		{"alg changed after the key was made", func() *Key { k := *f.ed; k.Alg = RS256; return &k }(), nil},
 		{"no kid", &Key{Alg: EdDSA, Private: f.ed.Private, Public: f.ed.Public}, nil},
 		{"no exp", f.ed, func(c *Claims) { c.ExpiresAt = time.Time{} }},
 		{"no sub", f.ed, func(c *Claims) { c.Subject = "" }},

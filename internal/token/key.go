@@ -54,6 +54,13 @@ type Key struct {
 	Alg     string // "EdDSA" (default), "ES256", "RS256"
 	Private crypto.Signer
 	Public  crypto.PublicKey
+
+	// checkedAlg is the Alg that Private was checked against when the
+	// Key was made (GenerateKey, ParsePrivate). Sign skips the check
+	// for it: checking an Ed25519 point costs about a third of a
+	// signature. A Key literal, or one whose Alg changed since, is
+	// checked on every Sign.
+	checkedAlg string
 }
 
 // normAlg maps "" to the default algorithm and refuses unknown ones.
@@ -97,7 +104,7 @@ func newKey(alg, kid string, priv crypto.Signer) (*Key, error) {
 	if err := checkPublic(alg, pub); err != nil {
 		return nil, err
 	}
-	k := &Key{KID: kid, Alg: alg, Private: priv, Public: pub}
+	k := &Key{KID: kid, Alg: alg, Private: priv, Public: pub, checkedAlg: alg}
 	if k.KID == "" {
 		tp, err := k.Thumbprint()
 		if err != nil {
