@@ -111,5 +111,6 @@ func (c *config) authConfig(secret []byte) auth.Config {
 		Secret:              secret,
 		KeyAlg:              c.KeyAlg,
 		KeyRotation:         c.KeyRotation,
+		RedirectURLs:        c.RedirectURLs,
 	}
 }

@@ -28,6 +28,7 @@ func TestAuthConfigCarriesEverySetting(t *testing.T) {
 		"LATCH_UNICODE_EMAIL":         "true",
 		"LATCH_KEY_ALG":               "ES256",
 		"LATCH_KEY_ROTATION":          "48h",
+		"LATCH_REDIRECT_URLS":         "https://app.example.com/",
 	}
 	c, err := loadConfig(nil, func(k string) string { return env[k] })
 	if err != nil {

@@ -46,6 +46,7 @@ type config struct {
 	LoginAfterReset bool
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
+	RedirectURLs    []string // LATCH_REDIRECT_URLS: where hosted pages may send the browser
 	KeyAlg          string
 	KeyRotation     time.Duration         // LATCH_KEY_ROTATION: negative is off
 	OAuthClients    []httpapi.OAuthClient // LATCH_OAUTH_CLIENTS

@@ -85,6 +85,7 @@ var settings = []setting{
 		withFlag("cors-origins", "allowed browser origins (LATCH_CORS_ORIGINS)"),
 	{name: "LATCH_KEY_ROTATION", def: authDefaults.KeyRotation.String(), parse: parseKeyRotation},
 	{name: "LATCH_OAUTH_CLIENTS", parse: parseOAuthClients},
+	{name: "LATCH_REDIRECT_URLS", parse: parseRedirectURLs},
 }
 
 // withFlag gives s a flag of latch serve (and latch migrate).
@@ -267,6 +268,20 @@ func parseCORSOrigins(c *config, v string) error {
 			continue
 		}
 		c.CORSOrigins = append(c.CORSOrigins, u.Scheme+"://"+u.Host)
+	}
+	return errors.Join(errs...)
+}
+
+// parseRedirectURLs reads the comma-separated redirect_to allow-list of
+// the hosted pages (auth.RedirectAllowed says how an entry matches).
+func parseRedirectURLs(c *config, v string) error {
+	var errs []error
+	for _, e := range splitList(v) {
+		if !auth.ValidRedirectEntry(e) {
+			errs = append(errs, fmt.Errorf("LATCH_REDIRECT_URLS: %q is not an absolute http(s) URL with a path (https://app.example.com/ or https://app.example.com/done)", e))
+			continue
+		}
+		c.RedirectURLs = append(c.RedirectURLs, e)
 	}
 	return errors.Join(errs...)
 }

@@ -52,6 +52,10 @@ type Config struct {
 	// the store (keys rotated by another instance); default 1m.
 	KeyReload time.Duration
 
+	// RedirectURLs is where hosted pages may send the browser after
+	// success (LATCH_REDIRECT_URLS; see RedirectAllowed). Empty: nowhere.
+	RedirectURLs []string
+
 	// Limits; zero values take api.md's defaults.
 	LoginPerIP  Rate // 20/min
 	SignupPerIP Rate // 10/min
