@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -35,6 +36,10 @@ type Claims struct {
 	EmailVerified bool      // email_verified
 	AMR           []string  // amr (RFC 8176): how the session was authenticated, e.g. ["pwd","otp","mfa"]
 	ACR           string    // acr: "aal1" (one factor) or "aal2" (two)
+	// AppMetadata is the app_metadata claim: the JSON object an admin set
+	// for the user, as signed ({} when none; nil when the token has no
+	// such claim). Decode it with json.Unmarshal into what you expect.
+	AppMetadata json.RawMessage
 }
 
 // HasRole reports whether the token carries role.
@@ -350,6 +355,12 @@ func parseClaims(seg string) (*Claims, error) {
 			c.AMR, ok = jsonStrings(raw)
 		case "acr":
 			c.ACR, ok = jsonString(raw)
+		case "app_metadata":
+			// Already checked as JSON by the scan; only objects are
+			// metadata. A copy: raw may live in a reused buffer.
+			if ok = len(raw) > 0 && raw[0] == '{'; ok {
+				c.AppMetadata = append(json.RawMessage(nil), raw...)
+			}
 		case "email_verified":
 			switch string(raw) {
 			case "true":

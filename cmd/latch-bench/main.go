@@ -425,8 +425,11 @@ func (b *bench) setup(ctx context.Context) error {
 	return nil
 }
 
-// signup creates one account and returns its tokens, retrying a few times
-// while the server's hashing queue is full (503).
+// setupRetries is how many 503s one setup signup waits through.
+const setupRetries = 30
+
+// signup creates one account and returns its tokens, retrying while the
+// server's hashing queue is full (503).
 func (b *bench) signup(ctx context.Context, email string) (*tokenAnswer, error) {
 	body := map[string]string{"email": email, "password": b.password}
 	for attempt := 0; ; attempt++ {
@@ -446,11 +449,18 @@ func (b *bench) signup(ctx context.Context, email string) (*tokenAnswer, error) 
 			return nil, errors.New("setup: signup answered 202 (confirmation mail sent): run latch with LATCH_CONFIRM_EMAIL=false for benchmarks")
 		case status == http.StatusTooManyRequests:
 			return nil, errors.New("setup: signup answered 429 (rate limited): run latch with LATCH_RATE_LIMITS=false for benchmarks")
-		case status == http.StatusServiceUnavailable && attempt < 5:
+		case status == http.StatusServiceUnavailable && attempt < setupRetries:
+			// Setup is not measured: wait as the server asks (Retry-After),
+			// at least a growing pause, so that a busy machine slows the
+			// setup down instead of failing it.
+			wait := time.Duration(min(attempt+1, 5)) * 200 * time.Millisecond
+			if secs, err := strconv.Atoi(a.retryAfter); err == nil && secs > 0 {
+				wait = max(wait, time.Duration(secs)*time.Second)
+			}
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
-			case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+			case <-time.After(wait):
 			}
 		default:
 			return nil, fmt.Errorf("setup: signup answered %d: %s", status, problemCode(raw))

@@ -50,6 +50,9 @@ type serviceHooks struct {
 	limiter    auth.Limiter // nil: in-process limits
 	mailNotify func()
 	onEvent    func(context.Context, auth.Event)
+	// webhookNotify wakes the webhook worker after a commit that queued
+	// deliveries.
+	webhookNotify func()
 }
 
 // startService builds a.svc: the mail templates (embedded, or
@@ -74,6 +77,10 @@ func (a *app) startService(ctx context.Context, h serviceHooks) error {
 		Logger:     a.log,
 		MailNotify: h.mailNotify,
 		OnEvent:    h.onEvent,
+		// Webhooks live in the same database, queued by the same
+		// transactions.
+		Webhooks:      a.db,
+		WebhookNotify: h.webhookNotify,
 	})
 	if err != nil {
 		return explainServiceError(err, a.cfg, a.secretFrom)
@@ -112,5 +119,8 @@ func (c *config) authConfig(secret []byte) auth.Config {
 		KeyAlg:              c.KeyAlg,
 		KeyRotation:         c.KeyRotation,
 		RedirectURLs:        c.RedirectURLs,
+		WebAuthnOrigins:     c.WebAuthnOrigins,
+		WebhookHTTPSOnly:    c.Env == "production",
+		WebhookAllowPrivate: c.WebhookAllowPrivate,
 	}
 }

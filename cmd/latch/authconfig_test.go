@@ -29,6 +29,8 @@ func TestAuthConfigCarriesEverySetting(t *testing.T) {
 		"LATCH_KEY_ALG":               "ES256",
 		"LATCH_KEY_ROTATION":          "48h",
 		"LATCH_REDIRECT_URLS":         "https://app.example.com/",
+		"LATCH_WEBAUTHN_ORIGINS":      "https://app.example.com",
+		"LATCH_WEBHOOK_ALLOW_PRIVATE": "true",
 	}
 	c, err := loadConfig(nil, func(k string) string { return env[k] })
 	if err != nil {
@@ -39,7 +41,9 @@ func TestAuthConfigCarriesEverySetting(t *testing.T) {
 	// interval, limits and caps, whose defaults api.md fixes).
 	notConfigured := map[string]bool{"KeyReload": true, "LoginPerIP": true, "SignupPerIP": true,
 		"MailPerIP": true, "ForgotCap": true, "ResendCap": true, "NoticeCap": true,
-		"SessionCache": true, "SessionCacheMaxAge": true}
+		"SessionCache": true, "SessionCacheMaxAge": true, "WebhookRetryWindow": true,
+		// Follows LATCH_ENV=production (TestWebhookHTTPSInProduction).
+		"WebhookHTTPSOnly": true}
 	for i := range got.NumField() {
 		name := got.Type().Field(i).Name
 		if notConfigured[name] {

@@ -79,6 +79,8 @@ func (e *cliEnv) showUser(u *auth.User, sessions []*auth.Session) error {
 	fmt.Fprintf(w, "roles\t%s\n", orDash(strings.Join(u.Roles, ",")))
 	fmt.Fprintf(w, "created\t%s\n", wire.Time(u.CreatedAt))
 	fmt.Fprintf(w, "updated\t%s\n", wire.Time(u.UpdatedAt))
+	fmt.Fprintf(w, "app_metadata\t%s\n", auth.MetadataJSON(u.AppMetadata))
+	fmt.Fprintf(w, "user_metadata\t%s\n", auth.MetadataJSON(u.UserMetadata))
 	if err := w.Flush(); err != nil {
 		return err
 	}

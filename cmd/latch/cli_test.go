@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -137,7 +138,7 @@ func TestCLIUserCommands(t *testing.T) {
 		t.Fatalf("show: %+v", bob)
 	}
 	out = mustCLI(t, env, "user", "show", bob.ID)
-	if !strings.Contains(out, "email      Bob@Example.com") || !strings.Contains(out, "0 live session(s)") {
+	if !regexp.MustCompile(`(?m)^email +Bob@Example\.com$`).MatchString(out) || !strings.Contains(out, "0 live session(s)") {
 		t.Errorf("show table:\n%s", out)
 	}
 
@@ -155,7 +156,7 @@ func TestCLIUserCommands(t *testing.T) {
 		t.Errorf("disable: %+v", got)
 	}
 	out = mustCLI(t, env, "user", "enable", "bob@example.com")
-	if !strings.Contains(out, "disabled   no") {
+	if !regexp.MustCompile(`(?m)^disabled +no$`).MatchString(out) {
 		t.Errorf("enable:\n%s", out)
 	}
 	out = mustCLI(t, env, "user", "logout", "bob@example.com")

@@ -6,25 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// userRun runs one latch user command on its positional arguments.
-type userRun func(ctx context.Context, e *cliEnv, pos []string) error
-
-// userCommand is one command of latch user. setup declares its flags on fs
-// and returns what runs once they are parsed; sub is the command's name,
-// for the commands that share a setup.
-type userCommand struct {
-	name, args, doc string
-	setup           func(sub string, fs *flag.FlagSet) userRun
-}
-
 // userCommands are the commands of latch user, in the order help lists
 // them (USER is a user id or an email address).
-var userCommands = []userCommand{
+var userCommands = []cliCommand{
 	{"create", "--email EMAIL [--password PW | --password-file FILE] [--roles a,b] [--confirmed]",
 		"create an account (a password is generated and printed when none is given)", userCreate},
 	{"list", "[--email PREFIX] [--limit N] [--cursor C] [--all]",
@@ -34,6 +24,8 @@ var userCommands = []userCommand{
 	{"set-email", "USER NEW_EMAIL", "change the address at once; the old address is told by mail", userSetEmail},
 	{"set-password", "USER [--password PW | --password-file FILE]",
 		"set the password (generated and printed when none is given); ends every session", userSetPassword},
+	{"set-app-metadata", "USER (JSON | --file FILE)",
+		"replace the app_metadata object (in the next access token; {} clears it)", userSetAppMetadata},
 	{"send-reset", "USER", "mail a password reset link", userSendMail},
 	{"resend-confirmation", "USER", "mail a new confirmation link to an unconfirmed address", userSendMail},
 	{"disable", "USER", "disable the account and end its sessions", userSetDisabled},
@@ -43,69 +35,19 @@ var userCommands = []userCommand{
 	{"delete", "USER", "delete the account, its sessions and tokens", userDelete},
 }
 
-// userUsage is what latch user help prints.
-var userUsage = func() string {
-	var b strings.Builder
-	b.WriteString("usage: latch user <command> [flags]\n\ncommands (USER is a user id or an email address):\n")
-	for _, c := range userCommands {
-		fmt.Fprintf(&b, "  %s %s\n", c.name, c.args)
-		for _, l := range strings.Split(c.doc, "\n") {
-			fmt.Fprintf(&b, "        %s\n", l)
-		}
-	}
-	b.WriteString("\nevery command takes --json for machine-readable output;\nlatch user <command> -h shows its flags.\n")
-	return b.String()
-}()
-
-// findUserCommand is the latch user command called name, or nil.
-func findUserCommand(name string) *userCommand {
-	for i := range userCommands {
-		if userCommands[i].name == name {
-			return &userCommands[i]
-		}
-	}
-	return nil
+// userGroup is latch user.
+var userGroup = &cliGroup{
+	name:     "user",
+	heading:  "commands (USER is a user id or an email address):",
+	footer:   "every command takes --json for machine-readable output;\nlatch user <command> -h shows its flags.\n",
+	argsNote: "USER: USER is a user id or an email address",
+	creates:  "create",
+	commands: userCommands,
 }
 
-// userCommandUsage is the usage of one latch user command.
-func userCommandUsage(name string) string {
-	c := findUserCommand(name)
-	if c == nil {
-		return userUsage
-	}
-	u := fmt.Sprintf("usage: latch user %s %s\n\n%s\n", c.name, c.args, c.doc)
-	if strings.Contains(c.args, "USER") {
-		u += "(USER is a user id or an email address)\n"
-	}
-	return u
-}
-
-// userCmd runs latch user <command>: it parses the command's flags before
-// opening the database, so that a usage error needs no configuration.
+// userCmd runs latch user <command>.
 func userCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stdout, userUsage)
-		return nil
-	}
-	sub, args := args[0], args[1:]
-	cmd := findUserCommand(sub)
-	if cmd == nil {
-		return fmt.Errorf("unknown command \"user %s\"\n%s", sub, userUsage)
-	}
-	fs := newFlags("latch user " + sub)
-	jsonOut := fs.Bool("json", false, "machine-readable output")
-	run := cmd.setup(sub, fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return flagErr(fs, err, userCommandUsage(sub))
-	}
-	e, err := openCLI(ctx, getenv, stdout, stderr, sub == "create")
-	if err != nil {
-		return err
-	}
-	defer e.close()
-	e.json = *jsonOut
-	return run(cliContext(ctx), e, pos)
+	return userGroup.run(ctx, args, getenv, stdout, stderr)
 }
 
 // passwordFlags declares --password and --password-file.
@@ -115,7 +57,7 @@ func passwordFlags(fs *flag.FlagSet) (pw, pwFile *string) {
 	return pw, pwFile
 }
 
-func userCreate(_ string, fs *flag.FlagSet) userRun {
+func userCreate(_ string, fs *flag.FlagSet) cliRun {
 	email := fs.String("email", "", "the account's address")
 	pw, pwFile := passwordFlags(fs)
 	roles := fs.String("roles", "", "comma-separated roles (default user)")
@@ -128,7 +70,7 @@ func userCreate(_ string, fs *flag.FlagSet) userRun {
 	}
 }
 
-func userList(_ string, fs *flag.FlagSet) userRun {
+func userList(_ string, fs *flag.FlagSet) cliRun {
 	email := fs.String("email", "", "case-insensitive prefix of the address")
 	limit := fs.Int("limit", 0, "users per page (default 50, at most 200)")
 	cursor := fs.String("cursor", "", "continue after a previous page")
@@ -141,7 +83,7 @@ func userList(_ string, fs *flag.FlagSet) userRun {
 	}
 }
 
-func userShow(_ string, _ *flag.FlagSet) userRun {
+func userShow(_ string, _ *flag.FlagSet) cliRun {
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		u, err := oneUser(ctx, e, pos)
 		if err != nil {
@@ -158,7 +100,7 @@ func userShow(_ string, _ *flag.FlagSet) userRun {
 	}
 }
 
-func userSetRoles(_ string, fs *flag.FlagSet) userRun {
+func userSetRoles(_ string, fs *flag.FlagSet) cliRun {
 	none := fs.Bool("none", false, "remove every role")
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		if len(pos) == 0 {
@@ -175,7 +117,7 @@ func userSetRoles(_ string, fs *flag.FlagSet) userRun {
 	}
 }
 
-func userSetEmail(_ string, _ *flag.FlagSet) userRun {
+func userSetEmail(_ string, _ *flag.FlagSet) cliRun {
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		if len(pos) != 2 {
 			return errors.New("latch user set-email: give a user and the new address")
@@ -191,7 +133,7 @@ func userSetEmail(_ string, _ *flag.FlagSet) userRun {
 	}
 }
 
-func userSetPassword(_ string, fs *flag.FlagSet) userRun {
+func userSetPassword(_ string, fs *flag.FlagSet) cliRun {
 	pw, pwFile := passwordFlags(fs)
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		u, err := oneUser(ctx, e, pos)
@@ -220,9 +162,46 @@ func userSetPassword(_ string, fs *flag.FlagSet) userRun {
 	}
 }
 
+func userSetAppMetadata(_ string, fs *flag.FlagSet) cliRun {
+	file := fs.String("file", "", "read the JSON object from this file")
+	return func(ctx context.Context, e *cliEnv, pos []string) error {
+		var meta []byte
+		switch {
+		case *file != "" && len(pos) == 1:
+			var err error
+			if meta, err = readSmallFile(*file); err != nil {
+				return fmt.Errorf("latch user set-app-metadata: %w", err)
+			}
+		case *file == "" && len(pos) == 2:
+			meta = []byte(pos[1])
+		default:
+			return errors.New("latch user set-app-metadata: give a user and a JSON object (or --file)")
+		}
+		return cliPatch(ctx, e, pos[:1], auth.UserPatch{AppMetadata: meta})
+	}
+}
+
+// readSmallFile reads a file given on the command line that holds at
+// most a request body's worth (64 KiB): anything larger is a mistake.
+func readSmallFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64<<10+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 64<<10 {
+		return nil, fmt.Errorf("%s is larger than 64 KiB", name)
+	}
+	return b, nil
+}
+
 // userSendMail is send-reset and resend-confirmation: the mail goes into
 // the database's outbox, which a running server sends.
-func userSendMail(sub string, _ *flag.FlagSet) userRun {
+func userSendMail(sub string, _ *flag.FlagSet) cliRun {
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		u, err := oneUser(ctx, e, pos)
 		if err != nil {
@@ -247,14 +226,14 @@ func userSendMail(sub string, _ *flag.FlagSet) userRun {
 }
 
 // userSetDisabled is disable and enable.
-func userSetDisabled(sub string, _ *flag.FlagSet) userRun {
+func userSetDisabled(sub string, _ *flag.FlagSet) cliRun {
 	disabled := sub == "disable"
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		return cliPatch(ctx, e, pos, auth.UserPatch{Disabled: &disabled})
 	}
 }
 
-func userLogout(_ string, _ *flag.FlagSet) userRun {
+func userLogout(_ string, _ *flag.FlagSet) cliRun {
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		u, err := oneUser(ctx, e, pos)
 		if err != nil {
@@ -267,7 +246,7 @@ func userLogout(_ string, _ *flag.FlagSet) userRun {
 	}
 }
 
-func userResetMFA(_ string, _ *flag.FlagSet) userRun {
+func userResetMFA(_ string, _ *flag.FlagSet) cliRun {
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		u, err := oneUser(ctx, e, pos)
 		if err != nil {
@@ -280,7 +259,7 @@ func userResetMFA(_ string, _ *flag.FlagSet) userRun {
 	}
 }
 
-func userDelete(_ string, _ *flag.FlagSet) userRun {
+func userDelete(_ string, _ *flag.FlagSet) cliRun {
 	return func(ctx context.Context, e *cliEnv, pos []string) error {
 		u, err := oneUser(ctx, e, pos)
 		if err != nil {

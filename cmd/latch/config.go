@@ -47,9 +47,11 @@ type config struct {
 	TrustedProxies  []netip.Prefix
 	CORSOrigins     []string
 	RedirectURLs    []string // LATCH_REDIRECT_URLS: where hosted pages may send the browser
+	WebAuthnOrigins []string // LATCH_WEBAUTHN_ORIGINS: more origins of passkey ceremonies
 	KeyAlg          string
 	KeyRotation     time.Duration         // LATCH_KEY_ROTATION: negative is off
 	OAuthClients    []httpapi.OAuthClient // LATCH_OAUTH_CLIENTS
+	PasswordGrant   bool                  // LATCH_PASSWORD_GRANT: the password grant for callers without a registered client
 	LogFormat       string
 	LogLevel        string
 
@@ -65,6 +67,9 @@ type config struct {
 	TemplatesDir        string
 	MailUnknownAccounts bool
 	UnicodeEmail        bool // LATCH_UNICODE_EMAIL: local parts outside ASCII
+
+	// Webhooks.
+	WebhookAllowPrivate bool // LATCH_WEBHOOK_ALLOW_PRIVATE: receivers on loopback and private addresses
 }
 
 // commandDoc is the description -h prints above the flags of the commands

@@ -4,6 +4,7 @@
 //	latch serve      run the server
 //	latch migrate    apply the database migrations and exit
 //	latch user ...   manage accounts on the database directly
+//	latch clients ...  manage registered OAuth clients
 //	latch audit      list audit events
 //	latch import F   import users from a JSON Lines or CSV file
 //	latch keys ...   list or rotate the signing keys
@@ -32,6 +33,7 @@ import (
 	"github.com/latchauth/latch/internal/mail"
 	"github.com/latchauth/latch/internal/revfeed"
 	"github.com/latchauth/latch/internal/sqlstore"
+	"github.com/latchauth/latch/internal/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; when
@@ -64,9 +66,11 @@ var commands = []command{
 	}},
 	{"migrate", "apply the embedded database migrations and exit", migrate},
 	{"user", "manage accounts on the database directly", userCmd},
+	{"clients", "manage registered OAuth clients on the database directly", clientsCmd},
 	{"audit", "list audit events", auditCmd},
 	{"import", "import users from a JSON Lines or CSV file", importCmd},
 	{"keys", "list or rotate the signing keys", keysCmd},
+	{"webhooks", "manage webhooks and their deliveries", webhooksCmd},
 	{"version", "print the version and commit", func(_ context.Context, args []string, _ func(string) string, stdout, _ io.Writer) error {
 		if len(args) > 0 {
 			if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
@@ -215,10 +219,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	revocations := newRevocationFeed(c, log, a.db, sc)
 	defer revocations.Close()
 
+	hooks := newWebhookWorker(c, log, a, sc)
 	if err := a.startService(ctx, serviceHooks{
-		limiter:    sc.limiter,
-		mailNotify: worker.Notify,
-		onEvent:    sc.onEvent(revocations.OnEvent),
+		limiter:       sc.limiter,
+		mailNotify:    worker.Notify,
+		onEvent:       sc.onEvent(revocations.OnEvent),
+		webhookNotify: hooks.Notify,
 	}); err != nil {
 		return err
 	}
@@ -249,7 +255,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// Answer waiting revocation feed polls at once when shutting down.
 	srv.RegisterOnShutdown(revocations.Close)
 
-	stopBackground := startBackground(ctx, log, worker, a.svc)
+	stopBackground := startBackground(ctx, log, worker, hooks, a.svc)
 	defer stopBackground()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -328,15 +334,16 @@ func newRevocationFeed(c *config, log *slog.Logger, db *sqlstore.DB, sc *scale) 
 // newHandler is the HTTP API, pages and discovery documents of svc.
 func newHandler(c *config, log *slog.Logger, svc *auth.Service, sc *scale, revocations *revfeed.Feed) http.Handler {
 	return httpapi.NewServer(httpapi.Config{
-		Service:        svc,
-		Logger:         log,
-		TrustedProxies: c.TrustedProxies,
-		CORSOrigins:    c.CORSOrigins,
-		AdminKey:       c.AdminKey,
-		OAuthClients:   c.OAuthClients,
-		Metrics:        sc.metrics,
-		Revocations:    revocations,
-		RevocationKey:  c.RevocationKey,
+		Service:          svc,
+		Logger:           log,
+		TrustedProxies:   c.TrustedProxies,
+		CORSOrigins:      c.CORSOrigins,
+		AdminKey:         c.AdminKey,
+		OAuthClients:     c.OAuthClients,
+		PasswordGrantOff: !c.PasswordGrant,
+		Metrics:          sc.metrics,
+		Revocations:      revocations,
+		RevocationKey:    c.RevocationKey,
 	})
 }
 
@@ -346,10 +353,16 @@ func newHandler(c *config, log *slog.Logger, svc *auth.Service, sc *scale, revoc
 // outlives ctx (requests in flight still queue mail while shutting down)
 // until the returned stop, which waits for all of it and may be called
 // more than once.
-func startBackground(ctx context.Context, log *slog.Logger, worker *mail.Worker, svc *auth.Service) (stop func()) {
+func startBackground(ctx context.Context, log *slog.Logger, worker *mail.Worker, hooks *webhook.Worker, svc *auth.Service) (stop func()) {
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		if err := hooks.Run(bgCtx); err != nil {
+			log.Error("webhook worker stopped", "err", err)
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := worker.Run(bgCtx); err != nil && !errors.Is(err, context.Canceled) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,9 @@ func (c *cluster) mailTo(addr string, n int) map[string]any {
 			s.logs.mu.Unlock()
 		}
 		if len(seen) >= n {
+			// In the order sent: the instances' logs are read one after
+			// another, and any instance's worker may send any mail.
+			slices.SortStableFunc(seen, func(a, b map[string]any) int { return logTime(a).Compare(logTime(b)) })
 			return seen[n-1]
 		}
 		if time.Now().After(deadline) {
@@ -110,6 +114,13 @@ func (c *cluster) mailTo(addr string, n int) map[string]any {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// logTime is when a JSON log line was written.
+func logTime(l map[string]any) time.Time {
+	s, _ := l["time"].(string)
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
 }
 
 func (c *cluster) count(query string, args ...any) int {
@@ -132,15 +143,35 @@ func (c *cluster) signupConfirmed(node *server, addr, pw string) *response {
 
 func xff(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
 
-// parallel runs fn(i) for i in [0, n) at once and waits.
-func parallel(n int, fn func(i int)) {
+// parallel runs fn(i) for i in [0, n) at once, waits, and returns the
+// time from the start to the last answer: a bound on how far apart the
+// server took its decisions, which is what a limit's exact count
+// depends on.
+func parallel(n int, fn func(i int)) time.Duration {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { <-start; fn(i) })
 	}
+	began := time.Now()
 	close(start)
 	wg.Wait()
+	return time.Since(began)
+}
+
+// exactWithin says whether a burst that took took is short enough for a
+// limit's exact count to hold: no refill (one every refill) can have
+// come in between. It logs why the exact count is not asked otherwise.
+func exactWithin(t *testing.T, took, refill time.Duration) bool {
+	t.Helper()
+	if !svctest.Timing() {
+		return false
+	}
+	if took >= refill {
+		t.Logf("the burst took %v, not under the %v refill: only the bounds are asked, not the exact count", took.Round(time.Millisecond), refill)
+		return false
+	}
+	return true
 }
 
 // The account lifecycle works across instances: every step on another one.
@@ -208,7 +239,7 @@ func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
 			t.Errorf("login from one address: status %d %s", r.Status, r.Raw)
 		}
 	}
-	parallel(25, func(i int) {
+	took := parallel(25, func(i int) {
 		r := c.proxy.doWith("POST", "/v1/login", "", map[string]string{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "wrong password"}, xff("203.0.113.9"))
 		mu.Lock()
 		defer mu.Unlock()
@@ -218,7 +249,7 @@ func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
 	if codes[401] < 20 {
 		t.Errorf("25 logins from one address over 3 instances: got statuses %v, want at least 20x401 (the limit is 20)", codes)
 	}
-	if svctest.Timing() && (codes[401] != 20 || codes[429] != 5) {
+	if exactWithin(t, took, 3*time.Second) && (codes[401] != 20 || codes[429] != 5) {
 		t.Errorf("25 logins from one address over 3 instances: got statuses %v, want 20x401 and 5x429", codes)
 	}
 	for i := 25; refused == 0 && i < 60; i++ {
@@ -232,7 +263,7 @@ func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
 	// 3 instances: the account throttle lets 5 through. A sixth needs the
 	// burst to last 1 s (the wait after 5 failures), an eleventh 31 s.
 	codes = map[int]int{}
-	parallel(50, func(i int) {
+	took = parallel(50, func(i int) {
 		r := c.proxy.doWith("POST", "/v1/login", "", map[string]string{"email": addr, "password": "wrong password"}, xff(fmt.Sprintf("198.51.100.%d", i+1)))
 		mu.Lock()
 		codes[r.Status]++
@@ -241,7 +272,7 @@ func TestMultiInstanceLimitsAreGlobal(t *testing.T) {
 	if codes[401] < 5 || codes[401] > 10 || codes[401]+codes[429] != 50 {
 		t.Errorf("50 parallel wrong logins over 3 instances: got statuses %v, want 5 (up to 10 on a slow machine) x401, the rest 429", codes)
 	}
-	if svctest.Timing() && (codes[401] != 5 || codes[429] != 45) {
+	if exactWithin(t, took, time.Second) && (codes[401] != 5 || codes[429] != 45) {
 		t.Errorf("50 parallel wrong logins over 3 instances: got statuses %v, want 5x401 and 45x429", codes)
 	}
 	refused += codes[429]
@@ -409,7 +440,7 @@ func TestRedisDownLimitsHold(t *testing.T) {
 		t.Helper()
 		var mu sync.Mutex
 		accepted, refused := 0, 0
-		parallel(15, func(i int) {
+		took := parallel(15, func(i int) {
 			r := s.doWith("POST", "/v1/signup", "", map[string]string{"email": fmt.Sprintf("flood%d.%s@example.com", i, ip), "password": pw}, xff(ip))
 			mu.Lock()
 			defer mu.Unlock()
@@ -422,7 +453,7 @@ func TestRedisDownLimitsHold(t *testing.T) {
 				t.Errorf("signup from %s: %d %s (Retry-After %q)", ip, r.Status, r.Raw, r.Header.Get("Retry-After"))
 			}
 		})
-		if accepted < 10 || refused == 0 || (svctest.Timing() && refused != 5) {
+		if accepted < 10 || refused == 0 || (exactWithin(t, took, 6*time.Second) && refused != 5) {
 			t.Errorf("15 signups from %s at once: %d accepted, %d refused; want 10 and 5 (at least 10 and 1 on a busy machine)", ip, accepted, refused)
 		}
 	}

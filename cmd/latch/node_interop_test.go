@@ -37,7 +37,7 @@ func nodeJose(t *testing.T) string {
 	}
 	// Install into a copy so that the source tree stays clean.
 	tmp := t.TempDir()
-	for _, f := range []string{"package.json", "package-lock.json", "verify.mjs"} {
+	for _, f := range []string{"package.json", "package-lock.json", "verify.mjs", "verify_id.mjs"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

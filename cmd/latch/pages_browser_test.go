@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,9 +168,11 @@ func TestPagesInChromium(t *testing.T) {
 	srv := smtptest.Start(t)
 	addr := freeAddr(t)
 	public := "http://" + addr
+	app := startApp(t) // where the signup's confirmation returns to
 	s := startMailServer(t, srv, map[string]string{
-		"LATCH_ADDR":       addr,
-		"LATCH_PUBLIC_URL": public,
+		"LATCH_ADDR":          addr,
+		"LATCH_PUBLIC_URL":    public,
+		"LATCH_REDIRECT_URLS": app.URL + "/",
 	})
 	ctx := newBrowser(t)
 	shots := newShots(t)
@@ -249,4 +252,39 @@ func TestPagesInChromium(t *testing.T) {
 	if got := get(t, ctx, "read h1", chromedp.Text(chromedp.CSS("h1"))); strings.TrimSpace(got) != "This link no longer works" {
 		t.Errorf("h1 %q", got)
 	}
+
+	// Signup: an app sends the browser to /signup with its redirect_to;
+	// the mailed link's confirmation sends it back to the app (a 303 after
+	// the form's POST, to another origin, which the page's CSP must allow).
+	newcomer := "newcomer@example.com"
+	done := app.URL + "/welcome?from=latch"
+	runIn(t, ctx, "open signup", chromedp.Navigate(public+"/signup?redirect_to="+url.QueryEscape(done)), waitH1("Create your account"))
+	shots.take(ctx, "signup")
+	runIn(t, ctx, "sign up with a weak password",
+		chromedp.SendKeys(chromedp.ID("email"), newcomer),
+		chromedp.SendKeys(chromedp.ID("password"), "password123"),
+		chromedp.SendKeys(chromedp.ID("password_confirm"), "password123"),
+		chromedp.Click(chromedp.ID("submit")),
+		chromedp.WaitVisible(chromedp.CSS(".error")))
+	if errText := get(t, ctx, "read the signup error", chromedp.Text(chromedp.CSS(".error"))); !strings.Contains(errText, "common") {
+		t.Errorf("weak password error %q, want the policy's message", errText)
+	}
+	shots.take(ctx, "signup-error")
+	// The address stays in the form; the passwords are typed again.
+	runIn(t, ctx, "sign up",
+		chromedp.SendKeys(chromedp.ID("password"), mailPW),
+		chromedp.SendKeys(chromedp.ID("password_confirm"), mailPW),
+		chromedp.Click(chromedp.ID("submit")),
+		waitH1("Check your inbox"))
+	shots.take(ctx, "signup-sent")
+	welcome := mailedFullLink(t, srv, newcomer, 1)
+	if !strings.HasPrefix(welcome, public+"/confirm?token=") || !strings.HasSuffix(welcome, "&redirect_to="+url.QueryEscape(done)) {
+		t.Fatalf("signup's confirm link %q", welcome)
+	}
+	runIn(t, ctx, "open the signup's link", chromedp.Navigate(welcome), waitH1("Confirm your email address"))
+	runIn(t, ctx, "confirm, back to the app", chromedp.Click(chromedp.ID("confirm")), waitH1("Welcome back to the app"))
+	if loc := get(t, ctx, "read the location", chromedp.Location()); loc != done {
+		t.Errorf("the browser is at %s, want %s", loc, done)
+	}
+	s.do("POST", "/v1/login", "", map[string]string{"email": newcomer, "password": mailPW}).want(t, 200, "")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 	"github.com/latchauth/latch/internal/httpapi"
 	"github.com/latchauth/latch/internal/limit"
+	"github.com/latchauth/latch/internal/passkey"
 	"github.com/latchauth/latch/internal/password"
 )
 
@@ -85,7 +86,10 @@ var settings = []setting{
 		withFlag("cors-origins", "allowed browser origins (LATCH_CORS_ORIGINS)"),
 	{name: "LATCH_KEY_ROTATION", def: authDefaults.KeyRotation.String(), parse: parseKeyRotation},
 	{name: "LATCH_OAUTH_CLIENTS", parse: parseOAuthClients},
+	boolean("LATCH_PASSWORD_GRANT", true, func(c *config) *bool { return &c.PasswordGrant }),
 	{name: "LATCH_REDIRECT_URLS", parse: parseRedirectURLs},
+	{name: "LATCH_WEBAUTHN_ORIGINS", parse: parseWebAuthnOrigins},
+	boolean("LATCH_WEBHOOK_ALLOW_PRIVATE", false, func(c *config) *bool { return &c.WebhookAllowPrivate }),
 }
 
 // withFlag gives s a flag of latch serve (and latch migrate).
@@ -282,6 +286,22 @@ func parseRedirectURLs(c *config, v string) error {
 			continue
 		}
 		c.RedirectURLs = append(c.RedirectURLs, e)
+	}
+	return errors.Join(errs...)
+}
+
+// parseWebAuthnOrigins reads the comma-separated origins, besides the
+// public URL's, that passkey ceremonies may come from (an app on another
+// subdomain of the RP ID, say).
+func parseWebAuthnOrigins(c *config, v string) error {
+	var errs []error
+	for _, e := range splitList(v) {
+		o, err := passkey.OriginOf(e)
+		if err != nil || strings.TrimRight(e, "/") != o {
+			errs = append(errs, fmt.Errorf("LATCH_WEBAUTHN_ORIGINS: %q is not an origin (https://app.example.com, no path)", e))
+			continue
+		}
+		c.WebAuthnOrigins = append(c.WebAuthnOrigins, o)
 	}
 	return errors.Join(errs...)
 }

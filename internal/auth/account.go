@@ -11,8 +11,12 @@ import (
 // answers the same whether or not the address already has an account: a new
 // account gets a confirmation mail, an existing one a "someone tried to sign
 // up" mail (or, when still unconfirmed, a fresh confirmation link that
-// activates this signup's password).
+// activates this signup's password). A redirect_to in ctx
+// (ContextWithRedirect) must pass RedirectAllowed and rides in the links.
 func (s *Service) Signup(ctx context.Context, email, password string) (*SignupResult, error) {
+	if _, err := s.checkRedirect(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.limitIP(ctx, "signup", s.cfg.SignupPerIP); err != nil {
 		return nil, err
 	}
@@ -42,9 +46,11 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*SignupRe
 		taken   bool
 		refresh string
 		sess    *Session
+		ev      Event
 	)
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		taken, refresh, sess = false, "", nil
+		ev = Event{Type: EventSignup, UserID: u.ID}
 		existing, err := tx.UserByEmail(ctx, u.EmailNorm)
 		switch {
 		case err == nil:
@@ -63,6 +69,9 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*SignupRe
 			}
 			return err
 		}
+		if err := s.publish(ctx, tx, u, &ev); err != nil {
+			return err
+		}
 		if s.cfg.RequireConfirmation {
 			return s.mailConfirmation(ctx, tx, u)
 		}
@@ -75,14 +84,14 @@ func (s *Service) Signup(ctx context.Context, email, password string) (*SignupRe
 	if s.cfg.RequireConfirmation {
 		s.mailQueued()
 		if !taken {
-			s.emit(ctx, Event{Type: EventSignup, UserID: u.ID})
+			s.emit(ctx, ev)
 		}
 		return &SignupResult{ConfirmationSent: true}, nil
 	}
 	if taken {
 		return nil, Errorf(CodeEmailTaken, "an account with this email already exists")
 	}
-	s.emit(ctx, Event{Type: EventSignup, UserID: u.ID})
+	s.emit(ctx, ev)
 	p, err := s.pair(u, sess.ID, refresh)
 	if err != nil {
 		return nil, err
@@ -110,17 +119,17 @@ func (s *Service) mailExistingOwner(ctx context.Context, tx Tx, u *User, hash st
 		}
 		return s.mailConfirmation(ctx, tx, u)
 	}
-	return s.notify(ctx, tx, u, MailDuplicateSignup, u.Email, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+	return s.notify(ctx, tx, u, MailDuplicateSignup, u.Email, MailData{Link: withRedirect(ctx, s.cfg.PublicURL+"/forgot-password")})
 }
 
 // mailConfirmation queues a confirmation mail to u with a new link (older
-// links of u stop working).
+// links of u stop working), carrying the redirect_to of ctx.
 func (s *Service) mailConfirmation(ctx context.Context, tx Tx, u *User) error {
 	tok, err := s.newOneTimeToken(ctx, tx, u, KindConfirm, s.cfg.ConfirmTTL, "")
 	if err != nil {
 		return err
 	}
-	return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: s.link("/confirm", tok), ExpiresIn: s.cfg.ConfirmTTL})
+	return s.enqueue(ctx, tx, MailConfirm, u.Email, MailData{Link: withRedirect(ctx, s.link("/confirm", tok)), ExpiresIn: s.cfg.ConfirmTTL})
 }
 
 // underResendCap reports whether u may get another confirmation mail: the
@@ -168,6 +177,7 @@ func (s *Service) confirm(ctx context.Context, tok string, login bool) (*User, *
 		sess    *Session
 		refresh string
 		oldAddr string
+		ev      Event
 	)
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		oldAddr, sess, refresh = "", nil, ""
@@ -232,22 +242,25 @@ func (s *Service) confirm(ctx context.Context, tok string, login bool) (*User, *
 				return err
 			}
 		}
-		if !login || t.Kind != KindConfirm {
-			return nil
+		if login && t.Kind == KindConfirm {
+			if sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient); err != nil {
+				return err
+			}
 		}
-		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
-		return err
+		ev = Event{Type: EventConfirm, UserID: u.ID}
+		if sess != nil {
+			ev.SessionID = sess.ID
+		}
+		if oldAddr != "" {
+			ev.Type = EventEmailChanged
+		}
+		return s.publish(ctx, tx, u, &ev)
 	})
 	if err != nil {
 		return nil, nil, "", err
 	}
-	ev := Event{Type: EventConfirm, UserID: u.ID}
-	if sess != nil {
-		ev.SessionID = sess.ID
-	}
 	if oldAddr != "" {
 		s.mailQueued()
-		ev.Type = EventEmailChanged
 	}
 	s.emit(ctx, ev)
 	return u, sess, refresh, nil
@@ -259,8 +272,12 @@ func errBadLink() error {
 
 // ResendConfirmation mails a new confirmation link to an unconfirmed
 // account. It answers the same for every address; the work happens off the
-// request path.
+// request path. A redirect_to in ctx rides in the link, as for Signup.
 func (s *Service) ResendConfirmation(ctx context.Context, email string) error {
+	rt, err := s.checkRedirect(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.limitIP(ctx, "resend", s.cfg.MailPerIP); err != nil {
 		return err
 	}
@@ -270,6 +287,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, email string) error {
 	}
 	norm := addr.Key
 	return s.background(ctx, "resend", func(ctx context.Context) error {
+		ctx = ContextWithRedirect(ctx, rt)
 		queued := false
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 			queued = false
@@ -351,17 +369,23 @@ func (s *Service) DeleteAccount(ctx context.Context, p *Principal, password, cod
 	if err != nil {
 		return err
 	}
+	ev := Event{Type: EventAccountDeleted, UserID: u.ID}
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		if err := tx.DeleteUser(ctx, u.ID); err != nil {
 			return err
 		}
+		gone := Event{Type: ev.Type, UserID: u.ID, Details: map[string]string{"email": u.Email}}
+		if err := s.publish(ctx, tx, nil, &gone); err != nil {
+			return err
+		}
+		ev.At, ev.queued, ev.deliveries = gone.At, gone.queued, gone.deliveries
 		return s.enqueue(ctx, tx, MailAccountDeleted, u.Email, MailData{})
 	})
 	if err != nil {
 		return err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventAccountDeleted, UserID: u.ID})
+	s.emit(ctx, ev)
 	return nil
 }
 

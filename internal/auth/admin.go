@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/cursor"
+	"github.com/latchauth/latch/internal/emailaddr"
 )
 
 // Roles every deployment knows. Other roles are free-form (see
@@ -85,6 +88,13 @@ type UserPatch struct {
 	Roles          *[]string
 	Disabled       *bool
 	EmailConfirmed *bool
+	// Email changes the address at once (an admin vouches for it).
+	Email *string
+	// Password sets a new password (the policy applies).
+	Password *string
+	// AppMetadata replaces the app_metadata object (NormalizeMetadata);
+	// nil leaves it.
+	AppMetadata json.RawMessage
 }
 
 // NormalizeRoles validates roles - each 1 to 64 characters of lowercase
@@ -233,6 +243,11 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 		UpdatedAt:      now,
 	}
 	taken := Errorf(CodeEmailTaken, "an account with this email already exists")
+	ev := Event{Type: EventUserCreated, UserID: u.ID, Actor: actor, Details: map[string]string{
+		"email":           u.Email,
+		"roles":           strings.Join(u.Roles, ","),
+		"email_confirmed": strconv.FormatBool(u.EmailConfirmed),
+	}}
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		if _, err := tx.UserByEmail(ctx, u.EmailNorm); err == nil {
 			return taken
@@ -245,25 +260,34 @@ func (s *Service) AdminCreateUser(ctx context.Context, actor string, in NewUser)
 			}
 			return err
 		}
-		return nil
+		return s.publish(ctx, tx, u, &ev)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, Event{Type: EventUserCreated, UserID: u.ID, Actor: actor, Details: map[string]string{
-		"email":           u.Email,
-		"roles":           strings.Join(u.Roles, ","),
-		"email_confirmed": strconv.FormatBool(u.EmailConfirmed),
-	}})
+	s.emit(ctx, ev)
 	return u, nil
 }
 
-// AdminUpdateUser applies p to the user with id. Changing the roles or
-// disabling the account ends every session of theirs and cuts off every
-// access token issued so far and every pending emailed link (see cutOff),
-// so that a demoted admin loses the admin API
-// at once; their next login (or nothing, when disabled) carries the new
-// roles. Setting a field to its current value changes nothing.
+// AdminUpdateUser applies p to the user with id, in one transaction:
+// every field is checked before anything changes, so a refused one (a
+// weak password, a taken address, a bad role or metadata) leaves the
+// account as it was. Setting a field to its current value changes
+// nothing.
+//
+//   - Roles, Disabled (true) and Password end every session of the user
+//     and cut off every access token issued so far and every pending
+//     emailed link (see cutOff), so that a demoted admin loses the admin
+//     API at once; their next login (or nothing, when disabled) carries
+//     the new roles.
+//   - Email changes the address at once: the old address is told, and
+//     every pending link stops working. A taken address is CodeEmailTaken.
+//   - Password is checked against the policy (with the new address, when
+//     both change) and the user is told by mail.
+//   - AppMetadata shows in the user's next access token (a refresh
+//     re-reads the user).
+//
+// Each change is its own event, with the actor.
 func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserPatch) (*User, error) {
 	var newRoles []string
 	if p.Roles != nil {
@@ -272,18 +296,75 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 			return nil, err
 		}
 	}
+	var meta json.RawMessage
+	if p.AppMetadata != nil {
+		var err error
+		if meta, err = NormalizeMetadata("app_metadata", p.AppMetadata); err != nil {
+			return nil, err
+		}
+	}
+	var addr emailaddr.Address
+	if p.Email != nil {
+		var err error
+		if addr, err = s.parseEmail(*p.Email); err != nil {
+			return nil, err
+		}
+	}
+	var hash string
+	if p.Password != nil {
+		cur, err := s.AdminUser(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		email := cur.Email
+		if p.Email != nil {
+			email = addr.Mail
+		}
+		if hash, err = s.hashNewPassword(ctx, *p.Password, email); err != nil {
+			return nil, err
+		}
+	}
 	var (
-		u      *User
-		events []Event
+		u         *User
+		events    []Event
+		mailed    bool
+		published bool
 	)
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
-		events = nil
+		events, mailed, published = nil, false, false
 		var err error
 		if u, err = userByID(ctx, tx, id); err != nil {
 			return err
 		}
 		now := s.now()
 		cut, changed := false, false
+		if p.Email != nil && addr.Mail != u.Email {
+			if other, err := tx.UserByEmail(ctx, addr.Key); err == nil && other.ID != u.ID {
+				return errEmailTaken()
+			} else if err != nil && !notFound(err) {
+				return err
+			}
+			old := u.Email
+			u.Email, u.EmailNorm = addr.Mail, addr.Key
+			// A link mailed to the old address must not act on the
+			// account any more.
+			if err := voidLinks(ctx, tx, u.ID, now); err != nil {
+				return err
+			}
+			if err := s.notify(ctx, tx, u, MailEmailChanged, old, MailData{NewEmail: u.Email}); err != nil {
+				return err
+			}
+			events = append(events, Event{Type: EventEmailChanged})
+			changed, mailed = true, true
+		}
+		if p.Password != nil {
+			u.PasswordHash = hash
+			if err := s.notify(ctx, tx, u, MailPasswordChanged, u.Email, MailData{}); err != nil {
+				return err
+			}
+			events = append(events, Event{Type: EventPasswordChanged})
+			cut, changed, mailed = true, true, true
+		}
 		if p.Roles != nil && !sameRoles(u.Roles, newRoles) {
 			events = append(events, Event{Type: EventRoleChanged, Details: map[string]string{
 				"from": strings.Join(u.Roles, ","), "to": strings.Join(newRoles, ","),
@@ -308,6 +389,13 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 			}})
 			changed = true
 		}
+		if meta != nil && !bytes.Equal(MetadataJSON(u.AppMetadata), meta) {
+			u.AppMetadata = meta
+			events = append(events, Event{Type: EventAppMetadataChanged, Details: map[string]string{
+				"bytes": strconv.Itoa(len(meta)),
+			}})
+			changed = true
+		}
 		if !changed {
 			return nil
 		}
@@ -317,20 +405,43 @@ func (s *Service) AdminUpdateUser(ctx context.Context, actor, id string, p UserP
 				return err
 			}
 			for i := range events {
-				if events[i].Type == EventRoleChanged || events[i].Type == EventDisabled {
+				switch events[i].Type {
+				case EventRoleChanged, EventDisabled, EventPasswordChanged:
 					events[i].Details = withDetail(events[i].Details, "sessions_ended", strconv.Itoa(len(ended)))
 				}
 			}
 		}
 		u.UpdatedAt = now
-		return tx.UpdateUser(ctx, u)
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return errEmailTaken()
+			}
+			return err
+		}
+		evs := make([]*Event, len(events))
+		for i := range events {
+			events[i].UserID, events[i].Actor = u.ID, actor
+			evs[i] = &events[i]
+		}
+		published = true
+		// Webhooks: queued in this transaction. A password alone is
+		// password.changed; any other field is also user.updated.
+		if p.Password != nil && len(events) == 1 {
+			return s.publish(ctx, tx, u, evs...)
+		}
+		return s.publishUpdate(ctx, tx, u, evs...)
 	})
 	if err != nil {
 		return nil, err
 	}
+	if mailed {
+		s.mailQueued()
+	}
 	for _, e := range events {
-		e.UserID, e.Actor = u.ID, actor
 		s.emit(ctx, e)
+	}
+	if published {
+		s.webhookQueued()
 	}
 	return u, nil
 }
@@ -361,23 +472,26 @@ func sameRoles(a, b []string) bool {
 // The event keeps the deleted address, so that the audit log can still
 // answer who the account was.
 func (s *Service) AdminDeleteUser(ctx context.Context, actor, id string) error {
-	var email string
+	var ev Event
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		email = u.Email
 		err = tx.DeleteUser(ctx, id)
 		if notFound(err) {
 			return errNoUser()
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		ev = Event{Type: EventUserDeleted, UserID: id, Actor: actor, Details: map[string]string{"email": u.Email}}
+		return s.publish(ctx, tx, nil, &ev)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventUserDeleted, UserID: id, Actor: actor, Details: map[string]string{"email": email}})
+	s.emit(ctx, ev)
 	return nil
 }
 
@@ -393,24 +507,29 @@ func (s *Service) AdminSessions(ctx context.Context, id string) ([]*Session, err
 // access token issued so far is refused and every pending emailed link
 // stops working.
 func (s *Service) AdminLogout(ctx context.Context, actor, id string) error {
-	var ended []string
+	var ev Event
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		u, err := userByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}
 		now := s.now()
-		if ended, err = s.cutOff(ctx, tx, u, now); err != nil {
+		ended, err := s.cutOff(ctx, tx, u, now)
+		if err != nil {
 			return err
 		}
 		u.UpdatedAt = now
-		return tx.UpdateUser(ctx, u)
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		ev = Event{Type: EventForceLogout, UserID: id, Actor: actor, Details: map[string]string{
+			"sessions_ended": strconv.Itoa(len(ended)),
+		}}
+		return s.publish(ctx, tx, u, &ev)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventForceLogout, UserID: id, Actor: actor, Details: map[string]string{
-		"sessions_ended": strconv.Itoa(len(ended)),
-	}})
+	s.emit(ctx, ev)
 	return nil
 }

@@ -84,6 +84,11 @@ func (s *Service) ImportUsers(ctx context.Context, actor string, rows []ImportUs
 			res[i].Status = ImportExists
 			if created[j] {
 				res[i].Status = ImportCreated
+				// Each account imported is a user.created webhook.
+				ev := Event{Type: EventUserCreated, UserID: u.ID, Actor: actor}
+				if err := s.publish(ctx, tx, u, &ev); err != nil {
+					return err
+				}
 			}
 			j++
 		}
@@ -92,6 +97,7 @@ func (s *Service) ImportUsers(ctx context.Context, actor string, rows []ImportUs
 	if err != nil {
 		return nil, err
 	}
+	s.webhookQueued()
 	var n [4]int
 	for _, r := range res {
 		n[r.Status]++

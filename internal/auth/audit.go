@@ -81,6 +81,11 @@ var EventTypes = []string{
 	EventTokenRevoked,
 	EventMFAEnabled, EventMFADisabled, EventMFAReset, EventRecoveryCodesRegenerated,
 	EventRecoveryCodeUsed, EventMFAFailed, EventMFAFailureBurst,
+	EventPasskeyAdded, EventPasskeyRemoved, EventPasskeyRenamed, EventPasskeyCounterRegressed,
+	EventClientCreated, EventClientUpdated, EventClientDeleted,
+	EventCodeReplayed, EventBrowserLogout,
+	EventAppMetadataChanged, EventUserMetadataChanged,
+	EventWebhookCreated, EventWebhookUpdated, EventWebhookDeleted, EventWebhookRetried,
 }
 
 // Audit lists audit events matching f, newest first. An unknown type is

@@ -8,6 +8,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -27,6 +28,11 @@ type User struct {
 	// are refused (force logout, role change, disable, password reset).
 	// Zero means no cut-off.
 	TokensValidAfter time.Time
+	// AppMetadata (set by admins, carried in access tokens) and
+	// UserMetadata (the user's own) are JSON objects in their stored
+	// form (NormalizeMetadata); empty stands for {}.
+	AppMetadata  json.RawMessage
+	UserMetadata json.RawMessage
 }
 
 // Session is one login on one device.
@@ -259,6 +265,8 @@ type Reader interface {
 
 	// Second factors (mfa_store.go).
 	MFAReader
+	// OAuth clients, codes and browser sessions (oauth_store.go).
+	OAuthReader
 }
 
 // Tx is the write side, used inside Store.Tx.
@@ -339,6 +347,10 @@ type Tx interface {
 
 	// Second factors (mfa_store.go).
 	MFAWriter
+	// OAuth clients, codes and browser sessions (oauth_store.go).
+	OAuthWriter
+	// Webhooks (webhook_store.go).
+	WebhookWriter
 }
 
 // Outbox is what the mail worker needs from the store.

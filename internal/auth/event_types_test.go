@@ -76,6 +76,23 @@ func TestRevokesClassifiesEveryType(t *testing.T) {
 		auth.EventRecoveryCodeUsed:         false,
 		auth.EventMFAFailed:                false,
 		auth.EventMFAFailureBurst:          false,
+		auth.EventPasskeyAdded:             false,
+		auth.EventPasskeyRemoved:           false,
+		auth.EventPasskeyRenamed:           false,
+		auth.EventPasskeyCounterRegressed:  false,
+		// Clients: registration touches no session.
+		auth.EventClientCreated: false,
+		auth.EventClientUpdated: false,
+		auth.EventClientDeleted: false,
+		auth.EventCodeReplayed:  true, // ends the session the code's first use started
+		auth.EventBrowserLogout: false,
+		// Metadata shows in the next token; none is cut off.
+		auth.EventAppMetadataChanged:  false,
+		auth.EventUserMetadataChanged: false,
+		auth.EventWebhookCreated:      false,
+		auth.EventWebhookUpdated:      false,
+		auth.EventWebhookDeleted:      false,
+		auth.EventWebhookRetried:      false,
 	}
 	for _, typ := range auth.EventTypes {
 		want, ok := revokes[typ]

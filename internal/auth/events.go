@@ -17,6 +17,13 @@ type Event struct {
 	UserAgent string
 	Details   map[string]string
 	At        time.Time
+
+	// queued: the webhooks the event raises were queued in the
+	// transaction of the change (publish), or it raises none this time.
+	queued bool
+	// deliveries is how many webhook deliveries publish queued for it (0
+	// when no endpoint listens): the worker is woken only for some.
+	deliveries int
 }
 
 // Event types.
@@ -64,6 +71,24 @@ var quietEvents = map[string]bool{
 	EventRecoveryCodeUsed:         true,
 	EventMFAFailed:                true,
 	EventMFAFailureBurst:          true,
+	EventPasskeyAdded:             true,
+	EventPasskeyRemoved:           true,
+	EventPasskeyRenamed:           true,
+	EventPasskeyCounterRegressed:  true,
+	// Registering or changing a client touches no session.
+	EventClientCreated: true,
+	EventClientUpdated: true,
+	EventClientDeleted: true,
+	// A browser session is not a token session: ending one ends no token.
+	EventBrowserLogout: true,
+	// Metadata shows in the next token; what was handed out stays.
+	EventAppMetadataChanged:  true,
+	EventUserMetadataChanged: true,
+	// Webhook management changes who hears of events, nothing else.
+	EventWebhookCreated: true,
+	EventWebhookUpdated: true,
+	EventWebhookDeleted: true,
+	EventWebhookRetried: true,
 }
 
 // Revokes reports whether an event of type eventType may have revoked
@@ -121,6 +146,16 @@ func (s *Service) emit(ctx context.Context, e Event) {
 	s.forgetFor(e)
 	s.log.LogAttrs(ctx, level, "security event", attrs...)
 	s.writeAudit(ctx, e) // the audit log: after commit, see audit.go
+	if len(webhookTypesOf[e.Type]) > 0 {
+		if !e.queued {
+			// A change whose transaction forgot publish: its webhooks
+			// are lost. authtest fails every test that gets here.
+			s.log.Error(ErrWebhooksNotQueued.Error(), "event", e.Type)
+		}
+		if e.deliveries > 0 {
+			s.webhookQueued() // queued by publish in the change's transaction
+		}
+	}
 	if s.deps.OnEvent != nil {
 		s.deps.OnEvent(ctx, e)
 	}

@@ -218,6 +218,13 @@ func mfaRequired(tok string, methods []string) error {
 	if tok == "" {
 		msg = `this account has a second factor: send a current code from the authenticator app (or a recovery code) in "code"`
 	}
+	if slices.Contains(methods, MethodPasskey) {
+		if tok == "" {
+			msg += `, or the code of a passkey (POST /v1/passkeys/step-up/begin and /finish)`
+		} else {
+			msg += `, or use a passkey (POST /v1/passkeys/login/begin with the mfa_token)`
+		}
+	}
 	return &MFARequiredError{Token: tok, Methods: methods, err: Errorf(CodeMFARequired, "%s", msg)}
 }
 
@@ -324,51 +331,51 @@ func (s *Service) codeFailed(ctx context.Context, u *User, where string) {
 // token usable (until it expires) and counts against the account's login
 // throttle; the right one uses the token up.
 func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recovery string) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
-		return nil, err
-	}
-	if code == "" && recovery == "" {
-		return nil, Errorf(CodeInvalidRequest, `send "code" (from the authenticator app) or "recovery_code"`)
-	}
-	h, ok := token.HashOpaque(mfaToken)
-	if !ok {
-		return nil, errBadMFAToken()
-	}
-	now := s.now()
-	ch, err := s.deps.Store.MFAChallengeByHash(ctx, h)
-	if notFound(err) {
-		return nil, errBadMFAToken()
-	}
-	if err != nil {
-		return nil, err
-	}
-	via := ClientFromContext(ctx).OAuthClient
-	bound := Session{ClientID: ch.ClientID, ClientConfidential: ch.ClientConfidential}
-	if !ch.UsedAt.IsZero() || !now.Before(ch.ExpiresAt) || !bound.UsableBy(via) {
-		return nil, errBadMFAToken()
-	}
-	u, err := s.deps.Store.UserByID(ctx, ch.UserID)
-	if notFound(err) {
-		return nil, errBadMFAToken()
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Bound to the password check: a password changed since, or a cut-off
-	// (logout everywhere, force logout, disable), voids the token.
-	if !bytes.Equal(ch.PasswordBinding, passwordBinding(u)) || u.TokensValidAfter.After(ch.CreatedAt) {
-		return nil, errBadMFAToken()
-	}
-	if u.Disabled {
-		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
-	}
-	if err := s.passwordAttempt(ctx, u.EmailNorm, u.ID); err != nil {
-		return nil, err
-	}
 	var (
 		sess    *Session
 		refresh string
-		proof   *factorProof
+	)
+	via := ClientFromContext(ctx).OAuthClient
+	u, _, err := s.redeemMFA(ctx, mfaToken, code, recovery, via, func(tx Tx, u *User, amr []string) (string, error) {
+		var err error
+		sess, refresh, err = s.newSessionAMR(ctx, tx, u, via, amr)
+		if err != nil {
+			return "", err
+		}
+		return sess.ID, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.pairUntil(u, sess.ID, sess.AMR, refresh, time.Time{})
+}
+
+// redeemMFA checks mfaToken (issued through the OAuth client via) and the
+// code or recovery code, and, in the transaction that spends them, calls
+// start to begin what the login opens (a session, a browser session),
+// which returns its id for the events.
+func (s *Service) redeemMFA(ctx context.Context, mfaToken, code, recovery string, via OAuthClient,
+	start func(tx Tx, u *User, amr []string) (string, error)) (*User, *factorProof, error) {
+	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
+		return nil, nil, err
+	}
+	if code == "" && recovery == "" {
+		return nil, nil, Errorf(CodeInvalidRequest, `send "code" (from the authenticator app) or "recovery_code"`)
+	}
+	h, u, err := s.liveMFAChallenge(ctx, mfaToken, &via)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.Disabled {
+		return nil, nil, Errorf(CodeAccountDisabled, "this account is disabled")
+	}
+	if err := s.passwordAttempt(ctx, u.EmailNorm, u.ID); err != nil {
+		return nil, nil, err
+	}
+	var (
+		sid   string
+		proof *factorProof
+		ev    Event
 	)
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		won, err := tx.ConsumeMFAChallenge(ctx, h, s.now())
@@ -381,7 +388,15 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recovery string)
 		if proof, err = s.spendFactor(ctx, tx, u, code, recovery); err != nil {
 			return err
 		}
-		if sess, refresh, err = s.newSessionAMR(ctx, tx, u, via, proof.amr); err != nil {
+		if sid, err = start(tx, u, proof.amr); err != nil {
+			return err
+		}
+		ev = Event{Type: EventLogin, UserID: u.ID, SessionID: sid, Details: map[string]string{"second_factor": proof.method}}
+		if sid == "" {
+			// A browser session (the hosted login's second step): the
+			// code exchange that follows is the user.login.
+			ev.noWebhooks()
+		} else if err := s.publish(ctx, tx, u, &ev); err != nil {
 			return err
 		}
 		return s.noticeRecoveryCodeUse(ctx, tx, u, proof)
@@ -390,12 +405,48 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recovery string)
 		if ErrorCode(err) == CodeInvalidCredentials {
 			s.codeFailed(ctx, u, "login")
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	s.passwordSucceeded(ctx, u.EmailNorm)
-	s.factorUsed(ctx, u, sess.ID, proof)
-	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID, Details: map[string]string{"second_factor": proof.method}})
-	return s.pairUntil(u, sess.ID, sess.AMR, refresh, time.Time{})
+	s.factorUsed(ctx, u, sid, proof)
+	s.emit(ctx, ev)
+	return u, proof, nil
+}
+
+// liveMFAChallenge finds the unused, unexpired mfa_token mfaToken, usable
+// by the OAuth client via (by any when via is nil) and still bound to its
+// user's password, and answers its hash and user. It spends nothing: the
+// caller's transaction consumes it.
+func (s *Service) liveMFAChallenge(ctx context.Context, mfaToken string, via *OAuthClient) ([]byte, *User, error) {
+	h, ok := token.HashOpaque(mfaToken)
+	if !ok {
+		return nil, nil, errBadMFAToken()
+	}
+	now := s.now()
+	ch, err := s.deps.Store.MFAChallengeByHash(ctx, h)
+	if notFound(err) {
+		return nil, nil, errBadMFAToken()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	bound := Session{ClientID: ch.ClientID, ClientConfidential: ch.ClientConfidential}
+	if !ch.UsedAt.IsZero() || !now.Before(ch.ExpiresAt) || (via != nil && !bound.UsableBy(*via)) {
+		return nil, nil, errBadMFAToken()
+	}
+	u, err := s.deps.Store.UserByID(ctx, ch.UserID)
+	if notFound(err) {
+		return nil, nil, errBadMFAToken()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	// Bound to the password check: a password changed since, or a cut-off
+	// (logout everywhere, force logout, disable), voids the token.
+	if !bytes.Equal(ch.PasswordBinding, passwordBinding(u)) || u.TokensValidAfter.After(ch.CreatedAt) {
+		return nil, nil, errBadMFAToken()
+	}
+	return h, u, nil
 }
 
 // noticeRecoveryCodeUse queues the notice of a recovery code's use.
@@ -451,6 +502,11 @@ func (s *Service) stepUp(ctx context.Context, p *Principal, password, code strin
 	var proof *factorProof
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		var err error
+		if h, ok := token.HashOpaque(code); ok {
+			// A passkey's step-up code (FinishPasskeyStepUp).
+			proof, err = s.spendPasskeyStepUp(ctx, tx, p, h)
+			return err
+		}
 		if proof, err = s.spendFactor(ctx, tx, u, totpCode, recovery); err != nil {
 			return err
 		}
@@ -565,6 +621,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) ([
 		return nil, err
 	}
 	hashes := recoveryHashes(codes)
+	var ev Event
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		all, err := tx.Factors(ctx, u.ID)
 		if err != nil {
@@ -605,6 +662,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) ([
 		if err := tx.ReplaceRecoveryCodes(ctx, u.ID, hashes, now); err != nil {
 			return err
 		}
+		ev = Event{Type: EventMFAEnabled, UserID: u.ID, SessionID: p.SessionID, Details: map[string]string{"kind": string(FactorTOTP)}}
+		if err := s.publish(ctx, tx, u, &ev); err != nil {
+			return err
+		}
 		return s.notify(ctx, tx, u, MailMFAChanged, u.Email, MailData{Change: "An authenticator app was turned on as a second factor, and new recovery codes were made."})
 	})
 	if err != nil {
@@ -615,7 +676,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string) ([
 	}
 	s.passwordSucceeded(ctx, u.EmailNorm)
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventMFAEnabled, UserID: u.ID, SessionID: p.SessionID, Details: map[string]string{"kind": string(FactorTOTP)}})
+	s.emit(ctx, ev)
 	return codes, nil
 }
 
@@ -635,6 +696,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p *Principal, password, code 
 	if err != nil {
 		return err
 	}
+	ev := Event{Type: EventMFADisabled, UserID: u.ID, SessionID: p.SessionID, Details: map[string]string{"kind": string(FactorTOTP)}}
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		n, err := tx.DeleteFactors(ctx, u.ID, FactorTOTP)
 		if err != nil {
@@ -652,13 +714,16 @@ func (s *Service) DisableTOTP(ctx context.Context, p *Principal, password, code 
 				return err
 			}
 		}
+		if err := s.publish(ctx, tx, u, &ev); err != nil {
+			return err
+		}
 		return s.notify(ctx, tx, u, MailMFAChanged, u.Email, MailData{Change: "The authenticator app was turned off as a second factor."})
 	})
 	if err != nil {
 		return err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventMFADisabled, UserID: u.ID, SessionID: p.SessionID, Details: map[string]string{"kind": string(FactorTOTP)}})
+	s.emit(ctx, ev)
 	return nil
 }
 
@@ -706,7 +771,7 @@ func (s *Service) AdminMFA(ctx context.Context, id string) (*MFAStatus, error) {
 // with id (someone who lost their phone and their codes, and proved who
 // they are some other way). The user is told by mail.
 func (s *Service) AdminResetMFA(ctx context.Context, actor, id string) error {
-	var removed int64
+	var ev Event
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		u, err := tx.UserByID(ctx, id)
 		if notFound(err) {
@@ -715,14 +780,20 @@ func (s *Service) AdminResetMFA(ctx context.Context, actor, id string) error {
 		if err != nil {
 			return err
 		}
-		if removed, err = tx.DeleteFactors(ctx, id, ""); err != nil {
+		removed, err := tx.DeleteFactors(ctx, id, "")
+		if err != nil {
 			return err
 		}
 		if err := tx.ReplaceRecoveryCodes(ctx, id, nil, s.now()); err != nil {
 			return err
 		}
+		ev = Event{Type: EventMFAReset, UserID: id, Actor: actor, Details: map[string]string{"factors_removed": strconv.FormatInt(removed, 10)}}
 		if removed == 0 {
+			ev.noWebhooks() // nothing changed
 			return nil
+		}
+		if err := s.publish(ctx, tx, u, &ev); err != nil {
+			return err
 		}
 		return s.notify(ctx, tx, u, MailMFAChanged, u.Email, MailData{Change: "An administrator removed every second factor of your account; you sign in with your password alone until you set one up again."})
 	})
@@ -730,6 +801,6 @@ func (s *Service) AdminResetMFA(ctx context.Context, actor, id string) error {
 		return err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventMFAReset, UserID: id, Actor: actor, Details: map[string]string{"factors_removed": strconv.FormatInt(removed, 10)}})
+	s.emit(ctx, ev)
 	return nil
 }

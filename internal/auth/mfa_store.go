@@ -33,6 +33,15 @@ type Factor struct {
 	CreatedAt   time.Time
 	ConfirmedAt time.Time // zero while enrolment waits for the first code
 	LastUsedAt  time.Time
+
+	// A passkey's registration facts, checked again on each assertion:
+	// the transports the browser reported, the authenticator's AAGUID and
+	// its flags.
+	Transports     []string
+	AAGUID         []byte
+	UserVerified   bool
+	BackupEligible bool
+	BackupState    bool
 }
 
 // Active reports whether the factor finished enrolment.
@@ -54,6 +63,31 @@ type MFAChallenge struct {
 	UsedAt             time.Time
 }
 
+// Purposes of a PasskeyChallenge.
+const (
+	PasskeyRegister = "register" // bound to the user and session adding a passkey
+	PasskeyLogin    = "login"    // passwordless: bound to nothing
+	PasskeyMFA      = "mfa"      // second factor: bound to an mfa_token
+	PasskeyStepUp   = "step_up"  // a step-up assertion: bound to the user and session
+	// PasskeyStepUpCode is no ceremony but its outcome: the single-use
+	// code a step-up assertion earned, bound to the user and session.
+	PasskeyStepUpCode = "step_up_code"
+)
+
+// PasskeyChallenge is a WebAuthn ceremony waiting for its finish: the
+// challenge and what it is bound to, kept server-side.
+type PasskeyChallenge struct {
+	Hash         []byte // SHA-256 of the challenge_id
+	Purpose      string // PasskeyRegister, PasskeyLogin, PasskeyMFA, ...
+	UserID       string // "" for PasskeyLogin
+	SessionID    string // PasskeyRegister: the session that began it
+	MFATokenHash []byte // PasskeyMFA: the mfa_token's hash
+	State        []byte // the ceremony's data (internal/passkey)
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	UsedAt       time.Time
+}
+
 // MFAReader is the read side of second factors, part of Reader.
 type MFAReader interface {
 	// Factors lists userID's factors, active or pending, oldest first.
@@ -62,6 +96,9 @@ type MFAReader interface {
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 	// MFAChallengeByHash returns the challenge with hash, or ErrNotFound.
 	MFAChallengeByHash(ctx context.Context, hash []byte) (*MFAChallenge, error)
+	// PasskeyChallengeByHash returns the challenge with hash, or
+	// ErrNotFound.
+	PasskeyChallengeByHash(ctx context.Context, hash []byte) (*PasskeyChallenge, error)
 }
 
 // MFAWriter is the write side of second factors, part of Tx. Each
@@ -95,4 +132,24 @@ type MFAWriter interface {
 	// unused and not expired at at. Exactly one concurrent caller gets
 	// true.
 	ConsumeMFAChallenge(ctx context.Context, hash []byte, at time.Time) (bool, error)
+
+	// CreatePasskeyChallenge inserts c.
+	CreatePasskeyChallenge(ctx context.Context, c *PasskeyChallenge) error
+	// ConsumePasskeyChallenge sets used_at on the challenge with hash if
+	// it is unused and not expired at at. Exactly one concurrent caller
+	// gets true.
+	ConsumePasskeyChallenge(ctx context.Context, hash []byte, at time.Time) (bool, error)
+	// UsePasskey records an assertion of the active passkey id with sign
+	// counter n: it sets last_step to n (and last_used_at) only if n is
+	// above the stored counter, or both are 0 (an authenticator that keeps
+	// no counter). A counter that went backwards, or repeats a non-zero
+	// value, is refused: false. Of concurrent callers with the same
+	// non-zero n exactly one gets true.
+	UsePasskey(ctx context.Context, id string, n int64, at time.Time) (bool, error)
+	// RenameFactor sets the name of userID's factor id; false when userID
+	// has no such factor.
+	RenameFactor(ctx context.Context, userID, id, name string) (bool, error)
+	// DeleteFactor deletes userID's factor id of kind; false when there
+	// is none.
+	DeleteFactor(ctx context.Context, userID, id string, kind FactorKind) (bool, error)
 }

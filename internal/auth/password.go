@@ -11,8 +11,13 @@ import (
 // ForgotPassword mails a reset link when the address has an account, and
 // (Config.MailUnknownAccounts) a "no account for this address" note when it
 // has none. It answers the same, in the same time, whether or not it has:
-// the lookup and the mail happen off the request path.
+// the lookup and the mail happen off the request path. A redirect_to in
+// ctx rides in the link, as for Signup.
 func (s *Service) ForgotPassword(ctx context.Context, email string) error {
+	rt, err := s.checkRedirect(ctx)
+	if err != nil {
+		return err
+	}
 	if err := s.limitIP(ctx, "forgot", s.cfg.MailPerIP); err != nil {
 		return err
 	}
@@ -22,6 +27,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 	}
 	norm := addr.Key
 	return s.background(ctx, "forgot", func(ctx context.Context) error {
+		ctx = ContextWithRedirect(ctx, rt)
 		queued, unknown := false, false
 		var userID string
 		err := s.deps.Store.Tx(ctx, func(tx Tx) error {
@@ -43,7 +49,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email string) error {
 				return err
 			}
 			queued, userID = true, u.ID
-			return s.enqueue(ctx, tx, MailReset, u.Email, MailData{Link: s.link("/reset-password", tok), ExpiresIn: s.cfg.ResetTTL})
+			return s.enqueue(ctx, tx, MailReset, u.Email, MailData{Link: withRedirect(ctx, s.link("/reset-password", tok)), ExpiresIn: s.cfg.ResetTTL})
 		})
 		if queued && err == nil {
 			s.mailQueued()
@@ -71,7 +77,7 @@ func (s *Service) mailUnknownAccount(ctx context.Context, addr emailaddr.Address
 		return nil
 	}
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		return s.enqueue(ctx, tx, MailUnknownAccount, addr.Mail, MailData{Link: s.cfg.PublicURL + "/forgot-password"})
+		return s.enqueue(ctx, tx, MailUnknownAccount, addr.Mail, MailData{Link: withRedirect(ctx, s.cfg.PublicURL+"/forgot-password")})
 	})
 	if err == nil {
 		s.mailQueued()
@@ -113,6 +119,7 @@ func (s *Service) resetPassword(ctx context.Context, tok, password string, login
 		refresh  string
 		mfaToken string
 		methods  []string
+		ev       Event
 	)
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		sess, refresh, mfaToken = nil, "", ""
@@ -130,6 +137,10 @@ func (s *Service) resetPassword(ctx context.Context, tok, password string, login
 			return err
 		}
 		u = fresh
+		ev = Event{Type: EventResetCompleted, UserID: u.ID}
+		if err := s.publish(ctx, tx, u, &ev); err != nil {
+			return err
+		}
 		if !login {
 			return nil
 		}
@@ -158,7 +169,7 @@ func (s *Service) resetPassword(ctx context.Context, tok, password string, login
 	if s.cfg.RateLimits && mfaToken == "" {
 		_ = s.deps.Limiter.LoginSucceeded(ctx, "login:account:"+u.EmailNorm)
 	}
-	s.emit(ctx, Event{Type: EventResetCompleted, UserID: u.ID})
+	s.emit(ctx, ev)
 	if mfaToken != "" {
 		return nil, mfaRequired(mfaToken, methods)
 	}
@@ -186,6 +197,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	var (
 		sess    *Session
 		refresh string
+		ev      Event
 	)
 	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
 		fresh, err := s.setPassword(ctx, tx, u.ID, hash, false, MailPasswordChanged)
@@ -206,14 +218,17 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		} else if !notFound(err) {
 			return err
 		}
-		sess, refresh, err = s.newSessionAMR(ctx, tx, fresh, own, amr)
-		return err
+		if sess, refresh, err = s.newSessionAMR(ctx, tx, fresh, own, amr); err != nil {
+			return err
+		}
+		ev = Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID}
+		return s.publish(ctx, tx, u, &ev)
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.mailQueued()
-	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: u.ID, SessionID: sess.ID})
+	s.emit(ctx, ev)
 	return s.pairUntil(u, sess.ID, sess.AMR, refresh, time.Time{})
 }
 

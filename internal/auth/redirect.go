@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/url"
 	"strings"
 )
@@ -59,4 +60,50 @@ func ValidRedirectEntry(s string) bool {
 		return false
 	}
 	return true
+}
+
+// CodeInvalidRedirect (400 invalid_redirect): a redirect_to that
+// RedirectAllowed refuses.
+const CodeInvalidRedirect Code = "invalid_redirect"
+
+type redirectKey struct{}
+
+// ContextWithRedirect returns ctx carrying a caller's redirect_to: where
+// the page a mailed link opens (confirm, reset) sends the browser after
+// success. The transport sets it on signup, resend and forgot requests that
+// have one; those calls refuse it with invalid_redirect unless
+// RedirectAllowed admits it, and otherwise add it to the links they mail.
+// A link's query can be edited by whoever holds it, so the pages check
+// redirect_to again when they use it: the list decides, never the link.
+func ContextWithRedirect(ctx context.Context, redirectTo string) context.Context {
+	return context.WithValue(ctx, redirectKey{}, redirectTo)
+}
+
+// redirectFrom returns the redirect_to of ctx ("" for none).
+func redirectFrom(ctx context.Context) string {
+	rt, _ := ctx.Value(redirectKey{}).(string)
+	return rt
+}
+
+// checkRedirect returns the redirect_to of ctx, or invalid_redirect when
+// the allow-list does not admit it.
+func (s *Service) checkRedirect(ctx context.Context) (string, error) {
+	rt := redirectFrom(ctx)
+	if rt != "" && !RedirectAllowed(s.cfg.RedirectURLs, rt) {
+		return "", Errorf(CodeInvalidRedirect, "redirect_to is not a URL this server may redirect to (LATCH_REDIRECT_URLS)")
+	}
+	return rt, nil
+}
+
+// withRedirect adds the redirect_to of ctx to link, a URL of latch's pages.
+func withRedirect(ctx context.Context, link string) string {
+	rt := redirectFrom(ctx)
+	if rt == "" {
+		return link
+	}
+	sep := "?"
+	if strings.Contains(link, "?") {
+		sep = "&"
+	}
+	return link + sep + "redirect_to=" + url.QueryEscape(rt)
 }

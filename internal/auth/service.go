@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/latchauth/latch/internal/passkey"
 )
 
 // Config holds the service's settings. Zero values take the defaults noted
@@ -52,9 +55,22 @@ type Config struct {
 	// the store (keys rotated by another instance); default 1m.
 	KeyReload time.Duration
 
+	// Webhooks. WebhookHTTPSOnly refuses http:// receivers (production);
+	// WebhookAllowPrivate lets receivers be on loopback and private
+	// addresses (LATCH_WEBHOOK_ALLOW_PRIVATE; tests); WebhookRetryWindow
+	// is how long a delivery is retried (default 24h).
+	WebhookHTTPSOnly    bool
+	WebhookAllowPrivate bool
+	WebhookRetryWindow  time.Duration
+
 	// RedirectURLs is where hosted pages may send the browser after
 	// success (LATCH_REDIRECT_URLS; see RedirectAllowed). Empty: nowhere.
 	RedirectURLs []string
+
+	// WebAuthnOrigins are the origins besides the public URL's that
+	// passkey ceremonies may come from (LATCH_WEBAUTHN_ORIGINS); the RP ID
+	// is the public URL's host.
+	WebAuthnOrigins []string
 
 	// Limits; zero values take api.md's defaults.
 	LoginPerIP  Rate // 20/min
@@ -107,6 +123,14 @@ type Deps struct {
 	// MailNotify, when set, is called after mail was enqueued (wakes the
 	// outbox worker).
 	MailNotify func()
+	// Webhooks keeps webhook endpoints and their deliveries (the SQL
+	// store); nil: the webhook admin calls answer unavailable.
+	Webhooks WebhookStore
+	// WebhookNotify, when set, is called after a commit that queued
+	// webhook deliveries (wakes the delivery worker).
+	WebhookNotify func()
+	// Resolve, when set, replaces DNS for the check of a webhook URL.
+	Resolve func(ctx context.Context, host string) ([]netip.Addr, error)
 	// OnEvent, when set, is called with every security event after it was
 	// logged (audit log, metrics). It must not block for long.
 	OnEvent func(ctx context.Context, e Event)
@@ -129,6 +153,9 @@ type Service struct {
 
 	cache    *sessionCache   // nil: off
 	verified *verifiedTokens // nil: off
+
+	passkeys    *passkey.RP // nil: off, for passkeysErr
+	passkeysErr error
 }
 
 // New builds the service and loads (or, on first start, creates) the
@@ -154,6 +181,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		now:   func() time.Time { return deps.Now().UTC() },
 		iss:   strings.TrimRight(cfg.PublicURL, "/"),
 		bgSem: make(chan struct{}, bgSlots),
+	}
+	// A public URL that cannot be an RP ID (an IP address) turns passkeys
+	// off, not the server.
+	if s.passkeys, s.passkeysErr = newPasskeyRP(cfg); s.passkeysErr != nil {
+		s.log.Warn("passkeys are off", "err", s.passkeysErr)
 	}
 	s.cache = newSessionCache(cfg.SessionCache, cfg.SessionCacheMaxAge, s.now)
 	if s.cache != nil {
@@ -197,6 +229,7 @@ func (c Config) WithDefaults() Config {
 	def(&c.KeyRotation, 720*time.Hour)
 	def(&c.KeyReload, time.Minute)
 	def(&c.SessionCacheMaxAge, time.Second)
+	def(&c.WebhookRetryWindow, DefaultWebhookRetryWindow)
 	if c.SessionCache == 0 {
 		c.SessionCache = 10000
 	}

@@ -13,59 +13,94 @@ import (
 // Login checks an email and password and starts a session. An unknown email
 // and a wrong password answer alike and cost the same hashing time.
 func (s *Service) Login(ctx context.Context, email, password string) (*TokenPair, error) {
-	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
+	u, factors, newHash, err := s.checkLogin(ctx, email, password)
+	if err != nil {
 		return nil, err
+	}
+	if len(factors) > 0 {
+		return nil, s.requireSecondFactor(ctx, u, factors, newHash)
+	}
+	var (
+		sess    *Session
+		refresh string
+		ev      Event
+	)
+	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
+		if err := s.upgradeHash(ctx, tx, u, newHash); err != nil {
+			return err
+		}
+		var err error
+		if sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient); err != nil {
+			return err
+		}
+		ev = Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID}
+		return s.publish(ctx, tx, u, &ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(ctx, ev)
+	return s.pair(u, sess.ID, refresh)
+}
+
+// checkLogin is the password check of a login (Login, BrowserLogin): the
+// limits, the password, the account's state. It returns the user, their
+// active second factors (a login must then ask for one) and, when the
+// stored hash is old, a new hash of the password for upgradeHash.
+func (s *Service) checkLogin(ctx context.Context, email, password string) (*User, []*Factor, string, error) {
+	if err := s.limitIP(ctx, "login", s.cfg.LoginPerIP); err != nil {
+		return nil, nil, "", err
 	}
 	addr, err := s.parseEmail(email)
 	if err != nil {
 		// No account has a spelling latch does not accept: answer as for
 		// an unknown address, in the same time.
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
-			return nil, s.hashErr(err)
+			return nil, nil, "", s.hashErr(err)
 		}
 		s.emit(ctx, Event{Type: EventLoginFailed, Details: map[string]string{"reason": "invalid_email"}})
-		return nil, errBadCredentials()
+		return nil, nil, "", errBadCredentials()
 	}
 	norm := addr.Key
 	if err := s.passwordAttempt(ctx, norm, ""); err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	if err := s.admitHash(); err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	u, err := s.deps.Store.UserByEmail(ctx, norm)
 	if notFound(err) {
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
-			return nil, s.hashErr(err)
+			return nil, nil, "", s.hashErr(err)
 		}
 		s.emit(ctx, Event{Type: EventLoginFailed, Details: map[string]string{"reason": "unknown_email"}})
-		return nil, errBadCredentials()
+		return nil, nil, "", errBadCredentials()
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	ok, rehash, err := s.deps.Hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
-		return nil, s.hashErr(err)
+		return nil, nil, "", s.hashErr(err)
 	}
 	if !ok {
 		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Details: map[string]string{"reason": "wrong_password"}})
-		return nil, errBadCredentials()
+		return nil, nil, "", errBadCredentials()
 	}
 	// With a second factor the throttle is cleared only once the code is
 	// right too: the password alone must not buy more guesses at it.
 	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	if len(factors) == 0 {
 		s.passwordSucceeded(ctx, norm)
 	}
 	if u.Disabled {
-		return nil, Errorf(CodeAccountDisabled, "this account is disabled")
+		return nil, nil, "", Errorf(CodeAccountDisabled, "this account is disabled")
 	}
 	if s.cfg.RequireConfirmation && !u.EmailConfirmed {
-		return nil, Errorf(CodeEmailNotConfirmed, "confirm your email address first; we can send the link again")
+		return nil, nil, "", Errorf(CodeEmailNotConfirmed, "confirm your email address first; we can send the link again")
 	}
 	var newHash string
 	if rehash {
@@ -75,36 +110,25 @@ func (s *Service) Login(ctx context.Context, email, password string) (*TokenPair
 			newHash = h
 		}
 	}
-	if len(factors) > 0 {
-		return nil, s.requireSecondFactor(ctx, u, factors, newHash)
+	return u, factors, newHash, nil
+}
+
+// upgradeHash replaces u's password hash by newHash (when set) inside tx,
+// unless the password changed since u was read.
+func (s *Service) upgradeHash(ctx context.Context, tx Tx, u *User, newHash string) error {
+	if newHash == "" {
+		return nil
 	}
-	var (
-		sess    *Session
-		refresh string
-	)
-	err = s.deps.Store.Tx(ctx, func(tx Tx) error {
-		if newHash != "" {
-			fresh, err := tx.UserByID(ctx, u.ID)
-			if err != nil {
-				return err
-			}
-			if fresh.PasswordHash == u.PasswordHash {
-				fresh.PasswordHash = newHash
-				fresh.UpdatedAt = s.now()
-				if err := tx.UpdateUser(ctx, fresh); err != nil {
-					return err
-				}
-			}
-		}
-		var err error
-		sess, refresh, err = s.newSession(ctx, tx, u, ClientFromContext(ctx).OAuthClient)
-		return err
-	})
+	fresh, err := tx.UserByID(ctx, u.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.emit(ctx, Event{Type: EventLogin, UserID: u.ID, SessionID: sess.ID})
-	return s.pair(u, sess.ID, refresh)
+	if fresh.PasswordHash != u.PasswordHash {
+		return nil
+	}
+	fresh.PasswordHash = newHash
+	fresh.UpdatedAt = s.now()
+	return tx.UpdateUser(ctx, fresh)
 }
 
 // passwordAttempt counts one password check against the account throttle
@@ -164,6 +188,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 		end   time.Time
 		next  string
 		theft *RefreshToken
+		ev    Event
 	)
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		theft, next = nil, ""
@@ -228,14 +253,17 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*TokenPair, erro
 			return tx.TouchSession(ctx, sess.ID, now)
 		}
 		theft = rt
-		_, err = tx.RevokeSession(ctx, sess.ID, now)
-		return err
+		if _, err = tx.RevokeSession(ctx, sess.ID, now); err != nil {
+			return err
+		}
+		ev = Event{Type: EventRefreshReuseDetected, UserID: rt.UserID, SessionID: rt.SessionID}
+		return s.publish(ctx, tx, u, &ev)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if theft != nil {
-		s.emit(ctx, Event{Type: EventRefreshReuseDetected, UserID: theft.UserID, SessionID: theft.SessionID})
+		s.emit(ctx, ev)
 		return nil, errInvalidBearer("the refresh token was already used; the session has been ended")
 	}
 	return s.pairUntil(u, sid, amr, next, end)
@@ -376,8 +404,12 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 // is given, that token's session too.
 func (s *Service) Logout(ctx context.Context, p *Principal, refresh string) error {
 	now := s.now()
+	ev := Event{Type: EventLogout, UserID: p.User.ID, SessionID: p.SessionID}
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		if _, err := tx.RevokeSession(ctx, p.SessionID, now); err != nil {
+			return err
+		}
+		if err := s.publish(ctx, tx, p.User, &ev); err != nil {
 			return err
 		}
 		if refresh == "" {
@@ -402,29 +434,32 @@ func (s *Service) Logout(ctx context.Context, p *Principal, refresh string) erro
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventLogout, UserID: p.User.ID, SessionID: p.SessionID})
+	s.emit(ctx, ev)
 	return nil
 }
 
 // LogoutAll ends every session of the caller and cuts off every access token
 // issued so far.
 func (s *Service) LogoutAll(ctx context.Context, p *Principal) error {
-	if err := s.endAllSessions(ctx, p.User.ID, ""); err != nil {
+	ev := Event{Type: EventLogoutAll, UserID: p.User.ID, SessionID: p.SessionID}
+	if err := s.endAllSessions(ctx, p.User.ID, "", &ev); err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventLogoutAll, UserID: p.User.ID, SessionID: p.SessionID})
+	s.emit(ctx, ev)
 	return nil
 }
 
 // endAllSessions revokes every session of userID but except; without an
 // exception it is a cut-off (see cutOff): access tokens and emailed links
-// die too.
-func (s *Service) endAllSessions(ctx context.Context, userID, except string) error {
+// die too. ev, the event reporting it, is published in the transaction.
+func (s *Service) endAllSessions(ctx context.Context, userID, except string, ev *Event) error {
 	now := s.now()
 	return s.deps.Store.Tx(ctx, func(tx Tx) error {
 		if except != "" {
-			_, err := tx.RevokeUserSessions(ctx, userID, except, now)
-			return err
+			if _, err := tx.RevokeUserSessions(ctx, userID, except, now); err != nil {
+				return err
+			}
+			return s.publish(ctx, tx, nil, ev)
 		}
 		u, err := tx.UserByID(ctx, userID)
 		if err != nil {
@@ -434,7 +469,10 @@ func (s *Service) endAllSessions(ctx context.Context, userID, except string) err
 			return err
 		}
 		u.UpdatedAt = now
-		return tx.UpdateUser(ctx, u)
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, u, ev)
 	})
 }
 
@@ -465,6 +503,7 @@ func (s *Service) liveSessions(ctx context.Context, userID string) ([]*Session, 
 // one already ended, is not found.
 func (s *Service) EndSession(ctx context.Context, p *Principal, id string) error {
 	notFoundErr := Errorf(CodeNotFound, "no such session")
+	ev := Event{Type: EventSessionEnded, UserID: p.User.ID, SessionID: id, Details: map[string]string{"by_session": p.SessionID}}
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		sess, err := tx.SessionByID(ctx, id)
 		if notFound(err) {
@@ -476,12 +515,14 @@ func (s *Service) EndSession(ctx context.Context, p *Principal, id string) error
 		if sess.UserID != p.User.ID || !sess.Active(s.now(), s.cfg.SessionIdle) {
 			return notFoundErr
 		}
-		_, err = tx.RevokeSession(ctx, id, s.now())
-		return err
+		if _, err = tx.RevokeSession(ctx, id, s.now()); err != nil {
+			return err
+		}
+		return s.publish(ctx, tx, p.User, &ev)
 	})
 	if err != nil {
 		return err
 	}
-	s.emit(ctx, Event{Type: EventSessionEnded, UserID: p.User.ID, SessionID: id, Details: map[string]string{"by_session": p.SessionID}})
+	s.emit(ctx, ev)
 	return nil
 }

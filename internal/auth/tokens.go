@@ -94,6 +94,7 @@ func (s *Service) pairUntil(u *User, sid string, amr []string, refresh string, e
 		EmailVerified: u.EmailConfirmed,
 		AMR:           amr,
 		ACR:           acrOf(amr),
+		AppMetadata:   MetadataJSON(u.AppMetadata),
 	}
 	at, err := token.Sign(ring.current, c)
 	if err != nil {

@@ -8,6 +8,7 @@ package authtest
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -137,11 +138,13 @@ func New(t testing.TB, cfg auth.Config, opts ...Option) *Fixture {
 	}
 	deps := auth.Deps{
 		Store:    o.db,
+		Webhooks: o.db,
 		Limiter:  limit.NewWithClock(o.clock.Now),
 		Composer: mail.NewComposer(),
 		Hasher:   password.NewHasher(password.Config{}),
 		Policy:   password.Policy{},
 		Now:      o.clock.Now,
+		Logger:   slog.New(lostWebhooks{t}),
 	}
 	for _, edit := range o.deps {
 		edit(&deps)
@@ -153,6 +156,30 @@ func New(t testing.TB, cfg auth.Config, opts ...Option) *Fixture {
 	t.Cleanup(svc.Close)
 	return &Fixture{Service: svc, DB: o.db, Clock: o.clock}
 }
+
+// lostWebhooks fails the test when the service emits an event whose
+// webhooks its transaction did not queue (auth.ErrWebhooksNotQueued); it
+// drops every other record, as the default discard logger does.
+type lostWebhooks struct{ t testing.TB }
+
+func (h lostWebhooks) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+
+func (h lostWebhooks) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == auth.ErrWebhooksNotQueued.Error() {
+		var typ string
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "event" {
+				typ = a.Value.String()
+			}
+			return true
+		})
+		h.t.Errorf("%s: %s", r.Message, typ)
+	}
+	return nil
+}
+
+func (h lostWebhooks) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h lostWebhooks) WithGroup(string) slog.Handler      { return h }
 
 // PeekMail returns the mails in db's outbox due by an hour after now,
 // oldest first, and leaves them there.

@@ -26,6 +26,7 @@ const (
 	Users       Kind = 'u' // the admin user list
 	Audit       Kind = 'a' // the audit log
 	Revocations Kind = 'r' // the revocation feed
+	Deliveries  Kind = 'd' // a webhook's deliveries
 )
 
 // Position is what a cursor holds. Each list uses the fields it needs and

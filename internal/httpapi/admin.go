@@ -3,6 +3,7 @@ package httpapi
 // The admin API (api.md "Admin API"), under /admin/v1/.
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,17 +61,19 @@ func (q createUserRequest) check() error {
 }
 
 type patchUserRequest struct {
-	Roles          *[]string `json:"roles"`
-	Disabled       *bool     `json:"disabled"`
-	EmailConfirmed *bool     `json:"email_confirmed"`
-	Email          *string   `json:"email"`
-	Password       *string   `json:"password"`
+	Roles          *[]string       `json:"roles"`
+	Disabled       *bool           `json:"disabled"`
+	EmailConfirmed *bool           `json:"email_confirmed"`
+	Email          *string         `json:"email"`
+	Password       *string         `json:"password"`
+	AppMetadata    json.RawMessage `json:"app_metadata"` // checked by the service; null is refused there
 }
 
 // readOnlyFields: PATCH refuses, rather than ignores, a field of the user
-// object it cannot change, and any unknown one.
+// object it cannot change, and any unknown one. user_metadata is the
+// user's own (PATCH /v1/me).
 func (patchUserRequest) readOnlyFields() []string {
-	return []string{"id", "created_at", "updated_at"}
+	return []string{"id", "created_at", "updated_at", "user_metadata"}
 }
 
 // Query parameters.
@@ -164,26 +167,10 @@ func (s *server) handleAdminPatchUser() adminFunc {
 		if q.Roles != nil && *q.Roles == nil {
 			q.Roles = &[]string{} // "roles": [] - explicitly none
 		}
-		id := r.PathValue("id")
-		// The password is checked before anything changes, so that a
-		// weak one does not leave the email half-applied.
-		if q.Password != nil {
-			if err := s.svc.AdminCheckPassword(r.Context(), id, *q.Password); err != nil {
-				return err
-			}
-		}
-		if q.Email != nil {
-			if _, err := s.svc.AdminSetEmail(r.Context(), actor, id, *q.Email); err != nil {
-				return err
-			}
-		}
-		if q.Password != nil {
-			if _, err := s.svc.AdminSetPassword(r.Context(), actor, id, *q.Password); err != nil {
-				return err
-			}
-		}
-		u, err := s.svc.AdminUpdateUser(r.Context(), actor, id, auth.UserPatch{
+		// One change: every field is checked before any applies.
+		u, err := s.svc.AdminUpdateUser(r.Context(), actor, r.PathValue("id"), auth.UserPatch{
 			Roles: q.Roles, Disabled: q.Disabled, EmailConfirmed: q.EmailConfirmed,
+			Email: q.Email, Password: q.Password, AppMetadata: q.AppMetadata,
 		})
 		if err != nil {
 			return err

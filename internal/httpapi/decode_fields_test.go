@@ -10,7 +10,7 @@ import (
 // does not take instead of ignoring it.
 func TestPatchUserRefusesUnknownFields(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
-		{`{"rolse":["admin"]}`, `unknown field "rolse"; this request takes disabled, email, email_confirmed, password, roles`},
+		{`{"rolse":["admin"]}`, `unknown field "rolse"; this request takes app_metadata, disabled, email, email_confirmed, password, roles`},
 		{`{"roles":["user"],"created_at":"2020-01-01T00:00:00Z"}`, `field "created_at" is read-only`},
 		{`{"id":"x"}`, `field "id" is read-only`},
 		{`{"roles":["user"],"email":"a@example.com","password":"p","disabled":false,"email_confirmed":true}`, ""},

@@ -16,7 +16,7 @@ func (s *server) handleSignup() http.Handler {
 		if err != nil {
 			return err
 		}
-		res, err := s.svc.Signup(r.Context(), q.Email, q.Password)
+		res, err := s.svc.Signup(withRedirect(r, q.RedirectTo), q.Email, q.Password)
 		if err != nil {
 			return err
 		}
@@ -57,7 +57,7 @@ func (s *server) handleResend() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ResendConfirmation(r.Context(), q.Email); err != nil {
+		if err := s.svc.ResendConfirmation(withRedirect(r, q.RedirectTo), q.Email); err != nil {
 			return err
 		}
 		encode(w, http.StatusAccepted, statusBody{Status: "accepted"})
@@ -115,7 +115,7 @@ func (s *server) handleForgot() http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := s.svc.ForgotPassword(r.Context(), q.Email); err != nil {
+		if err := s.svc.ForgotPassword(withRedirect(r, q.RedirectTo), q.Email); err != nil {
 			return err
 		}
 		encode(w, http.StatusAccepted, statusBody{Status: "accepted"})

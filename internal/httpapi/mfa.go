@@ -119,9 +119,22 @@ func (s *server) oauthMFAGrant(ctx context.Context, form map[string]string) (*au
 	if form["mfa_token"] == "" {
 		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter mfa_token")
 	}
-	otp, rc := form["otp"], form["recovery_code"]
-	if (otp == "") == (rc == "") {
-		return nil, oauthErr(http.StatusBadRequest, "invalid_request", "send exactly one of otp and recovery_code")
+	otp, rc, challenge, cred := form["otp"], form["recovery_code"], form["challenge_id"], form["credential"]
+	sent := 0
+	for _, v := range []string{otp, rc, challenge + cred} {
+		if v != "" {
+			sent++
+		}
+	}
+	if sent != 1 {
+		return nil, oauthErr(http.StatusBadRequest, "invalid_request",
+			"send exactly one of otp, recovery_code, or challenge_id with credential (a passkey assertion)")
+	}
+	if challenge != "" || cred != "" {
+		if challenge == "" || cred == "" {
+			return nil, oauthErr(http.StatusBadRequest, "invalid_request", "a passkey needs both challenge_id and credential")
+		}
+		return s.svc.FinishPasskeyLogin(ctx, challenge, []byte(cred), form["mfa_token"])
 	}
 	return s.svc.LoginMFA(ctx, form["mfa_token"], otp, rc)
 }

@@ -222,7 +222,7 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // CORS answers.
 const (
-	corsAllowMethods  = "GET, POST, DELETE"
+	corsAllowMethods  = "GET, POST, PATCH, DELETE" // PATCH: /v1/me
 	corsAllowHeaders  = "Authorization, Content-Type"
 	corsExposeHeaders = "Authorization, Retry-After, X-Request-Id"
 	corsMaxAge        = "600"

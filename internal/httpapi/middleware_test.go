@@ -147,7 +147,7 @@ func TestCORS(t *testing.T) {
 		}
 		want := map[string]string{
 			"Access-Control-Allow-Origin":  app,
-			"Access-Control-Allow-Methods": "GET, POST, DELETE",
+			"Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE",
 			"Access-Control-Allow-Headers": "Authorization, Content-Type",
 			"Access-Control-Max-Age":       "600",
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +58,11 @@ func toOAuthError(err error) *apiError {
 		case auth.CodeMFARequired:
 			e := &apiError{status: http.StatusForbidden, code: "mfa_required", detail: de.Message, cause: err}
 			if errors.As(err, &e.mfa) {
-				e.detail = "this account has a second factor: complete the login with grant_type=" + grantMFA + ", mfa_token and otp (or recovery_code)"
+				e.detail = "this account has a second factor: complete the login with grant_type=" + grantMFA + ", mfa_token and otp (or recovery_code"
+				if slices.Contains(e.mfa.Methods, auth.MethodPasskey) {
+					e.detail += ", or challenge_id and credential of a passkey begun at POST /v1/passkeys/login/begin with the mfa_token"
+				}
+				e.detail += ")"
 			}
 			return e
 		case auth.CodeInvalidRequest, auth.CodeInvalidEmail:
@@ -79,9 +84,10 @@ func toOAuthError(err error) *apiError {
 
 // oauthErrorBody is RFC 6749 §5.2's error answer.
 type oauthErrorBody struct {
-	Error       string `json:"error"`
-	Description string `json:"error_description,omitempty"`
-	MFAToken    string `json:"mfa_token,omitempty"`
+	Error       string   `json:"error"`
+	Description string   `json:"error_description,omitempty"`
+	MFAToken    string   `json:"mfa_token,omitempty"`
+	Methods     []string `json:"methods,omitempty"` // with mfa_token: the second factors the account has
 }
 
 // writeOAuthError writes e as RFC 6749 §5.2 JSON with its headers.
@@ -89,7 +95,7 @@ func writeOAuthError(w http.ResponseWriter, e *apiError) {
 	setErrorHeaders(w, e)
 	b := oauthErrorBody{Error: e.code, Description: e.detail}
 	if e.mfa != nil {
-		b.MFAToken = e.mfa.Token
+		b.MFAToken, b.Methods = e.mfa.Token, e.mfa.Methods
 	}
 	encode(w, e.status, b)
 }
@@ -140,16 +146,16 @@ func readOAuthForm(w http.ResponseWriter, r *http.Request) (map[string]string, e
 
 // readClientRequest reads the form of a client's request to the token or
 // revocation endpoint and authenticates the client it names.
-func (s *server) readClientRequest(w http.ResponseWriter, r *http.Request) (map[string]string, auth.OAuthClient, error) {
+func (s *server) readClientRequest(w http.ResponseWriter, r *http.Request) (map[string]string, oauthClient, error) {
 	form, err := readOAuthForm(w, r)
 	if err != nil {
-		return nil, auth.OAuthClient{}, err
+		return nil, oauthClient{}, err
 	}
 	cl, err := s.authenticateClient(r, form)
 	if err != nil {
-		return nil, auth.OAuthClient{}, err
+		return nil, oauthClient{}, err
 	}
-	return form, cl.auth(), nil
+	return form, cl, nil
 }
 
 // oauthTokenBody is RFC 6749 §5.1's successful answer.
@@ -167,10 +173,14 @@ type oauthTokenBody struct {
 // allows is in its roles.
 func (s *server) handleOAuthToken() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
-		form, cl, err := s.readClientRequest(w, r)
+		form, caller, err := s.readClientRequest(w, r)
 		if err != nil {
 			return err
 		}
+		if g := form["grant_type"]; g != "" && knownGrant(g) && !caller.allows(g, s.passwordGrantOff) {
+			return oauthErr(http.StatusBadRequest, "unauthorized_client", "this client may not use grant_type="+g)
+		}
+		cl := caller.auth()
 		// Sessions started here are bound to the client, and refreshed
 		// only through it: the caller's client info gains the client.
 		c := auth.ClientFromContext(r.Context())
@@ -198,9 +208,11 @@ func (s *server) handleOAuthToken() http.Handler {
 			p, err = s.svc.Refresh(ctx, form["refresh_token"])
 		case grantMFA:
 			p, err = s.oauthMFAGrant(ctx, form)
+		case auth.GrantAuthorizationCode:
+			return s.codeGrant(ctx, w, form, caller)
 		default:
 			return oauthErr(http.StatusBadRequest, "unsupported_grant_type",
-				"grant_type must be password, refresh_token or "+grantMFA)
+				"grant_type must be authorization_code, password, refresh_token or "+grantMFA)
 		}
 		if err != nil {
 			return err
@@ -222,10 +234,11 @@ func (s *server) handleOAuthToken() http.Handler {
 // the token was known.
 func (s *server) handleOAuthRevoke() http.Handler {
 	return s.handleOAuth(func(w http.ResponseWriter, r *http.Request) error {
-		form, cl, err := s.readClientRequest(w, r)
+		form, caller, err := s.readClientRequest(w, r)
 		if err != nil {
 			return err
 		}
+		cl := caller.auth()
 		tok := form["token"]
 		if tok == "" {
 			return oauthErr(http.StatusBadRequest, "invalid_request", "missing parameter token")
@@ -343,8 +356,28 @@ func (s *server) introspectionClient(r *http.Request) (auth.OAuthClient, error) 
 	if err != nil {
 		return auth.OAuthClient{}, refused
 	}
-	if c, ok := s.oauthClients[id]; !ok || !c.check(secret) {
+	if c, ok := s.oauthClients[id]; ok {
+		if !c.check(secret) {
+			return auth.OAuthClient{}, refused
+		}
+		return auth.OAuthClient{ID: id, Confidential: true}, nil
+	}
+	reg, err := s.svc.RegisteredClient(r.Context(), id)
+	if err != nil {
+		return auth.OAuthClient{}, err
+	}
+	if reg == nil || !s.svc.CheckClientSecret(reg, secret) {
 		return auth.OAuthClient{}, refused
 	}
 	return auth.OAuthClient{ID: id, Confidential: true}, nil
+}
+
+// knownGrant reports whether grant is a grant type the token endpoint
+// answers (an unknown one is unsupported_grant_type, not a refusal).
+func knownGrant(grant string) bool {
+	switch grant {
+	case auth.GrantPassword, auth.GrantRefreshToken, auth.GrantAuthorizationCode, grantMFA:
+		return true
+	}
+	return false
 }

@@ -101,6 +101,29 @@ type oauthClient struct {
 	id           string // "" for an anonymous public client
 	confidential bool   // authenticated with a configured secret
 	method       string // authNone, authBasic or authPost
+	// registered is the client's registration (admin API or CLI); nil for
+	// a client of LATCH_OAUTH_CLIENTS, an unregistered client_id or none.
+	registered *auth.Client
+}
+
+// allows reports whether the client may use grant: a registered client
+// the grant types it lists; any other caller the password grant (and its
+// MFA completion) and refresh, unless passwordGrantOff, and never the
+// authorization code grant, whose codes are bound to a registration.
+func (c oauthClient) allows(grant string, passwordGrantOff bool) bool {
+	if grant == grantMFA {
+		grant = auth.GrantPassword
+	}
+	if c.registered != nil {
+		return c.registered.Allows(grant)
+	}
+	switch grant {
+	case auth.GrantPassword:
+		return !passwordGrantOff
+	case auth.GrantRefreshToken:
+		return true
+	}
+	return false
 }
 
 // auth is the caller as the service knows OAuth clients.
@@ -186,10 +209,20 @@ func (s *server) authenticateClient(r *http.Request, form map[string]string) (oa
 	}
 	c, ok := s.oauthClients[id]
 	if !ok {
+		reg, err := s.svc.RegisteredClient(r.Context(), id)
+		if err != nil {
+			return oauthClient{}, err
+		}
+		if reg != nil && reg.Confidential() {
+			if !s.svc.CheckClientSecret(reg, secret) {
+				return oauthClient{}, failed("client authentication failed")
+			}
+			return oauthClient{id: id, confidential: true, method: method, registered: reg}, nil
+		}
 		if secret != "" {
 			return oauthClient{}, failed("client authentication failed")
 		}
-		return oauthClient{id: id, method: authNone}, nil
+		return oauthClient{id: id, method: authNone, registered: reg}, nil
 	}
 	if !c.check(secret) {
 		return oauthClient{}, failed("client authentication failed")

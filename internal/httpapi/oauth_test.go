@@ -215,7 +215,8 @@ func TestOAuthTokenErrors(t *testing.T) {
 		{"missing grant_type", "", formOf("username", "ada@example.com", "password", goodPassword), nil, 400, "invalid_request", false},
 		{"empty grant_type counts as missing", "", "grant_type=&" + formOf("username", "ada@example.com"), nil, 400, "invalid_request", false},
 		{"unsupported grant", "", formOf("grant_type", "client_credentials"), nil, 400, "unsupported_grant_type", false},
-		{"authorization_code grant", "", formOf("grant_type", "authorization_code", "code", "x"), nil, 400, "unsupported_grant_type", false},
+		{"authorization_code grant without a registered client", "", formOf("grant_type", "authorization_code", "code", "x"), nil, 400, "unauthorized_client", false},
+		{"client_credentials grant", "", formOf("grant_type", "client_credentials"), nil, 400, "unsupported_grant_type", false},
 		{"missing username", "", formOf("grant_type", "password", "password", goodPassword), nil, 400, "invalid_request", false},
 		{"missing password", "", formOf("grant_type", "password", "username", "ada@example.com"), nil, 400, "invalid_request", false},
 		{"wrong password", "", formOf("grant_type", "password", "username", "ada@example.com", "password", "wrong password!"), nil, 400, "invalid_grant", false},
@@ -548,25 +549,29 @@ func TestDiscovery(t *testing.T) {
 		if err := json.Unmarshal([]byte(docs[0]), &m); err != nil {
 			t.Fatal(err)
 		}
-		methods := []any{"none"}
-		introspection := []any{}
-		if withClients {
-			methods = []any{"none", "client_secret_basic", "client_secret_post"}
-			introspection = []any{"client_secret_basic"}
-		}
+		// Registered confidential clients may appear at any time: the
+		// methods are listed with or without configured ones.
+		methods := []any{"none", "client_secret_basic", "client_secret_post"}
+		introspection := []any{"client_secret_basic"}
 		want := map[string]any{
-			"issuer":                                        "https://auth.example.com",
-			"token_endpoint":                                "https://auth.example.com/oauth/token",
-			"revocation_endpoint":                           "https://auth.example.com/oauth/revoke",
-			"introspection_endpoint":                        "https://auth.example.com/oauth/introspect",
-			"jwks_uri":                                      "https://auth.example.com/.well-known/jwks.json",
-			"grant_types_supported":                         []any{"password", "refresh_token", "urn:latch:params:oauth:grant-type:mfa"},
-			"response_types_supported":                      []any{},
-			"token_endpoint_auth_methods_supported":         methods,
-			"revocation_endpoint_auth_methods_supported":    methods,
-			"introspection_endpoint_auth_methods_supported": introspection,
-			"id_token_signing_alg_values_supported":         []any{"ES256"},
-			"subject_types_supported":                       []any{"public"},
+			"issuer":                           "https://auth.example.com",
+			"token_endpoint":                   "https://auth.example.com/oauth/token",
+			"revocation_endpoint":              "https://auth.example.com/oauth/revoke",
+			"introspection_endpoint":           "https://auth.example.com/oauth/introspect",
+			"jwks_uri":                         "https://auth.example.com/.well-known/jwks.json",
+			"authorization_endpoint":           "https://auth.example.com/oauth/authorize",
+			"userinfo_endpoint":                "https://auth.example.com/oauth/userinfo",
+			"end_session_endpoint":             "https://auth.example.com/oauth/logout",
+			"grant_types_supported":            []any{"authorization_code", "refresh_token", "password", "urn:latch:params:oauth:grant-type:mfa"},
+			"response_types_supported":         []any{"code"},
+			"code_challenge_methods_supported": []any{"S256"},
+			"scopes_supported":                 []any{"openid", "email", "offline_access"},
+			"authorization_response_iss_parameter_supported": true,
+			"token_endpoint_auth_methods_supported":          methods,
+			"revocation_endpoint_auth_methods_supported":     methods,
+			"introspection_endpoint_auth_methods_supported":  introspection,
+			"id_token_signing_alg_values_supported":          []any{"ES256"},
+			"subject_types_supported":                        []any{"public"},
 		}
 		for k, v := range want {
 			if got, want := mustJSON(m[k]), mustJSON(v); got != want {

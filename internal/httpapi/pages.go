@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/latchauth/latch/internal/auth"
@@ -20,5 +21,18 @@ func (s *server) pages() http.Handler {
 		PublicURL: cfg.PublicURL,
 		Product:   cfg.Product,
 		Logger:    s.log,
+		// The service checks redirect_to against the same list.
+		RedirectURLs: cfg.RedirectURLs,
 	})
+}
+
+// withRedirect is r's context carrying the request's redirect_to, which
+// the service checks against LATCH_REDIRECT_URLS (400 invalid_redirect)
+// and puts in the links it mails, so that the page a link opens sends the
+// browser there after success.
+func withRedirect(r *http.Request, redirectTo string) context.Context {
+	if redirectTo == "" {
+		return r.Context()
+	}
+	return auth.ContextWithRedirect(r.Context(), redirectTo)
 }

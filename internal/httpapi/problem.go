@@ -96,6 +96,9 @@ var statusOf = map[auth.Code]struct {
 	auth.CodeUnavailable:        {http.StatusServiceUnavailable, "unavailable"},
 	auth.CodeMFARequired:        {http.StatusForbidden, "mfa_required"},
 	auth.CodeMFAAlreadyEnabled:  {http.StatusConflict, "mfa_already_enabled"},
+	auth.CodeInvalidRedirect:    {http.StatusBadRequest, "invalid_redirect"},
+	auth.CodeInvalidMetadata:    {http.StatusUnprocessableEntity, "invalid_metadata"},
+	auth.CodeDeliveryPending:    {http.StatusConflict, "delivery_pending"},
 }
 
 // Generic details of answers that must not leak internals.

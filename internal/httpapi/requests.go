@@ -6,6 +6,8 @@ package httpapi
 type signupRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// RedirectTo (optional) rides in the mailed links (pages.go).
+	RedirectTo string `json:"redirect_to"`
 }
 
 func (q signupRequest) check() error { return required("email", q.Email, "password", q.Password) }
@@ -25,6 +27,8 @@ func (q tokenRequest) check() error { return required("token", q.Token) }
 
 type emailRequest struct {
 	Email string `json:"email"`
+	// RedirectTo (optional) rides in the mailed links (pages.go).
+	RedirectTo string `json:"redirect_to"`
 }
 
 func (q emailRequest) check() error { return required("email", q.Email) }

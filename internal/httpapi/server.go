@@ -38,6 +38,9 @@ type Config struct {
 	// OAuthClients are the confidential OAuth clients (LATCH_OAUTH_CLIENTS,
 	// see ParseOAuthClients). Any other client_id is a public client.
 	OAuthClients []OAuthClient
+	// PasswordGrantOff refuses the password grant to callers that are not
+	// a registered client listing it (LATCH_PASSWORD_GRANT=false).
+	PasswordGrantOff bool
 	// Revocations, when set, serves the revocation feed at
 	// GET /v1/revocations (package verify follows it).
 	Revocations *revfeed.Feed
@@ -67,6 +70,8 @@ type server struct {
 	adminKey auth.Secret
 	// oauthClients are the confidential OAuth clients by id.
 	oauthClients map[string]OAuthClient
+	// passwordGrantOff is Config.PasswordGrantOff.
+	passwordGrantOff bool
 	// revocations serves the revocation feed (nil: off);
 	// revocationKey is Config.RevocationKey (unset: the feed is public).
 	revocations   *revfeed.Feed
@@ -83,6 +88,7 @@ func NewServer(cfg Config) http.Handler {
 		origins: make(map[string]struct{}, len(cfg.CORSOrigins)),
 		metrics: cfg.Metrics,
 	}
+	s.passwordGrantOff = cfg.PasswordGrantOff
 	s.oauthClients = make(map[string]OAuthClient, len(cfg.OAuthClients))
 	for _, c := range cfg.OAuthClients {
 		s.oauthClients[c.ID] = c

@@ -265,7 +265,7 @@ func TestOIDCVerification(t *testing.T) {
 			}
 			if meta.Issuer != l.URL || meta.JWKSURI != l.URL+"/.well-known/jwks.json" ||
 				meta.Revocation != l.URL+"/oauth/revoke" || meta.Introspection != l.URL+"/oauth/introspect" ||
-				strings.Join(meta.Grants, " ") != "password refresh_token urn:latch:params:oauth:grant-type:mfa" || strings.Join(meta.Algs, " ") != alg {
+				strings.Join(meta.Grants, " ") != "authorization_code refresh_token password urn:latch:params:oauth:grant-type:mfa" || strings.Join(meta.Algs, " ") != alg {
 				t.Errorf("discovery = %+v", meta)
 			}
 			if got := provider.Endpoint().TokenURL; got != l.URL+"/oauth/token" {

@@ -35,6 +35,7 @@ var Kinds = []string{
 	auth.MailMFAChanged,
 	auth.MailRecoveryCodeUsed,
 	auth.MailMFAFailures,
+	auth.MailPasskeyCounter,
 }
 
 // DefaultProduct is the product name used when MailData.Product is empty.

@@ -52,6 +52,8 @@ func TestComposeEveryKind(t *testing.T) {
 			[]string{"alice@example.org", "works once", "forgot-password"}, nil},
 		{auth.MailMFAFailures, "Wrong codes",
 			[]string{"alice@example.org", "wrong second-factor codes", "forgot-password"}, nil},
+		{auth.MailPasskeyCounter, "passkey",
+			[]string{"alice@example.org", "signature counter went backwards", "remove it"}, nil},
 	}
 	if len(tests) != len(mail.Kinds) {
 		t.Fatalf("test covers %d kinds, Kinds lists %d", len(tests), len(mail.Kinds))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
+	"github.com/latchauth/latch/internal/poll"
 )
 
 // WorkerConfig configures a Worker. Zero values take the documented
@@ -119,29 +120,10 @@ func (w *Worker) Notify() {
 // progress when ctx ends is finished first (each send bounded by
 // SendTimeout). Store errors are logged and retried at the next poll.
 func (w *Worker) Run(ctx context.Context) error {
-	timer := time.NewTimer(w.cfg.Poll)
-	defer timer.Stop()
-	for ctx.Err() == nil {
+	poll.Run(ctx, w.wake, w.cfg.Poll, func(ctx context.Context) (bool, error) {
 		claimed, _, err := w.pass(ctx)
-		if err != nil && ctx.Err() == nil {
-			w.log.Warn("mail: outbox pass failed", "error", err)
-		}
-		if err == nil && claimed == w.cfg.Batch {
-			continue // probably more waiting
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(w.cfg.Poll)
-		select {
-		case <-ctx.Done():
-		case <-w.wake:
-		case <-timer.C:
-		}
-	}
+		return claimed == w.cfg.Batch, err
+	}, func(err error) { w.log.Warn("mail: outbox pass failed", "error", err) })
 	return nil
 }
 

@@ -201,9 +201,15 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 }
 
 // OutboxDepth registers latch_outbox_depth, counted by depth at every
-// scrape (bounded to two seconds; -1 when the database does not answer).
+// scrape.
 func (m *Metrics) OutboxDepth(depth func(context.Context) (int, error)) {
-	m.Gauge("latch_outbox_depth", "Mails waiting in the outbox (-1: the database did not answer).", func() float64 {
+	m.queueDepth("latch_outbox_depth", "Mails waiting in the outbox (-1: the database did not answer).", depth)
+}
+
+// queueDepth registers a gauge counted by depth at every scrape, bounded
+// to two seconds; -1 when the database does not answer.
+func (m *Metrics) queueDepth(name, help string, depth func(context.Context) (int, error)) {
+	m.Gauge(name, help, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		n, err := depth(ctx)

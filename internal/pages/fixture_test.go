@@ -44,7 +44,7 @@ func newFixture(t testing.TB, mod func(*auth.Config)) *fixture {
 	}
 	fx := authtest.New(t, cfg)
 	svc, db, clk := fx.Service, fx.DB, fx.Clock
-	h := pages.New(pages.Config{Service: svc, PublicURL: cfg.PublicURL, Product: cfg.Product})
+	h := pages.New(pages.Config{Service: svc, PublicURL: cfg.PublicURL, Product: cfg.Product, RedirectURLs: cfg.RedirectURLs})
 	// The transport (httpapi) puts the client's address in the context.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := auth.ContextWithClient(r.Context(), auth.ClientInfo{IP: "192.0.2.7", UserAgent: r.UserAgent()})
@@ -85,6 +85,14 @@ func (f *fixture) signup(addr string) string {
 		f.t.Fatal(err)
 	}
 	return f.mailToken(addr, auth.MailConfirm)
+}
+
+// confirmed creates a confirmed account.
+func (f *fixture) confirmed(addr string) {
+	f.t.Helper()
+	if _, err := f.svc.Confirm(context.Background(), f.signup(addr)); err != nil {
+		f.t.Fatal(err)
+	}
 }
 
 // browser is an HTTP client with a cookie jar that sends the Origin a

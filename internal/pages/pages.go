@@ -1,7 +1,9 @@
 // Package pages serves latch's browser pages: server-rendered HTML that
-// works without JavaScript, for the links latch mails (confirm an address,
-// reset a password) and for asking for a new link.
+// works without JavaScript, for signing up, for the links latch mails
+// (confirm an address, reset a password) and for asking for a new link.
 //
+//	GET  /signup              new account form
+//	POST /signup              "check your inbox" (errors shown inline)
 //	GET  /confirm?token=      a button that confirms (a POST, so that mail
 //	                          scanners following links confirm nothing)
 //	POST /confirm             confirms; success, or "link expired" (400)
@@ -12,11 +14,15 @@
 //	POST /forgot-password
 //	GET  /static/latch.css    the one stylesheet
 //
+// Every page takes an optional redirect_to (redirect.go): after success it
+// sends the browser there (303) if LATCH_REDIRECT_URLS lists it.
+//
 // Every POST is checked against cross-site request forgery twice: a
 // double-submit cookie (__Host- prefixed on https, SameSite=Strict) that
 // must match the form's csrf field, and the Origin (or Sec-Fetch-Site)
 // header. Every answer carries a strict Content-Security-Policy (no script
-// at all; style only from the stylesheet), Referrer-Policy: no-referrer,
+// but the login and security pages' own, allowed by a nonce; style only
+// from the stylesheet), Referrer-Policy: no-referrer,
 // X-Frame-Options: DENY and Cache-Control: no-store. Form bodies are never
 // logged. A client's mistake is never answered with a 5xx.
 package pages
@@ -50,6 +56,8 @@ var stylesheet []byte
 
 // Service is what the pages need of latch's rules; *auth.Service has it.
 type Service interface {
+	Signup(ctx context.Context, email, password string) (*auth.SignupResult, error)
+	RevokeToken(ctx context.Context, by auth.OAuthClient, tok string) error
 	CheckConfirmLink(ctx context.Context, tok string) (auth.TokenKind, error)
 	ConfirmLink(ctx context.Context, tok string) (*auth.User, error)
 	ResendConfirmation(ctx context.Context, email string) error
@@ -75,10 +83,15 @@ type Config struct {
 	// Logger receives server-side failures (never form data). Default:
 	// discard.
 	Logger *slog.Logger
+	// RedirectURLs is the redirect_to allow-list (LATCH_REDIRECT_URLS,
+	// auth.Config's, which the service checks too; see
+	// auth.RedirectAllowed). Empty: the pages redirect nowhere.
+	RedirectURLs []string
 }
 
 // Paths of the pages, below the public URL's path.
 const (
+	PathSignup  = "/signup"
 	PathConfirm = "/confirm"
 	PathResend  = "/confirm/resend"
 	PathReset   = "/reset-password"
@@ -93,15 +106,16 @@ const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 const maxBody = 64 << 10
 
 type handler struct {
-	svc     Service
-	log     *slog.Logger
-	product string
-	origin  string // scheme://host[:port] of the public URL
-	base    string // path of the public URL, without a trailing slash
-	secure  bool   // the public URL is https
-	css     string // the stylesheet's URL, with a version
-	pages   map[string]*template.Template
-	mux     *http.ServeMux
+	svc       Service
+	log       *slog.Logger
+	redirects []string
+	product   string
+	origin    string // scheme://host[:port] of the public URL
+	base      string // path of the public URL, without a trailing slash
+	secure    bool   // the public URL is https
+	css       string // the stylesheet's URL, with a version
+	pages     map[string]*template.Template
+	mux       *http.ServeMux
 }
 
 // New returns the handler of the pages. It answers the paths listed in the
@@ -118,7 +132,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{svc: cfg.Service, log: cfg.Logger, product: cfg.Product}
+	h := &handler{svc: cfg.Service, log: cfg.Logger, product: cfg.Product, redirects: cfg.RedirectURLs}
 	if u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/")); err == nil {
 		h.origin = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
 		h.base = u.EscapedPath()
@@ -129,6 +143,8 @@ func New(cfg Config) http.Handler {
 	h.pages = parsePages()
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathSignup, h.signupForm)
+	mux.HandleFunc("POST "+PathSignup, h.signup)
 	mux.HandleFunc("GET "+PathConfirm, h.confirmForm)
 	mux.HandleFunc("POST "+PathConfirm, h.confirm)
 	mux.HandleFunc("POST "+PathResend, h.resend)
@@ -137,6 +153,8 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET "+PathForgot, h.forgotForm)
 	mux.HandleFunc("POST "+PathForgot, h.forgot)
 	mux.HandleFunc("GET "+PathCSS, h.stylesheet)
+	h.addOIDC(mux)    // login.go
+	h.addAccount(mux) // account.go
 	h.mux = mux
 	return h
 }
@@ -144,12 +162,18 @@ func New(cfg Config) http.Handler {
 func parsePages() map[string]*template.Template {
 	base := template.Must(template.New("base.html").ParseFS(templateFS, "templates/base.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"confirm", "reset", "forgot", "message"} {
+	for _, name := range []string{"signup", "confirm", "reset", "forgot", "message"} {
 		t := template.Must(base.Clone())
 		template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))
 		pages[name] = t
 	}
 	return pages
+}
+
+// parsePage parses one page on the base template.
+func parsePage(name string) *template.Template {
+	t := template.Must(template.New("base.html").ParseFS(templateFS, "templates/base.html"))
+	return template.Must(t.ParseFS(templateFS, "templates/"+name+".html"))
 }
 
 // ServeHTTP sets the pages' security headers, then routes.
@@ -183,6 +207,10 @@ type view struct {
 	Resend      bool
 	Link        string
 	LinkText    string
+	// RedirectTo, already checked, goes in the forms' hidden field.
+	RedirectTo string
+	// Invalid names the input Error is about ("email", "password").
+	Invalid string
 }
 
 func (h *handler) render(w http.ResponseWriter, status int, page string, v view) {
@@ -194,6 +222,9 @@ func (h *handler) render(w http.ResponseWriter, status int, page string, v view)
 		return
 	}
 	hd := w.Header()
+	if v.RedirectTo != "" {
+		hd.Set("Content-Security-Policy", csp(v.RedirectTo))
+	}
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
@@ -216,8 +247,9 @@ func (h *handler) stylesheet(w http.ResponseWriter, r *http.Request) {
 	w.Write(stylesheet)
 }
 
-// readForm parses a POST's form body (never the query string) after the
-// CSRF checks. When it reports false it has answered.
+// readForm parses a POST's form body (never the query string), then checks
+// it against CSRF. When it reports false it has answered, with again (a
+// message) if the checks failed.
 func (h *handler) readForm(w http.ResponseWriter, r *http.Request, again view) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	if err := r.ParseForm(); err != nil {
@@ -232,6 +264,13 @@ func (h *handler) readForm(w http.ResponseWriter, r *http.Request, again view) b
 		return false
 	}
 	if !h.sameOrigin(r) || !h.csrfOK(r) {
+		// The way back keeps a listed redirect_to.
+		if rt := h.keepRedirect(r.PostForm.Get("redirect_to")); rt != "" {
+			again.RedirectTo = rt
+			if again.Link != "" {
+				again.Link = withRedirect(again.Link, rt)
+			}
+		}
 		again.Title = "This form has expired"
 		again.Lines = append([]string{"For your security, the form could not be accepted: it was sent from another site, or it was open for too long. Open the page again and retry."}, again.Lines...)
 		h.message(w, r, http.StatusForbidden, again)
@@ -246,6 +285,8 @@ func (h *handler) failure(w http.ResponseWriter, r *http.Request, what string, e
 	var ae *auth.Error
 	errors.As(err, &ae)
 	switch auth.ErrorCode(err) {
+	case auth.CodeInvalidRedirect:
+		h.badRedirect(w, r)
 	case auth.CodeRateLimited:
 		wait := time.Minute
 		if ae != nil && ae.RetryAfter > 0 {
@@ -309,9 +350,10 @@ func code(err error) auth.Code {
 
 // Confirmation.
 
-func (h *handler) badConfirmLink(w http.ResponseWriter, r *http.Request) {
+func (h *handler) badConfirmLink(w http.ResponseWriter, r *http.Request, redirectTo string) {
 	h.message(w, r, http.StatusBadRequest, view{
-		Title: "This link no longer works",
+		RedirectTo: redirectTo,
+		Title:      "This link no longer works",
 		Lines: []string{
 			"The confirmation link is invalid, has expired or was already used.",
 			"If your address is not confirmed yet, ask for a new link:",
@@ -322,14 +364,15 @@ func (h *handler) badConfirmLink(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) confirmForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("token")
+	rt := h.keepRedirect(r.URL.Query().Get("redirect_to"))
 	if tok == "" {
-		h.badConfirmLink(w, r)
+		h.badConfirmLink(w, r, rt)
 		return
 	}
 	kind, err := h.svc.CheckConfirmLink(r.Context(), tok)
 	if err != nil {
 		if auth.ErrorCode(err) == auth.CodeInvalidToken {
-			h.badConfirmLink(w, r)
+			h.badConfirmLink(w, r, rt)
 			return
 		}
 		h.failure(w, r, "confirm link check", err)
@@ -341,6 +384,7 @@ func (h *handler) confirmForm(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, http.StatusOK, "confirm", view{
 		Title: title, CSRF: h.csrfToken(w, r), Token: tok, EmailChange: kind == auth.KindEmailChange,
+		RedirectTo: rt,
 	})
 }
 
@@ -349,15 +393,16 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok := r.PostForm.Get("token")
+	rt := h.keepRedirect(r.PostForm.Get("redirect_to"))
 	if tok == "" {
-		h.badConfirmLink(w, r)
+		h.badConfirmLink(w, r, rt)
 		return
 	}
 	u, err := h.svc.ConfirmLink(r.Context(), tok)
 	switch code(err) {
 	case "":
 	case auth.CodeInvalidToken:
-		h.badConfirmLink(w, r)
+		h.badConfirmLink(w, r, rt)
 		return
 	case auth.CodeEmailTaken:
 		h.message(w, r, http.StatusConflict, view{Title: "Address already in use",
@@ -365,6 +410,9 @@ func (h *handler) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		h.failure(w, r, "confirm", err)
+		return
+	}
+	if h.redirectDone(w, r, rt) {
 		return
 	}
 	addr := "Your email address"
@@ -379,13 +427,18 @@ func (h *handler) resend(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r, view{Resend: true}) {
 		return
 	}
+	rt := r.PostForm.Get("redirect_to")
+	if rt != "" && !h.redirectOK(rt) {
+		h.badRedirect(w, r)
+		return
+	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	if email == "" {
 		h.message(w, r, http.StatusUnprocessableEntity, view{Title: "Ask for a new link",
-			Error: "Enter your email address.", Resend: true})
+			Error: "Enter your email address.", Resend: true, RedirectTo: rt})
 		return
 	}
-	if err := h.svc.ResendConfirmation(r.Context(), email); err != nil {
+	if err := h.svc.ResendConfirmation(h.redirectContext(r, rt), email); err != nil {
 		h.failure(w, r, "resend", err)
 		return
 	}
@@ -398,32 +451,33 @@ func (h *handler) resend(w http.ResponseWriter, r *http.Request) {
 
 // Password reset.
 
-func (h *handler) badResetLink(w http.ResponseWriter, r *http.Request) {
+func (h *handler) badResetLink(w http.ResponseWriter, r *http.Request, redirectTo string) {
 	h.message(w, r, http.StatusBadRequest, view{
 		Title: "This link no longer works",
 		Lines: []string{
 			"The password reset link is invalid, has expired or was already used.",
 			"Each link works once, for a limited time, and asking again makes older links stop working.",
 		},
-		Link: h.base + PathForgot, LinkText: "Ask for a new link",
+		Link: withRedirect(h.base+PathForgot, redirectTo), LinkText: "Ask for a new link",
 	})
 }
 
 func (h *handler) resetForm(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("token")
+	rt := h.keepRedirect(r.URL.Query().Get("redirect_to"))
 	if tok == "" {
-		h.badResetLink(w, r)
+		h.badResetLink(w, r, rt)
 		return
 	}
 	if err := h.svc.CheckResetLink(r.Context(), tok); err != nil {
 		if auth.ErrorCode(err) == auth.CodeInvalidToken {
-			h.badResetLink(w, r)
+			h.badResetLink(w, r, rt)
 			return
 		}
 		h.failure(w, r, "reset link check", err)
 		return
 	}
-	h.render(w, http.StatusOK, "reset", view{Title: "Choose a new password", CSRF: h.csrfToken(w, r), Token: tok})
+	h.render(w, http.StatusOK, "reset", view{Title: "Choose a new password", CSRF: h.csrfToken(w, r), Token: tok, RedirectTo: rt})
 }
 
 func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
@@ -432,11 +486,12 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := r.PostForm.Get("token")
 	pw, again := r.PostForm.Get("password"), r.PostForm.Get("password_confirm")
+	rt := h.keepRedirect(r.PostForm.Get("redirect_to"))
 	if tok == "" {
-		h.badResetLink(w, r)
+		h.badResetLink(w, r, rt)
 		return
 	}
-	form := view{Title: "Choose a new password", CSRF: h.csrfToken(w, r), Token: tok}
+	form := view{Title: "Choose a new password", CSRF: h.csrfToken(w, r), Token: tok, RedirectTo: rt}
 	switch {
 	case pw == "":
 		form.Error = "Enter a new password."
@@ -446,7 +501,7 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 	if form.Error != "" {
 		// The link is checked anyway: a used one says so now.
 		if err := h.svc.CheckResetLink(r.Context(), tok); code(err) == auth.CodeInvalidToken {
-			h.badResetLink(w, r)
+			h.badResetLink(w, r, rt)
 			return
 		}
 		h.render(w, http.StatusUnprocessableEntity, "reset", form)
@@ -462,10 +517,13 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusUnprocessableEntity, "reset", form)
 		return
 	case auth.CodeInvalidToken:
-		h.badResetLink(w, r)
+		h.badResetLink(w, r, rt)
 		return
 	default:
 		h.failure(w, r, "reset", err)
+		return
+	}
+	if h.redirectDone(w, r, rt) {
 		return
 	}
 	h.message(w, r, http.StatusOK, view{Title: "Password changed",
@@ -476,20 +534,30 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) forgotForm(w http.ResponseWriter, r *http.Request) {
-	h.render(w, http.StatusOK, "forgot", view{Title: "Reset your password", CSRF: h.csrfToken(w, r)})
+	rt := r.URL.Query().Get("redirect_to")
+	if rt != "" && !h.redirectOK(rt) {
+		h.badRedirect(w, r)
+		return
+	}
+	h.render(w, http.StatusOK, "forgot", view{Title: "Reset your password", CSRF: h.csrfToken(w, r), RedirectTo: rt})
 }
 
 func (h *handler) forgot(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r, view{Link: h.base + PathForgot, LinkText: "Open the form again"}) {
 		return
 	}
+	rt := r.PostForm.Get("redirect_to")
+	if rt != "" && !h.redirectOK(rt) {
+		h.badRedirect(w, r)
+		return
+	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	if email == "" {
 		h.render(w, http.StatusUnprocessableEntity, "forgot", view{Title: "Reset your password",
-			CSRF: h.csrfToken(w, r), Error: "Enter your email address."})
+			CSRF: h.csrfToken(w, r), Error: "Enter your email address.", RedirectTo: rt})
 		return
 	}
-	if err := h.svc.ForgotPassword(r.Context(), email); err != nil {
+	if err := h.svc.ForgotPassword(h.redirectContext(r, rt), email); err != nil {
 		h.failure(w, r, "forgot", err)
 		return
 	}

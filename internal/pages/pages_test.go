@@ -182,7 +182,7 @@ func TestForgotPageEmpty(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	f := newFixture(t, nil)
 	b := f.browser()
-	for _, path := range []string{"/confirm?token=x", "/reset-password?token=x", "/forgot-password", "/nope"} {
+	for _, path := range []string{"/confirm?token=x", "/reset-password?token=x", "/forgot-password", "/signup", "/nope"} {
 		p := b.get(path)
 		if p.Status >= 500 {
 			t.Errorf("GET %s: %d", path, p.Status)

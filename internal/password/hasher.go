@@ -19,8 +19,9 @@ import (
 	"runtime"
 	"sync/atomic"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/latchauth/latch/internal/argon2"
 )
 
 // Defaults of Config. DefaultMemory and DefaultTime are OWASP's minimum
@@ -110,9 +111,12 @@ type limits struct {
 // hashes, at most Config.MaxConcurrent at a time. It is safe for
 // concurrent use.
 type Hasher struct {
-	cfg     Config
-	lim     limits
-	sem     chan struct{}
+	cfg Config
+	lim limits
+	sem chan struct{}
+	// mems holds the argon2 working memory of the slots not hashing now:
+	// at most one per slot, each used by one hash at a time.
+	mems    chan *argon2.Memory
 	waiting atomic.Int64
 	running atomic.Int64
 	dummy   string
@@ -150,7 +154,8 @@ func NewHasher(cfg Config) *Hasher {
 			threads:    max(MaxArgon2Threads, cfg.Threads),
 			bcryptCost: MaxBcryptCost,
 		},
-		sem: make(chan struct{}, cfg.MaxConcurrent),
+		sem:  make(chan struct{}, cfg.MaxConcurrent),
+		mems: make(chan *argon2.Memory, cfg.MaxConcurrent),
 	}
 	// The dummy hash has the current parameters and a random salt and key:
 	// no password matches it (but for a chance of 2^-256), and verifying
@@ -173,11 +178,12 @@ func (h *Hasher) Hash(ctx context.Context, pw string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: reading salt: %w", err)
 	}
-	if err := h.acquire(ctx); err != nil {
+	mem, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
-	key := argon2.IDKey([]byte(Normalize(pw)), salt, h.cfg.Time, h.cfg.Memory, h.cfg.Threads, keyLen)
+	defer h.release(mem)
+	key := argon2.IDKey(mem, []byte(Normalize(pw)), salt, h.cfg.Time, h.cfg.Memory, h.cfg.Threads, keyLen)
 	return h.encode(salt, key), nil
 }
 
@@ -210,10 +216,11 @@ func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok bool, needs
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	mem, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(mem)
 
 	npw := Normalize(pw)
 	switch d.scheme {
@@ -226,9 +233,9 @@ func (h *Hasher) Verify(ctx context.Context, pw, encoded string) (ok bool, needs
 	default:
 		var key []byte
 		if d.scheme == schemeArgon2id {
-			key = argon2.IDKey([]byte(npw), d.salt, d.time, d.memory, d.threads, uint32(len(d.key)))
+			key = argon2.IDKey(mem, []byte(npw), d.salt, d.time, d.memory, d.threads, uint32(len(d.key)))
 		} else {
-			key = argon2.Key([]byte(npw), d.salt, d.time, d.memory, d.threads, uint32(len(d.key)))
+			key = argon2.Key(mem, []byte(npw), d.salt, d.time, d.memory, d.threads, uint32(len(d.key)))
 		}
 		ok = subtle.ConstantTimeCompare(key, d.key) == 1
 		needsRehash = d.scheme != schemeArgon2id ||
@@ -286,33 +293,64 @@ func (h *Hasher) Saturated() bool {
 	return h.running.Load() >= int64(h.cfg.MaxConcurrent) && h.waiting.Load() >= int64(h.cfg.MaxQueue)
 }
 
-// acquire takes a hashing slot, waiting while the queue has room.
-func (h *Hasher) acquire(ctx context.Context) error {
+// acquire takes a hashing slot, waiting while the queue has room, and
+// returns the slot's argon2 memory.
+func (h *Hasher) acquire(ctx context.Context) (*argon2.Memory, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	select {
 	case h.sem <- struct{}{}:
-		h.running.Add(1)
-		return nil
+		return h.took(), nil
 	default:
 	}
 	if h.waiting.Add(1) > int64(h.cfg.MaxQueue) {
 		h.waiting.Add(-1)
-		return ErrBusy
+		return nil, ErrBusy
 	}
 	defer h.waiting.Add(-1)
 	select {
 	case h.sem <- struct{}{}:
-		h.running.Add(1)
-		return nil
+		return h.took(), nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
-func (h *Hasher) release() {
+// took counts a slot taken and hands it a memory: a free one, or a new
+// one that grows on first use.
+func (h *Hasher) took() *argon2.Memory {
+	h.running.Add(1)
+	select {
+	case m := <-h.mems:
+		return m
+	default:
+		return new(argon2.Memory)
+	}
+}
+
+// release gives the slot back, and its memory unless a hash with a larger
+// memory parameter than the Hasher's own (an imported hash) grew it.
+func (h *Hasher) release(m *argon2.Memory) {
+	if m.Size() <= int(h.cfg.Memory)*1024 {
+		select {
+		case h.mems <- m:
+		default:
+		}
+	}
 	h.running.Add(-1)
 	<-h.sem
 	h.hashed()
+}
+
+// dropMemory lets the free slots' memory go, for the garbage collector to
+// take back.
+func (h *Hasher) dropMemory() {
+	for {
+		select {
+		case <-h.mems:
+		default:
+			return
+		}
+	}
 }

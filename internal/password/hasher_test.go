@@ -238,10 +238,11 @@ func TestVerifyMalformed(t *testing.T) {
 	// Parsing comes before the queue: a malformed hash is reported even
 	// when no slot is free, and costs no hashing.
 	h := NewHasher(Config{MaxConcurrent: 1, MaxQueue: -1})
-	if err := h.acquire(context.Background()); err != nil {
+	mem, err := h.acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.release()
+	defer h.release(mem)
 	for _, tt := range tests {
 		ok, rehash, err := h.Verify(context.Background(), "pw", tt.enc)
 		if !errors.Is(err, tt.want) || ok || rehash {
@@ -291,7 +292,8 @@ func TestQueueBusy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h := NewHasher(Config{MaxConcurrent: 1, MaxQueue: 1})
-	if err := h.acquire(ctx); err != nil {
+	mem, err := h.acquire(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if h.Saturated() {
@@ -319,7 +321,7 @@ func TestQueueBusy(t *testing.T) {
 		t.Errorf("QueueDepth() = %d, want 2", got)
 	}
 
-	h.release()
+	h.release(mem)
 	if err := <-waiter; err != nil {
 		t.Errorf("queued Hash = %v, want nil", err)
 	}
@@ -333,10 +335,11 @@ func TestQueueBusy(t *testing.T) {
 
 func TestQueueNone(t *testing.T) {
 	h := NewHasher(Config{MaxConcurrent: 1, MaxQueue: -1})
-	if err := h.acquire(context.Background()); err != nil {
+	mem, err := h.acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.release()
+	defer h.release(mem)
 	if _, err := h.Hash(context.Background(), "zebra-lantern-41-quiet"); err != ErrBusy {
 		t.Errorf("Hash with no queue and the slot held = %v, want ErrBusy", err)
 	}
@@ -344,10 +347,11 @@ func TestQueueNone(t *testing.T) {
 
 func TestQueueCancel(t *testing.T) {
 	h := NewHasher(Config{MaxConcurrent: 1, MaxQueue: 4})
-	if err := h.acquire(context.Background()); err != nil {
+	mem, err := h.acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.release()
+	defer h.release(mem)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	res := make(chan error, 1)
@@ -382,7 +386,8 @@ func TestVerifyDummy(t *testing.T) {
 	}
 
 	// VerifyDummy waits for a slot like Verify.
-	if err := h.acquire(context.Background()); err != nil {
+	mem, err := h.acquire(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
@@ -396,7 +401,7 @@ func TestVerifyDummy(t *testing.T) {
 		t.Fatal("VerifyDummy returned while the only slot was held")
 	default:
 	}
-	h.release()
+	h.release(mem)
 	<-done
 	if got := h.QueueDepth(); got != 0 {
 		t.Errorf("QueueDepth() = %d, want 0", got)

@@ -14,10 +14,11 @@ const MemoryHeadroom = 32 << 20
 
 // MemoryLimit returns a soft memory limit (runtime/debug.SetMemoryLimit)
 // for a process that hashes through h: the argon2id memory of every slot
-// running at once plus MemoryHeadroom. Each hash allocates its memory
-// afresh and drops it when done; without a limit the garbage collector lets
-// the heap grow to twice what is live, so that under login load the
-// process holds about twice the hashing memory, and keeps it.
+// running at once plus MemoryHeadroom. The slots keep their memory from
+// hash to hash (see ReturnMemoryWhenIdle for when they drop it), so it is
+// live heap; without a limit the garbage collector lets the heap grow to
+// twice what is live, so that under login load the process would hold
+// about twice the hashing memory.
 func (h *Hasher) MemoryLimit() int64 {
 	return int64(h.cfg.MaxConcurrent)*int64(h.cfg.Memory)*1024 + MemoryHeadroom
 }
@@ -37,12 +38,11 @@ func (h *Hasher) ApplyMemoryLimit(idle time.Duration) (limit int64, applied bool
 	return limit, true
 }
 
-// ReturnMemoryWhenIdle makes h hand the heap's free memory back to the
-// operating system (runtime/debug.FreeOSMemory: a collection, then the
-// pages returned) once no hash has run or waited for idle, so that a
-// process drops back to its idle size after a burst of logins instead of
-// keeping the burst's peak until the runtime's own scavenger gets to it
-// minutes later. It runs once per burst, not per hash. Zero or negative
+// ReturnMemoryWhenIdle makes h drop its slots' argon2 memory and hand the
+// heap's free memory back to the operating system (runtime/debug.FreeOSMemory:
+// a collection, then the pages returned) once no hash has run or waited for
+// idle, so that a process drops back to its idle size after a burst of
+// logins instead of keeping the burst's peak. It runs once per burst, not per hash. Zero or negative
 // idle: never. Call it once, before h is used.
 func (h *Hasher) ReturnMemoryWhenIdle(idle time.Duration) {
 	if idle <= 0 {
@@ -51,6 +51,7 @@ func (h *Hasher) ReturnMemoryWhenIdle(idle time.Duration) {
 	h.idle = idle
 	h.idleTimer = time.AfterFunc(time.Duration(math.MaxInt64), func() {
 		if h.QueueDepth() == 0 && h.hashedSinceFree.Swap(false) {
+			h.dropMemory()
 			debug.FreeOSMemory()
 		}
 	})

@@ -60,3 +60,57 @@ func TestReturnMemoryWhenIdle(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A slot keeps its argon2 memory from hash to hash, never more than one
+// per slot, and not the larger memory an imported hash needed; idle, the
+// hasher lets it go.
+func TestSlotsReuseMemory(t *testing.T) {
+	ctx := context.Background()
+	h := NewHasher(Config{MaxConcurrent: 2})
+	enc, err := h.Hash(ctx, "zebra-lantern-41-quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.mems) != 1 {
+		t.Fatalf("%d memories kept after one hash, want 1", len(h.mems))
+	}
+	m := <-h.mems
+	if m.Size() != 19456*1024 {
+		t.Fatalf("kept memory of %d bytes, want 19 MiB", m.Size())
+	}
+	h.mems <- m
+	for range 3 {
+		if ok, _, err := h.Verify(ctx, "zebra-lantern-41-quiet", enc); err != nil || !ok {
+			t.Fatalf("Verify = %v, %v", ok, err)
+		}
+	}
+	if len(h.mems) != 1 || <-h.mems != m {
+		t.Fatal("sequential hashes did not reuse the one memory")
+	}
+	h.mems <- m
+
+	big := NewHasher(Config{MaxConcurrent: 1, Memory: 32 * 1024})
+	encBig, err := big.Hash(ctx, "zebra-lantern-41-quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-h.mems
+	if ok, _, err := h.Verify(ctx, "zebra-lantern-41-quiet", encBig); err != nil || !ok {
+		t.Fatalf("Verify of a 32 MiB hash = %v, %v", ok, err)
+	}
+	if len(h.mems) != 0 {
+		t.Error("the memory grown for an imported 32 MiB hash was kept")
+	}
+
+	h.ReturnMemoryWhenIdle(5 * time.Millisecond)
+	if _, err := h.Hash(ctx, "zebra-lantern-41-quiet"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(h.mems) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the slots' memory was kept a minute after the hasher went idle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -80,7 +80,7 @@ func (r reader) ListUsers(ctx context.Context, q auth.UserQuery) ([]*auth.User, 
 }
 
 // importChunk is how many users one INSERT statement carries: parsing a
-// statement costs more than a row, and 10 columns x 100 rows stays well
+// statement costs more than a row, and 12 columns x 100 rows stays well
 // under every flavour's limit on parameters.
 const importChunk = 100
 
@@ -105,11 +105,11 @@ func (db *DB) insertUsersSQL(n int) string {
 			b.WriteString(", ")
 		}
 		b.WriteByte('(')
-		for j := range 10 {
+		for j := range userColCount {
 			if j > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(db.placeholder(i*10 + j + 1))
+			b.WriteString(db.placeholder(i*userColCount + j + 1))
 		}
 		b.WriteByte(')')
 	}
@@ -136,7 +136,7 @@ func (t *tx) CreateUsersIfAbsent(ctx context.Context, users []*auth.User) ([]boo
 			defer full.Close()
 		}
 	}
-	args := make([]any, 0, importChunk*10)
+	args := make([]any, 0, importChunk*userColCount)
 	for start := 0; start < len(users); start += importChunk {
 		chunk := users[start:min(start+importChunk, len(users))]
 		args = args[:0]
@@ -146,7 +146,8 @@ func (t *tx) CreateUsersIfAbsent(ctx context.Context, users []*auth.User) ([]boo
 				return nil, err
 			}
 			args = append(args, u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
-				timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
+				timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter),
+				metadataArg(u.AppMetadata), metadataArg(u.UserMetadata))
 		}
 		var (
 			rows *sql.Rows

@@ -130,6 +130,24 @@ func rolesArg(roles []string) (string, error) {
 	return string(b), nil
 }
 
+// metadataArg is a metadata object as stored: the bytes given, "{}" for
+// none. Checking them is the service's business (auth.NormalizeMetadata).
+func metadataArg(m json.RawMessage) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	return string(m)
+}
+
+// metadataCol is a stored metadata object; none ({}) reads as nil, as
+// no roles do.
+func metadataCol(s string) json.RawMessage {
+	if s == "" || s == "{}" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
 func rolesCol(s string) ([]string, error) {
 	var roles []string
 	if err := json.Unmarshal([]byte(s), &roles); err != nil {
@@ -209,7 +227,10 @@ func (db *DB) SigningKeys(ctx context.Context) ([]*auth.SigningKey, error) {
 // Users.
 
 const userCols = `id, email, email_norm, password_hash, email_confirmed, roles, disabled,
-	created_at, updated_at, tokens_valid_after`
+	created_at, updated_at, tokens_valid_after, app_metadata, user_metadata`
+
+// userColCount is the number of userCols.
+const userColCount = 12
 
 func scanUser(s scanner) (*auth.User, error) {
 	var x userRow
@@ -225,11 +246,12 @@ type userRow struct {
 	u                        auth.User
 	roles                    string
 	created, updated, cutoff sql.NullInt64
+	appMeta, userMeta        string
 }
 
 func (x *userRow) dest() []any {
 	return []any{&x.u.ID, &x.u.Email, &x.u.EmailNorm, &x.u.PasswordHash, &x.u.EmailConfirmed, &x.roles,
-		&x.u.Disabled, &x.created, &x.updated, &x.cutoff}
+		&x.u.Disabled, &x.created, &x.updated, &x.cutoff, &x.appMeta, &x.userMeta}
 }
 
 func (x *userRow) user() (*auth.User, error) {
@@ -239,6 +261,7 @@ func (x *userRow) user() (*auth.User, error) {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt, u.TokensValidAfter = timeCol(x.created), timeCol(x.updated), timeCol(x.cutoff)
+	u.AppMetadata, u.UserMetadata = metadataCol(x.appMeta), metadataCol(x.userMeta)
 	return &u, nil
 }
 
@@ -272,9 +295,10 @@ func (t *tx) CreateUser(ctx context.Context, u *auth.User) error {
 		return err
 	}
 	_, err = t.execRecoverable(ctx, "create user", `INSERT INTO users (`+userCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
-		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
+		timeArg(u.CreatedAt), timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter),
+		metadataArg(u.AppMetadata), metadataArg(u.UserMetadata))
 	return err
 }
 
@@ -285,9 +309,10 @@ func (t *tx) UpdateUser(ctx context.Context, u *auth.User) error {
 	}
 	res, err := t.execRecoverable(ctx, "update user", `UPDATE users SET email = $2, email_norm = $3,
 		password_hash = $4, email_confirmed = $5, roles = $6, disabled = $7, updated_at = $8,
-		tokens_valid_after = $9 WHERE id = $1`,
+		tokens_valid_after = $9, app_metadata = $10, user_metadata = $11 WHERE id = $1`,
 		u.ID, u.Email, u.EmailNorm, u.PasswordHash, u.EmailConfirmed, roles, u.Disabled,
-		timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter))
+		timeArg(u.UpdatedAt), timeArg(u.TokensValidAfter),
+		metadataArg(u.AppMetadata), metadataArg(u.UserMetadata))
 	if err != nil {
 		return err
 	}

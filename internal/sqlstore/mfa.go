@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/internal/auth"
@@ -35,7 +36,28 @@ func (db *DB) MFAChallengeByHash(ctx context.Context, hash []byte) (*auth.MFACha
 }
 
 const factorCols = `id, user_id, kind, name, secret_sealed, credential_id, last_step,
-	created_at, confirmed_at, last_used_at`
+	created_at, confirmed_at, last_used_at, transports, aaguid, passkey_flags`
+
+// Bits of mfa_factors.passkey_flags.
+const (
+	flagUserVerified   = 1 << 0
+	flagBackupEligible = 1 << 1
+	flagBackupState    = 1 << 2
+)
+
+func packFlags(f *auth.Factor) int64 {
+	var n int64
+	if f.UserVerified {
+		n |= flagUserVerified
+	}
+	if f.BackupEligible {
+		n |= flagBackupEligible
+	}
+	if f.BackupState {
+		n |= flagBackupState
+	}
+	return n
+}
 
 // Factors lists userID's factors, oldest first.
 func (r reader) Factors(ctx context.Context, userID string) ([]*auth.Factor, error) {
@@ -50,14 +72,17 @@ func (r reader) Factors(ctx context.Context, userID string) ([]*auth.Factor, err
 	for rows.Next() {
 		var (
 			f                          auth.Factor
-			kind                       string
+			kind, transports           string
 			created, confirmed, usedAt sql.NullInt64
+			flags                      int64
 		)
 		if err := rows.Scan(&f.ID, &f.UserID, &kind, &f.Name, &f.SecretSealed, &f.CredentialID,
-			&f.LastStep, &created, &confirmed, &usedAt); err != nil {
+			&f.LastStep, &created, &confirmed, &usedAt, &transports, &f.AAGUID, &flags); err != nil {
 			return nil, r.db.mapErr(op, err)
 		}
 		f.Kind = auth.FactorKind(kind)
+		f.Transports = strings.Fields(transports)
+		f.UserVerified, f.BackupEligible, f.BackupState = flags&flagUserVerified != 0, flags&flagBackupEligible != 0, flags&flagBackupState != 0
 		f.CreatedAt, f.ConfirmedAt, f.LastUsedAt = timeCol(created), timeCol(confirmed), timeCol(usedAt)
 		out = append(out, &f)
 	}
@@ -98,9 +123,10 @@ func (t *tx) CreateFactor(ctx context.Context, f *auth.Factor) error {
 	// Recoverable: a conflict (a second TOTP factor) is an answer, and the
 	// transaction goes on to report it.
 	_, err := t.execRecoverable(ctx, "create factor", `INSERT INTO mfa_factors (`+factorCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		f.ID, f.UserID, string(f.Kind), f.Name, bytesArg(f.SecretSealed), bytesArg(f.CredentialID),
-		f.LastStep, timeArg(f.CreatedAt), timeArg(f.ConfirmedAt), timeArg(f.LastUsedAt))
+		f.LastStep, timeArg(f.CreatedAt), timeArg(f.ConfirmedAt), timeArg(f.LastUsedAt),
+		strings.Join(f.Transports, " "), bytesArg(f.AAGUID), packFlags(f))
 	return err
 }
 

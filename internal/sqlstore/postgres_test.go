@@ -134,3 +134,8 @@ func TestPostgresOutage(t *testing.T) {
 		})
 	}
 }
+
+func TestPostgresWebhookConformance(t *testing.T) {
+	svctest.PostgresURL(t)
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return newPostgres(t) })
+}

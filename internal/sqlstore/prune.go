@@ -10,29 +10,40 @@ import (
 // Prune deletes one-time tokens that expired or were used before before,
 // sessions that were revoked or expired before before (their refresh tokens
 // go with them, ON DELETE CASCADE), notices recorded before before, and
-// mfa_tokens that expired or were used before before.
+// mfa_tokens that expired or were used before before, and webhook
+// deliveries done (delivered or failed) before before.
 func (t *tx) Prune(ctx context.Context, before time.Time) (int64, error) {
 	b := timeArg(before)
-	tokens, err := t.execCount(ctx, "prune one-time tokens", `DELETE FROM one_time_tokens
-		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`, b)
-	if err != nil {
-		return 0, err
+	var total int64
+	for _, p := range prunes {
+		n, err := t.execCount(ctx, "prune "+p.what, p.query, b)
+		if err != nil {
+			return 0, err
+		}
+		total += n
 	}
-	sessions, err := t.execCount(ctx, "prune sessions", `DELETE FROM sessions
-		WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)`, b)
-	if err != nil {
-		return 0, err
-	}
-	notices, err := t.execCount(ctx, "prune notices", `DELETE FROM notices WHERE sent_at < $1`, b)
-	if err != nil {
-		return 0, err
-	}
-	challenges, err := t.execCount(ctx, "prune mfa challenges", `DELETE FROM mfa_challenges
-		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`, b)
-	if err != nil {
-		return 0, err
-	}
-	return tokens + sessions + notices + challenges, nil
+	return total, nil
+}
+
+// prunes are Prune's statements: each deletes what ended before $1.
+var prunes = []struct{ what, query string }{
+	{"one-time tokens", `DELETE FROM one_time_tokens
+		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`},
+	{"sessions", `DELETE FROM sessions
+		WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)`},
+	{"notices", `DELETE FROM notices WHERE sent_at < $1`},
+	{"mfa challenges", `DELETE FROM mfa_challenges
+		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`},
+	{"passkey challenges", `DELETE FROM passkey_challenges
+		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`},
+	{"auth codes", `DELETE FROM oauth_codes
+		WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)`},
+	{"browser sessions", `DELETE FROM browser_sessions
+		WHERE expires_at < $1 OR (revoked_at IS NOT NULL AND revoked_at < $1)`},
+	// Webhook deliveries delivered or given up on: their history is kept
+	// as long as the rest.
+	{"webhook deliveries", `DELETE FROM webhook_deliveries
+		WHERE state <> 'pending' AND done_at < $1`},
 }
 
 // PruneUnconfirmed examines the next limit accounts, in id order after

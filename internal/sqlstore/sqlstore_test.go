@@ -215,3 +215,7 @@ func TestPingAfterClose(t *testing.T) {
 		t.Errorf("Ping after Close: got %v, want %v", err, auth.ErrStoreDown)
 	}
 }
+
+func TestWebhookConformance(t *testing.T) {
+	storetest.RunWebhooks(t, func(t *testing.T) storetest.WebhookStore { return authtest.OpenStore(t) })
+}

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"UserUpdateConflict", testUserUpdateConflict},
 		{"UserRoles", testUserRoles},
 		{"UserDeleteCascades", testUserDeleteCascades},
+		{"UserMetadata", testUserMetadata}, // metadata.go
 		{"Times", testTimes},
 		{"Session", testSession},
 		{"SessionsByUser", testSessionsByUser},
@@ -112,6 +113,16 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"ConcurrentAdvanceFactor", testConcurrentAdvanceFactor},
 		{"ConcurrentUseRecoveryCode", testConcurrentUseRecoveryCode},
 		{"ConcurrentConsumeMFAChallenge", testConcurrentConsumeMFAChallenge},
+		// Passkeys: passkeys.go.
+		{"PasskeyFactor", testPasskeyFactor},
+		{"PasskeyChallenge", testPasskeyChallenge},
+		{"ConcurrentConsumePasskeyChallenge", testConcurrentConsumePasskeyChallenge},
+		{"ConcurrentUsePasskey", testConcurrentUsePasskey},
+		// OAuth clients, codes, browser sessions: oauth.go.
+		{"Clients", testClients},
+		{"AuthCode", testAuthCode},
+		{"ConcurrentRedeemAuthCode", testConcurrentRedeemAuthCode},
+		{"BrowserSession", testBrowserSession},
 	}
 	runEach(t, open, tests)
 }

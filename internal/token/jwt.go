@@ -52,6 +52,9 @@ type wireClaims struct {
 	EmailVerified bool     `json:"email_verified"`
 	Amr           []string `json:"amr,omitempty"`
 	Acr           string   `json:"acr,omitempty"`
+	// AppMetadata is written as given: the service stores it in the
+	// form encoding/json writes (auth.NormalizeMetadata).
+	AppMetadata json.RawMessage `json:"app_metadata,omitempty"`
 }
 
 func unixPtr(t time.Time) *int64 {
@@ -91,7 +94,7 @@ func Sign(k *Key, c *Claims) (string, error) {
 		Iat: unixPtr(c.IssuedAt), Nbf: unixPtr(c.NotBefore),
 		Jti: c.ID, Sid: c.SessionID, Roles: c.Roles,
 		Email: c.Email, EmailVerified: c.EmailVerified,
-		Amr: c.AMR, Acr: c.ACR,
+		Amr: c.AMR, Acr: c.ACR, AppMetadata: c.AppMetadata,
 	}
 	if w.Roles == nil {
 		w.Roles = []string{}

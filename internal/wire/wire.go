@@ -4,6 +4,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -21,17 +22,20 @@ func Time(t time.Time) string {
 
 // User is api.md's user object.
 type User struct {
-	ID             string   `json:"id"`
-	Email          string   `json:"email"`
-	EmailConfirmed bool     `json:"email_confirmed"`
-	Roles          []string `json:"roles"`
-	CreatedAt      string   `json:"created_at"`
+	ID             string          `json:"id"`
+	Email          string          `json:"email"`
+	EmailConfirmed bool            `json:"email_confirmed"`
+	Roles          []string        `json:"roles"`
+	CreatedAt      string          `json:"created_at"`
+	AppMetadata    json.RawMessage `json:"app_metadata"`
+	UserMetadata   json.RawMessage `json:"user_metadata"`
 }
 
-// NewUser is u's user object; nil gives an empty one (roles [] not null).
+// NewUser is u's user object; nil gives an empty one (roles [] and
+// metadata {}, never null).
 func NewUser(u *auth.User) User {
 	if u == nil {
-		return User{Roles: []string{}}
+		return User{Roles: []string{}, AppMetadata: auth.MetadataJSON(nil), UserMetadata: auth.MetadataJSON(nil)}
 	}
 	roles := u.Roles
 	if roles == nil {
@@ -43,6 +47,8 @@ func NewUser(u *auth.User) User {
 		EmailConfirmed: u.EmailConfirmed,
 		Roles:          roles,
 		CreatedAt:      Time(u.CreatedAt),
+		AppMetadata:    auth.MetadataJSON(u.AppMetadata),
+		UserMetadata:   auth.MetadataJSON(u.UserMetadata),
 	}
 }
 

@@ -25,7 +25,7 @@ func TestEmptyListsAreArrays(t *testing.T) {
 	}
 	const want = `{"events":{"events":[{"id":"7","type":"","user_id":"","session_id":"","actor":"","ip":"","user_agent":"","created_at":"","details":{}}],"next_cursor":""},` +
 		`"sessions":[],` +
-		`"user":{"id":"u","email":"","email_confirmed":false,"roles":[],"created_at":"2026-01-02T02:04:05Z","disabled":false,"updated_at":""},` +
+		`"user":{"id":"u","email":"","email_confirmed":false,"roles":[],"created_at":"2026-01-02T02:04:05Z","app_metadata":{},"user_metadata":{},"disabled":false,"updated_at":""},` +
 		`"users":{"users":[],"next_cursor":""}}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)

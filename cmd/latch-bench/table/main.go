@@ -29,6 +29,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the PostgreSQL driver, to create and drop the schema
+	xargon2 "golang.org/x/crypto/argon2"
 
 	"github.com/latchauth/latch/internal/password"
 )
@@ -82,6 +84,9 @@ const (
 	ceilArgon2 = "argon2id hashes/s"
 	ceilSign   = "Ed25519 signatures/s"
 	ceilVerify = "Ed25519 verifications/s"
+	// The library latch's hasher is a copy of, for reference: no row is
+	// compared with it.
+	ceilArgon2Lib = "x/crypto/argon2 argon2id hashes/s"
 )
 
 // report is the part of latch-bench's JSON report the table uses.
@@ -154,7 +159,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	var o options
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "length of each latch-bench run (at most 60s)")
-	fs.DurationVar(&o.ceiling, "ceiling-time", 3*time.Second, "length of each raw ceiling's measurement (at most 60s)")
+	fs.DurationVar(&o.ceiling, "ceiling-time", 5*time.Second, "length of each raw ceiling's measurement (at most 60s)")
 	fs.IntVar(&o.runs, "runs", 1, "runs per cell, the median is shown (1 to 5)")
 	fs.StringVar(&o.postgres, "postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 		"PostgreSQL database (loopback host) in which a schema is created for the run; empty: SQLite only")
@@ -183,7 +188,11 @@ func buildBinaries(ctx context.Context, dir string) (map[string]string, error) {
 	bins := map[string]string{}
 	for _, name := range []string{"latch", "latch-bench"} {
 		bins[name] = filepath.Join(dir, name)
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", bins[name], "github.com/latchauth/latch/cmd/"+name).CombinedOutput()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], "github.com/latchauth/latch/cmd/"+name)
+		// The static binary the README and docs/operations.md build: no
+		// C library mapped into the process.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return nil, fmt.Errorf("go build %s: %v\n%s", name, err, out)
 		}
@@ -205,8 +214,19 @@ type sitting struct {
 
 	ceilingRuns map[string][]float64
 	results     []map[string][]*report // [store][scenario], one report per run
-	rss         [][2]int64             // [store]: idle, max under load, KiB
+	rss         [][3]int64             // [store]: idle, max under load, after the load; KiB
+	idleAnon    []int64                // [store]: anonymous memory of the idle RSS; KiB
+	ready       [][]time.Duration      // [store]: restarts on the existing database
 }
+
+// Restarts on the existing database after a store's runs, to time
+// readiness, and the pause after the load before latch's resident set is
+// read again (longer than the hasher's 2 s idle time).
+const (
+	restarts   = 3
+	afterLoad  = 4 * time.Second
+	readyLimit = 30 * time.Second
+)
 
 // measureCeilings adds one measurement of each raw ceiling. They are
 // measured before each store's runs and after the last, and the median is
@@ -214,6 +234,7 @@ type sitting struct {
 func (t *sitting) measureCeilings() {
 	t.say("measuring the raw ceilings (%v each)", t.opts.ceiling)
 	t.ceilingRuns[ceilArgon2] = append(t.ceilingRuns[ceilArgon2], argon2Rate(t.opts.ceiling))
+	t.ceilingRuns[ceilArgon2Lib] = append(t.ceilingRuns[ceilArgon2Lib], argon2LibRate(t.opts.ceiling))
 	t.ceilingRuns[ceilSign] = append(t.ceilingRuns[ceilSign], ed25519Rate(t.opts.ceiling, false))
 	t.ceilingRuns[ceilVerify] = append(t.ceilingRuns[ceilVerify], ed25519Rate(t.opts.ceiling, true))
 }
@@ -222,7 +243,9 @@ func (t *sitting) measureCeilings() {
 // against it.
 func (t *sitting) runStores(ctx context.Context, dir string) error {
 	t.results = make([]map[string][]*report, len(t.stores))
-	t.rss = make([][2]int64, len(t.stores))
+	t.rss = make([][3]int64, len(t.stores))
+	t.idleAnon = make([]int64, len(t.stores))
+	t.ready = make([][]time.Duration, len(t.stores))
 	for i, st := range t.stores {
 		t.results[i] = map[string][]*report{}
 		t.measureCeilings()
@@ -232,10 +255,24 @@ func (t *sitting) runStores(ctx context.Context, dir string) error {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
 		t.rss[i][0] = srv.rss()
+		t.idleAnon[i] = srv.anonymous()
 		err = t.runScenarios(ctx, srv, i)
+		if err == nil {
+			time.Sleep(afterLoad)
+			t.rss[i][2] = srv.rss()
+		}
 		srv.stop()
 		if err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
+		}
+		for r := range restarts {
+			t.say("%s: restart on the existing database (%d of %d)", st.name, r+1, restarts)
+			srv, err := startLatch(ctx, t.bins["latch"], dir, st.url)
+			if err != nil {
+				return fmt.Errorf("%s: restart: %w", st.name, err)
+			}
+			t.ready[i] = append(t.ready[i], srv.readyIn)
+			srv.stop()
 		}
 	}
 	t.measureCeilings()
@@ -271,7 +308,7 @@ func (t *sitting) printTable(w io.Writer) {
 		runtime.NumCPU(), t.loadBefore, loadAverage(), t.opts.duration, t.opts.runs, len(t.ceilingRuns[ceilArgon2]))
 	fmt.Fprintln(w, "| raw ceiling (in-process, every core) | per second |")
 	fmt.Fprintln(w, "|---|---|")
-	for _, c := range []string{ceilArgon2, ceilSign, ceilVerify} {
+	for _, c := range []string{ceilArgon2, ceilArgon2Lib, ceilSign, ceilVerify} {
 		fmt.Fprintf(w, "| %s (%s) | %s |\n", strings.TrimSuffix(c, "/s"), ceilingDetail(c), num(ceilings[c]))
 	}
 	fmt.Fprintln(w)
@@ -300,9 +337,28 @@ func (t *sitting) printTable(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprint(w, "| RSS idle / max under load | | |")
+	fmt.Fprintf(w, "| RSS idle / max under load / %v after | | |", afterLoad)
 	for i := range t.stores {
-		fmt.Fprintf(w, " %s / %s MiB |", mib(t.rss[i][0]), mib(t.rss[i][1]))
+		fmt.Fprintf(w, " %s / %s / %s MiB |", mib(t.rss[i][0]), mib(t.rss[i][1]), mib(t.rss[i][2]))
+	}
+	fmt.Fprintln(w)
+	// The rest of the RSS is the binary's pages the kernel mapped in.
+	fmt.Fprint(w, "| of the idle RSS, anonymous memory (heap, stacks, runtime) | | |")
+	for i := range t.stores {
+		fmt.Fprintf(w, " %s MiB |", mib(t.idleAnon[i]))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "| ready on the existing database (start to /readyz 200), median of %d | | |", restarts)
+	for i := range t.stores {
+		v := make([]float64, len(t.ready[i]))
+		for j, d := range t.ready[i] {
+			v[j] = float64(d) / float64(time.Millisecond)
+		}
+		if len(v) == 0 {
+			fmt.Fprint(w, " - |")
+			continue
+		}
+		fmt.Fprintf(w, " %s |", msStr(median(v)))
 	}
 	fmt.Fprintln(w)
 }
@@ -312,6 +368,8 @@ func ceilingDetail(c string) string {
 	case ceilArgon2:
 		cfg := password.NewHasher(password.Config{}).Config()
 		return fmt.Sprintf("m=%d KiB, t=%d, p=%d, %d at a time", cfg.Memory, cfg.Time, cfg.Threads, cfg.MaxConcurrent)
+	case ceilArgon2Lib:
+		return "the same parameters, IDKey: new memory each hash; for reference"
 	case ceilSign:
 		return "a 300-byte message, what each token answer signs"
 	default:
@@ -418,7 +476,7 @@ func mib(kib int64) string {
 	if kib <= 0 {
 		return "-"
 	}
-	return strconv.FormatInt((kib+512)/1024, 10)
+	return strconv.FormatFloat(float64(kib)/1024, 'f', 1, 64)
 }
 
 // bench runs latch-bench once and decodes its report.
@@ -445,10 +503,14 @@ type server struct {
 	cmd  *exec.Cmd
 	url  string
 	done chan struct{}
+	// readyIn is the time from the process's start to its first 200 from
+	// GET /readyz (the database reachable).
+	readyIn time.Duration
 }
 
 // startLatch starts latch serve on a free loopback port with database
-// dbURL and waits for its "listening" log line.
+// dbURL and waits for its "listening" log line and then for GET /readyz to
+// answer 200.
 func startLatch(ctx context.Context, bin, dir, dbURL string) (*server, error) {
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
@@ -473,6 +535,7 @@ func startLatch(ctx context.Context, bin, dir, dbURL string) (*server, error) {
 		logFile.Close()
 		return nil, err
 	}
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, err
@@ -502,6 +565,10 @@ func startLatch(ctx context.Context, bin, dir, dbURL string) (*server, error) {
 	select {
 	case a := <-addr:
 		s.url = "http://" + a
+		if err := s.waitReady(ctx, started); err != nil {
+			s.stop()
+			return nil, err
+		}
 		return s, nil
 	case <-s.done:
 		cmd.Wait()
@@ -511,6 +578,31 @@ func startLatch(ctx context.Context, bin, dir, dbURL string) (*server, error) {
 	}
 	s.stop()
 	return nil, errors.New("latch did not log \"listening\" within 30s")
+}
+
+// waitReady polls GET /readyz every 2 ms until it answers 200 and sets
+// readyIn from started.
+func (s *server) waitReady(ctx context.Context, started time.Time) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := started.Add(readyLimit)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				s.readyIn = time.Since(started)
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("latch's /readyz did not answer 200 within %v", readyLimit)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // stop interrupts latch and waits for it, killing it after 10 s.
@@ -526,13 +618,20 @@ func (s *server) stop() {
 }
 
 // rss returns latch's resident set in KiB (0 where /proc is not there).
-func (s *server) rss() int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+func (s *server) rss() int64 { return s.procKiB("status", "VmRSS:") }
+
+// anonymous is the part of latch's resident set that is not file pages
+// (the binary's): heap, stacks and the runtime's own, in KiB.
+func (s *server) anonymous() int64 { return s.procKiB("smaps_rollup", "Anonymous:") }
+
+// procKiB reads the KiB field named key from latch's /proc/PID/file.
+func (s *server) procKiB(file, key string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", s.cmd.Process.Pid, file))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}
@@ -570,6 +669,17 @@ func argon2Rate(d time.Duration) float64 {
 		if _, err := h.Hash(context.Background(), "correct horse battery staple"); err != nil {
 			panic(err)
 		}
+	})
+}
+
+// argon2LibRate is argon2Rate with x/crypto's IDKey, which allocates the
+// hash's memory at every call, where latch's hasher reuses each slot's.
+func argon2LibRate(d time.Duration) float64 {
+	cfg := password.NewHasher(password.Config{}).Config()
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	return rate(d, cfg.MaxConcurrent, func() {
+		xargon2.IDKey([]byte("correct horse battery staple"), salt, cfg.Time, cfg.Memory, cfg.Threads, 32)
 	})
 }
 

@@ -19,10 +19,13 @@ func TestTableOnSQLite(t *testing.T) {
 	}
 	out := stdout.String()
 	for _, want := range []string{
-		"| argon2id hashes (m=19456 KiB, t=2, p=1", "| Ed25519 signatures (", "| Ed25519 verifications (",
+		"| argon2id hashes (m=19456 KiB, t=2, p=1", "| x/crypto/argon2 argon2id hashes (the same parameters",
+		"| Ed25519 signatures (", "| Ed25519 verifications (",
 		"| scenario | clients | ceiling | latch SQLite: req/s (of ceiling), p99 |",
 		"| login | 4 |", "| refresh | 32 |", "| me | 32 |", "| signup | 4 |", "| forgot | 4 |", "| mixed | 8 |",
-		"| overload | 8 then 16 |", "unloaded", "admitted", "| RSS idle / max under load |",
+		"| overload | 8 then 16 |", "unloaded", "admitted", "| RSS idle / max under load / 4s after |",
+		"| of the idle RSS, anonymous memory (heap, stacks, runtime) | | | ",
+		"| ready on the existing database (start to /readyz 200), median of 3 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
