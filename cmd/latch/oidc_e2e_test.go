@@ -606,3 +606,97 @@ func TestOIDCAuthorizePost(t *testing.T) {
 		}
 	}
 }
+
+var (
+	signupLink  = regexp.MustCompile(`href="(/signup\?redirect_to=[^"]+)"`)
+	confirmLink = regexp.MustCompile(`http://latch\.test/confirm\?\S+`)
+)
+
+// TestSignupFromAuthorize: a person without an account opens the app's
+// sign-in (an authorization request), follows "Create an account" on the
+// hosted login page, confirms the address from the mail, and lands back in
+// the same authorization request: one sign-in later the app has its code,
+// with its state, and the ID token names the new account. No
+// LATCH_REDIRECT_URLS entry is needed for latch's own endpoint.
+func TestSignupFromAuthorize(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"LATCH_ADMIN_KEY": testAdminKey, "LATCH_RATE_LIMITS": "false"})
+	c := s.registerClient(map[string]any{"name": "Notes", "type": "public", "redirect_uris": []string{appCB}})
+	b := newRPBrowser(t, s)
+	ctx := oidc.ClientContext(context.Background(), b.hc)
+	provider, err := oidc.NewProvider(ctx, oidcIssuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spa := newOIDCApp(ctx, t, provider, c.str("client_id"), "", appCB)
+	v := oauth2.GenerateVerifier()
+	authURL := spa.cfg.AuthCodeURL("st-new", oauth2.S256ChallengeOption(v), oidc.Nonce("n-new"))
+
+	login := b.get(authURL)
+	m := signupLink.FindStringSubmatch(login.body)
+	if login.status != 200 || m == nil {
+		t.Fatalf("login page %d without a signup link carrying the request:\n%s", login.status, login.body)
+	}
+	signupPath := html.UnescapeString(m[1])
+	su, _ := url.Parse(signupPath)
+	back := su.Query().Get("redirect_to")
+	if !strings.HasPrefix(back, oidcIssuer+"/oauth/authorize?") {
+		t.Fatalf("signup link returns to %q", back)
+	}
+	if bq, _ := url.Parse(back); bq.Query().Get("state") != "st-new" || bq.Query().Get("client_id") != c.str("client_id") {
+		t.Fatalf("signup link returns to another request: %q", back)
+	}
+	form := b.get(oidcIssuer + signupPath)
+	if form.status != 200 || !strings.Contains(form.body, "Create your account") {
+		t.Fatalf("signup page: %d %s", form.status, form.body)
+	}
+	const addr = "newcomer@example.com"
+	sent := b.submit(form, "/signup", map[string]string{"email": addr, "password": goodPassword, "password_confirm": goodPassword})
+	if sent.status != 200 || !strings.Contains(sent.body, "Check your inbox") {
+		t.Fatalf("signup: %d %s", sent.status, sent.body)
+	}
+	text, _ := s.mailTo(addr, 1)["text"].(string)
+	link := confirmLink.FindString(text)
+	if lu, err := url.Parse(link); err != nil || lu.Query().Get("redirect_to") != back {
+		t.Fatalf("confirmation link %q does not return to the request", link)
+	}
+	confirm := b.get(link)
+	if confirm.status != 200 {
+		t.Fatalf("confirm page: %d %s", confirm.status, confirm.body)
+	}
+	// The confirmation's 303 goes to the authorization endpoint, which
+	// (no browser session yet) shows the login page of the same request.
+	again := b.submit(confirm, "/confirm", nil)
+	if again.status != 200 || !strings.Contains(again.body, `action="/login"`) || !strings.Contains(again.body, "Notes") {
+		t.Fatalf("after confirming: %d %v %s", again.status, again.loc, again.body)
+	}
+	cb := b.submit(again, "/login", map[string]string{"email": addr, "password": goodPassword})
+	if cb.loc == nil || cb.loc.Query().Get("state") != "st-new" || cb.loc.Query().Get("code") == "" {
+		t.Fatalf("sign-in after signup: %d %v %s", cb.status, cb.loc, cb.body)
+	}
+	tok, err := spa.cfg.Exchange(ctx, cb.loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := spa.verifier.Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cl struct {
+		Email    string `json:"email"`
+		Verified bool   `json:"email_verified"`
+	}
+	if err := idt.Claims(&cl); err != nil || cl.Email != addr || !cl.Verified || idt.Nonce != "n-new" {
+		t.Fatalf("ID token: %+v nonce %q %v", cl, idt.Nonce, err)
+	}
+
+	// Latch's own endpoint is admitted, nothing else of latch's origin
+	// that the list does not name.
+	for _, rt := range []string{oidcIssuer + "/oauth/authorize", oidcIssuer + "/oauth/authorizex?a=b", oidcIssuer + "/admin/v1/users?x=1",
+		"http://latch.test.evil.example/oauth/authorize?client_id=x"} {
+		r := s.do("POST", "/v1/signup", "", map[string]string{"email": "other@example.com", "password": goodPassword, "redirect_to": rt})
+		if r.Status != 400 || !strings.Contains(r.Raw, "invalid_redirect") {
+			t.Errorf("signup with redirect_to %q: %d %s", rt, r.Status, r.Raw)
+		}
+	}
+}

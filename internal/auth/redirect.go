@@ -18,17 +18,7 @@ import (
 // allowed comes from LATCH_REDIRECT_URLS; empty, nothing is allowed and the
 // pages show their own done page.
 func RedirectAllowed(allowed []string, raw string) bool {
-	if raw == "" || len(raw) > 2048 || strings.ContainsAny(raw, "\\") {
-		return false
-	}
-	for _, r := range raw {
-		if r < 0x21 || r == 0x7f {
-			return false
-		}
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.User != nil || u.Fragment != "" || u.Opaque != "" || strings.Contains(raw, "#") {
+	if !plainRedirect(raw) {
 		return false
 	}
 	for _, a := range allowed {
@@ -44,6 +34,45 @@ func RedirectAllowed(allowed []string, raw string) bool {
 		}
 	}
 	return false
+}
+
+// plainRedirect reports whether raw is an absolute http(s) URL a browser
+// may be sent to at all (see RedirectAllowed).
+func plainRedirect(raw string) bool {
+	if raw == "" || len(raw) > 2048 || strings.ContainsAny(raw, "\\") {
+		return false
+	}
+	for _, r := range raw {
+		if r < 0x21 || r == 0x7f {
+			return false
+		}
+	}
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		u.User == nil && u.Fragment == "" && u.Opaque == "" && !strings.Contains(raw, "#")
+}
+
+// AuthorizePath is the path of latch's authorization endpoint below its
+// public URL.
+const AuthorizePath = "/oauth/authorize"
+
+// RedirectAllowed reports whether a hosted page may send the browser to
+// raw after success: LATCH_REDIRECT_URLS admits it (the package function
+// RedirectAllowed), or it is latch's own authorization endpoint with a
+// query. The latter lets a person who opens "Create an account" on the
+// login page of an authorization request come back into that request
+// once the account exists (after the confirmation link, when one is
+// needed) instead of starting again from the app. It sends nobody
+// anywhere new: the endpoint checks the request, its client and its
+// registered redirect URI as it does for any other browser.
+func (c Config) RedirectAllowed(raw string) bool {
+	if RedirectAllowed(c.RedirectURLs, raw) {
+		return true
+	}
+	self := strings.TrimRight(c.PublicURL, "/") + AuthorizePath + "?"
+	// The path is compared whole (nothing can climb out of it: the
+	// rest is a query); the query is the endpoint's to judge.
+	return len(raw) > len(self) && strings.HasPrefix(raw, self) && plainRedirect(raw)
 }
 
 // ValidRedirectEntry reports whether s can be an entry of
@@ -89,7 +118,7 @@ func redirectFrom(ctx context.Context) string {
 // the allow-list does not admit it.
 func (s *Service) checkRedirect(ctx context.Context) (string, error) {
 	rt := redirectFrom(ctx)
-	if rt != "" && !RedirectAllowed(s.cfg.RedirectURLs, rt) {
+	if rt != "" && !s.cfg.RedirectAllowed(rt) {
 		return "", Errorf(CodeInvalidRedirect, "redirect_to is not a URL this server may redirect to (LATCH_REDIRECT_URLS)")
 	}
 	return rt, nil

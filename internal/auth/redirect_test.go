@@ -59,3 +59,28 @@ func TestValidRedirectEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigRedirectAllowed: besides the list, latch's own authorization
+// endpoint (with a query) is a place to return to, and nothing else of
+// latch's origin is.
+func TestConfigRedirectAllowed(t *testing.T) {
+	c := Config{PublicURL: "https://id.example.com/auth", RedirectURLs: []string{"https://app.example.com/"}}
+	for raw, want := range map[string]bool{
+		"https://app.example.com/x":                                               true,
+		"https://id.example.com/auth/oauth/authorize?client_id=c&state=s":         true,
+		"https://id.example.com/auth/oauth/authorize?":                            false,
+		"https://id.example.com/auth/oauth/authorize":                             false,
+		"https://id.example.com/auth/oauth/authorize/..?x=1":                      false,
+		"https://id.example.com/auth/oauth/authorizex?x=1":                        false,
+		"https://id.example.com/oauth/authorize?client_id=c":                      false,
+		"https://id.example.com/auth/admin/v1/users?x=1":                          false,
+		"https://id.example.com/auth/oauth/authorize?client_id=c#f":               false,
+		"https://id.example.com/auth/oauth/authorize?client_id=c\\@evil.example/": false,
+		"https://id.example.com.evil.example/auth/oauth/authorize?client_id=c":    false,
+		"http://id.example.com/auth/oauth/authorize?client_id=c":                  false,
+	} {
+		if got := c.RedirectAllowed(raw); got != want {
+			t.Errorf("RedirectAllowed(%q) = %v, want %v", raw, got, want)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func (s *server) handleDiscovery() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		encode(w, http.StatusOK, discoveryBody{
 			Issuer:                   iss,
-			AuthorizationEndpoint:    iss + "/oauth/authorize",
+			AuthorizationEndpoint:    iss + auth.AuthorizePath,
 			TokenEndpoint:            iss + "/oauth/token",
 			UserInfoEndpoint:         iss + "/oauth/userinfo",
 			EndSessionEndpoint:       iss + "/oauth/logout",

@@ -36,7 +36,7 @@ import (
 
 // Paths of the OpenID Provider's pages.
 const (
-	PathAuthorize = "/oauth/authorize"
+	PathAuthorize = auth.AuthorizePath
 	PathLogin     = "/login"
 	PathLoginMFA  = "/login/mfa"
 	PathLogout    = "/oauth/logout"
@@ -76,8 +76,10 @@ type loginView struct {
 	MFAToken   string
 	TOTP       bool
 	Recovery   bool
-	// SignupRedirect is RedirectTo for the signup link, which takes
-	// only listed URLs (not latch's own paths).
+	// SignupRedirect is the signup link's redirect_to: RedirectTo when it
+	// is a listed URL (not one of latch's own paths), or, in an
+	// authorization request, that request at latch's own authorization
+	// endpoint, so that a new account comes back into it.
 	SignupRedirect string
 	Passkey        bool   // the second step offers a passkey
 	Nonce          string // of the passkey script; "" without one
@@ -121,7 +123,10 @@ func withService[S any](h *handler, f func(w http.ResponseWriter, r *http.Reques
 
 func (h *handler) renderLogin(w http.ResponseWriter, status int, page string, v loginView) {
 	v.Product, v.CSS, v.Base = h.product, h.css, h.base
-	if !localPath(v.RedirectTo) {
+	switch {
+	case v.Authorize != "":
+		v.SignupRedirect = h.allow.PublicURL + auth.AuthorizePath + "?" + v.Authorize
+	case !localPath(v.RedirectTo):
 		v.SignupRedirect = v.RedirectTo
 	}
 	if _, ok := h.svc.(AccountService); ok && (page == "login" || v.Passkey) {
@@ -342,7 +347,7 @@ func (h *handler) authorizeRequest(w http.ResponseWriter, r *http.Request, svc O
 // redirectTo is the request's redirect_to when it is a path on latch's
 // own origin (localPath) or LATCH_REDIRECT_URLS allows it, else "".
 func (h *handler) redirectTo(svc OIDCService, v string) string {
-	if v != "" && (localPath(v) || auth.RedirectAllowed(svc.Config().RedirectURLs, v)) {
+	if v != "" && (localPath(v) || svc.Config().RedirectAllowed(v)) {
 		return v
 	}
 	return ""

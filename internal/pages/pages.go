@@ -106,16 +106,18 @@ const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 const maxBody = 64 << 10
 
 type handler struct {
-	svc       Service
-	log       *slog.Logger
-	redirects []string
-	product   string
-	origin    string // scheme://host[:port] of the public URL
-	base      string // path of the public URL, without a trailing slash
-	secure    bool   // the public URL is https
-	css       string // the stylesheet's URL, with a version
-	pages     map[string]*template.Template
-	mux       *http.ServeMux
+	svc Service
+	log *slog.Logger
+	// allow decides where redirect_to may send the browser: its
+	// PublicURL and RedirectURLs (auth.Config.RedirectAllowed).
+	allow   auth.Config
+	product string
+	origin  string // scheme://host[:port] of the public URL
+	base    string // path of the public URL, without a trailing slash
+	secure  bool   // the public URL is https
+	css     string // the stylesheet's URL, with a version
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
 }
 
 // New returns the handler of the pages. It answers the paths listed in the
@@ -132,7 +134,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{svc: cfg.Service, log: cfg.Logger, product: cfg.Product, redirects: cfg.RedirectURLs}
+	h := &handler{svc: cfg.Service, log: cfg.Logger, product: cfg.Product,
+		allow: auth.Config{PublicURL: strings.TrimRight(cfg.PublicURL, "/"), RedirectURLs: cfg.RedirectURLs}}
 	if u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/")); err == nil {
 		h.origin = strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host)
 		h.base = u.EscapedPath()

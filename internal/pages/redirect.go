@@ -24,7 +24,7 @@ import (
 
 // redirectOK reports whether raw may be a redirect_to ("" never is).
 func (h *handler) redirectOK(raw string) bool {
-	return auth.RedirectAllowed(h.redirects, raw)
+	return h.allow.RedirectAllowed(raw)
 }
 
 // keepRedirect returns raw when the list admits it, else "".

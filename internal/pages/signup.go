@@ -23,15 +23,15 @@ type signupForm struct {
 
 // readSignup reads a signup form's fields: email (trimmed), password and
 // password_confirm (as typed: a password's spaces are its own), and
-// redirect_to, checked against allowed. The rules of addresses and
+// redirect_to, checked against allowed (auth.Config.RedirectAllowed). The rules of addresses and
 // passwords are the service's; this catches what needs no service.
-func readSignup(form url.Values, allowed []string) signupForm {
+func readSignup(form url.Values, allowed auth.Config) signupForm {
 	f := signupForm{
 		Email:    strings.TrimSpace(form.Get("email")),
 		Password: form.Get("password"),
 	}
 	if rt := form.Get("redirect_to"); rt != "" {
-		if auth.RedirectAllowed(allowed, rt) {
+		if allowed.RedirectAllowed(rt) {
 			f.RedirectTo = rt
 		} else {
 			f.BadRedirect = true
@@ -69,7 +69,7 @@ func (h *handler) signup(w http.ResponseWriter, r *http.Request) {
 	if !h.readForm(w, r, view{Link: h.base + PathSignup, LinkText: "Open the form again"}) {
 		return
 	}
-	in := readSignup(r.PostForm, h.redirects)
+	in := readSignup(r.PostForm, h.allow)
 	if in.BadRedirect {
 		h.badRedirect(w, r)
 		return
