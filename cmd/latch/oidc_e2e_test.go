@@ -137,6 +137,22 @@ func newOIDCApp(ctx context.Context, t *testing.T, provider *oidc.Provider, id, 
 	}
 }
 
+// exchange redeems code with its PKCE verifier, as the app's callback
+// does, and verifies the ID token that comes with the tokens.
+func (a *oidcApp) exchange(ctx context.Context, t *testing.T, code, verifier string) (*oauth2.Token, *oidc.IDToken) {
+	t.Helper()
+	tok, err := a.cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := a.verifier.Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("ID token: %v", err)
+	}
+	return tok, idt
+}
+
 // TestOIDCAuthorizationCodeFlow drives the whole flow with real client
 // libraries.
 func TestOIDCAuthorizationCodeFlow(t *testing.T) {
@@ -405,14 +421,7 @@ func TestHostedLogin(t *testing.T) {
 	if back.loc == nil || back.loc.Query().Get("code") == "" || back.loc.Query().Get("state") != "st" {
 		t.Fatalf("after the second factor: %d %v %s", back.status, back.loc, back.body)
 	}
-	tok, err := spa.cfg.Exchange(ctx, back.loc.Query().Get("code"), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idt, err := spa.verifier.Verify(ctx, tok.Extra("id_token").(string))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok, idt := spa.exchange(ctx, t, back.loc.Query().Get("code"), v)
 	var cl struct {
 		AMR []string `json:"amr"`
 		ACR string   `json:"acr"`
@@ -674,14 +683,7 @@ func TestSignupFromAuthorize(t *testing.T) {
 	if cb.loc == nil || cb.loc.Query().Get("state") != "st-new" || cb.loc.Query().Get("code") == "" {
 		t.Fatalf("sign-in after signup: %d %v %s", cb.status, cb.loc, cb.body)
 	}
-	tok, err := spa.cfg.Exchange(ctx, cb.loc.Query().Get("code"), oauth2.VerifierOption(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idt, err := spa.verifier.Verify(ctx, tok.Extra("id_token").(string))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, idt := spa.exchange(ctx, t, cb.loc.Query().Get("code"), v)
 	var cl struct {
 		Email    string `json:"email"`
 		Verified bool   `json:"email_verified"`
