@@ -343,8 +343,10 @@ func TestHostedLogin(t *testing.T) {
 	b := newRPBrowser(t, s)
 
 	p := b.get(oidcIssuer + "/login?redirect_to=" + url.QueryEscape("https://app.example.com/home"))
-	for _, want := range []string{`name="redirect_to" value="https://app.example.com/home"`, `href="/signup`, `href="/forgot-password"`} {
-		if !strings.Contains(p.body, want) {
+	home := "?redirect_to=" + url.QueryEscape("https://app.example.com/home")
+	for _, want := range []string{`name="redirect_to" value="https://app.example.com/home"`, `href="/signup` + home + `"`, `href="/forgot-password` + home + `"`} {
+		// html/template writes percent-escapes in lower case.
+		if !strings.Contains(strings.ToLower(p.body), strings.ToLower(want)) {
 			t.Fatalf("login page lacks %s:\n%s", want, p.body)
 		}
 	}
@@ -621,6 +623,16 @@ var (
 	confirmLink = regexp.MustCompile(`http://latch\.test/confirm\?\S+`)
 )
 
+// hiddenValue is the value of the form's hidden field name, unescaped.
+func hiddenValue(body, name string) string {
+	for _, m := range hiddenField.FindAllStringSubmatch(body, -1) {
+		if m[1] == name {
+			return html.UnescapeString(m[2])
+		}
+	}
+	return ""
+}
+
 // TestSignupFromAuthorize: a person without an account opens the app's
 // sign-in (an authorization request), follows "Create an account" on the
 // hosted login page, confirms the address from the mail, and lands back in
@@ -655,8 +667,16 @@ func TestSignupFromAuthorize(t *testing.T) {
 	if bq, _ := url.Parse(back); bq.Query().Get("state") != "st-new" || bq.Query().Get("client_id") != c.str("client_id") {
 		t.Fatalf("signup link returns to another request: %q", back)
 	}
+	// "Forgot your password?" carries the same request.
+	if !strings.Contains(strings.ToLower(login.body), strings.ToLower(`href="/forgot-password?redirect_to=`+html.EscapeString(url.QueryEscape(back))+`"`)) {
+		t.Fatalf("forgot-password link does not return to the request:\n%s", login.body)
+	}
+	forgot := b.get(oidcIssuer + "/forgot-password?redirect_to=" + url.QueryEscape(back))
+	if forgot.status != 200 || hiddenValue(forgot.body, "redirect_to") != back {
+		t.Fatalf("forgot-password page with the request: %d %s", forgot.status, forgot.body)
+	}
 	form := b.get(oidcIssuer + signupPath)
-	if form.status != 200 || !strings.Contains(form.body, "Create your account") {
+	if form.status != 200 || !strings.Contains(form.body, "Create your account") || hiddenValue(form.body, "redirect_to") != back {
 		t.Fatalf("signup page: %d %s", form.status, form.body)
 	}
 	const addr = "newcomer@example.com"

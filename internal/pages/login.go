@@ -76,16 +76,17 @@ type loginView struct {
 	MFAToken   string
 	TOTP       bool
 	Recovery   bool
-	// SignupRedirect is the signup link's redirect_to: RedirectTo when it
-	// is a listed URL (not one of latch's own paths), or, in an
-	// authorization request, that request at latch's own authorization
-	// endpoint, so that a new account comes back into it.
-	SignupRedirect string
-	Passkey        bool   // the second step offers a passkey
-	Nonce          string // of the passkey script; "" without one
-	PostLogout     string
-	ClientID       string
-	State          string
+	// LinkRedirect is the redirect_to of the signup and forgot-password
+	// links: RedirectTo when it is a listed URL (not one of latch's own
+	// paths), or, in an authorization request, that request at latch's
+	// own authorization endpoint, so that a new account or a new password
+	// comes back into it.
+	LinkRedirect string
+	Passkey      bool   // the second step offers a passkey
+	Nonce        string // of the passkey script; "" without one
+	PostLogout   string
+	ClientID     string
+	State        string
 }
 
 // addOIDC registers the OpenID Provider's pages on mux.
@@ -125,9 +126,9 @@ func (h *handler) renderLogin(w http.ResponseWriter, status int, page string, v 
 	v.Product, v.CSS, v.Base = h.product, h.css, h.base
 	switch {
 	case v.Authorize != "":
-		v.SignupRedirect = h.allow.PublicURL + auth.AuthorizePath + "?" + v.Authorize
+		v.LinkRedirect = h.allow.PublicURL + auth.AuthorizePath + "?" + v.Authorize
 	case !localPath(v.RedirectTo):
-		v.SignupRedirect = v.RedirectTo
+		v.LinkRedirect = v.RedirectTo
 	}
 	if _, ok := h.svc.(AccountService); ok && (page == "login" || v.Passkey) {
 		v.Nonce = newNonce()
