@@ -712,6 +712,14 @@ func TestSignupFromAuthorize(t *testing.T) {
 		t.Fatalf("ID token: %+v nonce %q %v", cl, idt.Nonce, err)
 	}
 
+	// A request too long to ride as a redirect_to (2 KiB) keeps plain
+	// links, never links to an error page.
+	// (A state of 1,000 slashes is 3,000 characters once escaped.)
+	long := newRPBrowser(t, s).get(spa.cfg.AuthCodeURL(strings.Repeat("/", 1000), oauth2.S256ChallengeOption(v)))
+	if long.status != 200 || !strings.Contains(long.body, `href="/signup"`) || !strings.Contains(long.body, `href="/forgot-password"`) {
+		t.Fatalf("login page of a long request: %d %s", long.status, long.body)
+	}
+
 	// Latch's own endpoint is admitted, nothing else of latch's origin
 	// that the list does not name.
 	for _, rt := range []string{oidcIssuer + "/oauth/authorize", oidcIssuer + "/oauth/authorizex?a=b", oidcIssuer + "/admin/v1/users?x=1",

@@ -126,7 +126,11 @@ func (h *handler) renderLogin(w http.ResponseWriter, status int, page string, v 
 	v.Product, v.CSS, v.Base = h.product, h.css, h.base
 	switch {
 	case v.Authorize != "":
-		v.LinkRedirect = h.allow.PublicURL + auth.AuthorizePath + "?" + v.Authorize
+		// A request too long to be a redirect_to (a huge state) keeps
+		// plain links rather than links to an error page.
+		if back := h.allow.PublicURL + auth.AuthorizePath + "?" + v.Authorize; h.redirectOK(back) {
+			v.LinkRedirect = back
+		}
 	case !localPath(v.RedirectTo):
 		v.LinkRedirect = v.RedirectTo
 	}
