@@ -213,10 +213,11 @@ type sitting struct {
 	loadBefore string
 
 	ceilingRuns map[string][]float64
-	results     []map[string][]*report // [store][scenario], one report per run
-	rss         [][3]int64             // [store]: idle, max under load, after the load; KiB
-	idleAnon    []int64                // [store]: anonymous memory of the idle RSS; KiB
-	ready       [][]time.Duration      // [store]: restarts on the existing database
+	results     []map[string][]*report  // [store][scenario], one report per run
+	cpu         []map[string][]cpuShare // [store][scenario], one share per run
+	rss         [][3]int64              // [store]: idle, max under load, after the load; KiB
+	idleAnon    []int64                 // [store]: anonymous memory of the idle RSS; KiB
+	ready       [][]time.Duration       // [store]: restarts on the existing database
 }
 
 // Restarts on the existing database after a store's runs, to time
@@ -243,11 +244,13 @@ func (t *sitting) measureCeilings() {
 // against it.
 func (t *sitting) runStores(ctx context.Context, dir string) error {
 	t.results = make([]map[string][]*report, len(t.stores))
+	t.cpu = make([]map[string][]cpuShare, len(t.stores))
 	t.rss = make([][3]int64, len(t.stores))
 	t.idleAnon = make([]int64, len(t.stores))
 	t.ready = make([][]time.Duration, len(t.stores))
 	for i, st := range t.stores {
 		t.results[i] = map[string][]*report{}
+		t.cpu[i] = map[string][]cpuShare{}
 		t.measureCeilings()
 		t.say("starting latch on %s", st.name)
 		srv, err := startLatch(ctx, t.bins["latch"], dir, st.url)
@@ -286,7 +289,18 @@ func (t *sitting) runScenarios(ctx context.Context, srv *server, i int) error {
 		for r := 0; r < t.opts.runs; r++ {
 			t.say("%s: %s (run %d of %d)", t.stores[i].name, sc.name, r+1, t.opts.runs)
 			stop := srv.sampleRSS(&t.rss[i][1])
-			rep, err := bench(ctx, t.bins["latch-bench"], srv.url, sc, t.opts.duration)
+			// The CPU split covers the measured load, not the setup
+			// before it (latch-bench's users, created one at a time).
+			var (
+				before cpuTicks
+				ok     bool
+			)
+			rep, err := bench(ctx, t.bins["latch-bench"], srv.url, sc, t.opts.duration, func() {
+				before, ok = readCPU(srv.cmd.Process.Pid)
+			})
+			if after, ok2 := readCPU(srv.cmd.Process.Pid); ok && ok2 && err == nil {
+				t.cpu[i][sc.name] = append(t.cpu[i][sc.name], after.since(before))
+			}
 			stop()
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc.name, err)
@@ -361,6 +375,31 @@ func (t *sitting) printTable(w io.Writer) {
 		fmt.Fprintf(w, " %s |", msStr(median(v)))
 	}
 	fmt.Fprintln(w)
+	t.printCPU(w)
+}
+
+// printCPU writes where the machine's CPU went during each scenario's
+// runs: what latch, the database server and nothing (idle) took of every
+// core while the load ran (not during latch-bench's setup). What is left
+// is the load client and the rest of the machine.
+func (t *sitting) printCPU(w io.Writer) {
+	fmt.Fprintln(w)
+	fmt.Fprint(w, "| CPU during the runs, share of all cores (median): latch / database server / idle |")
+	for _, st := range t.stores {
+		fmt.Fprintf(w, " %s |", st.name)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range t.stores {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w)
+	for _, sc := range scenarios {
+		fmt.Fprintf(w, "| %s |", sc.name)
+		for i := range t.stores {
+			fmt.Fprintf(w, " %s |", cpuCell(t.cpu[i][sc.name]))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 func ceilingDetail(c string) string {
@@ -480,11 +519,12 @@ func mib(kib int64) string {
 }
 
 // bench runs latch-bench once and decodes its report.
-func bench(ctx context.Context, bin, base string, sc scenario, d time.Duration) (*report, error) {
+func bench(ctx context.Context, bin, base string, sc scenario, d time.Duration, running func()) (*report, error) {
 	args := append([]string{"-url", base, "-json", "-d", d.String(), "-users", strconv.Itoa(sc.users)}, sc.args...)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdout = &stdout
+	cmd.Stderr = &markWatch{buf: &stderr, mark: []byte("; running "), fire: running}
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("latch-bench %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
@@ -496,6 +536,25 @@ func bench(ctx context.Context, bin, base string, sc scenario, d time.Duration) 
 		return nil, errors.New("latch-bench -overload reported no baseline")
 	}
 	return &r, nil
+}
+
+// markWatch writes to buf and calls fire (once, when not nil) as soon as
+// what was written holds mark: latch-bench's "setup took ...; running"
+// line, written when its users exist and the measured load starts.
+type markWatch struct {
+	buf  *bytes.Buffer
+	mark []byte
+	fire func()
+}
+
+func (w *markWatch) Write(p []byte) (int, error) {
+	n, err := w.buf.Write(p)
+	if w.fire != nil && bytes.Contains(w.buf.Bytes(), w.mark) {
+		f := w.fire
+		w.fire = nil
+		f()
+	}
+	return n, err
 }
 
 // server is a running latch.

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,6 +33,14 @@ func TestTableOnSQLite(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	// Where the CPU went: latch worked during the logins (shares of every
+	// core, so at most 100% each).
+	m := regexp.MustCompile(`\| login \| (\d+)% / (\d+)% / (\d+)% \|`).FindStringSubmatch(out)
+	if !strings.Contains(out, "| CPU during the runs, share of all cores (median): latch / database server / idle | SQLite |") || m == nil {
+		t.Errorf("table lacks the CPU split:\n%s", out)
+	} else if l, _ := strconv.Atoi(m[1]); l <= 0 || l > 100 {
+		t.Errorf("latch's share of the CPU during logins: %s%%", m[1])
 	}
 	if strings.Contains(out, "PostgreSQL") {
 		t.Errorf("table has a PostgreSQL column with -postgres '':\n%s", out)
@@ -81,5 +92,53 @@ func TestCell(t *testing.T) {
 	}
 	if got := cell(sc, nil, 80); got != "-" {
 		t.Errorf("cell(no runs) = %q, want -", got)
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	idle, total, ok := parseProcStat("cpu  100 20 30 400 50 6 7 8 90 10\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	if !ok || idle != 450 || total != 621 {
+		t.Errorf("parseProcStat = %d, %d, %v; want 450, 621, true", idle, total, ok)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5\n", "cpu 1 2 x 4 5 6\n", "cpu 1 2\n"} {
+		if _, _, ok := parseProcStat(bad); ok {
+			t.Errorf("parseProcStat(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParsePidStat(t *testing.T) {
+	line := "4242 (post gres) (x)) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 1 0 99 0 0\n"
+	comm, ticks, ok := parsePidStat(line)
+	if !ok || comm != "post gres) (x)" || ticks != 1801 {
+		t.Errorf("parsePidStat = %q, %d, %v; want \"post gres) (x)\", 1801, true", comm, ticks, ok)
+	}
+	for _, bad := range []string{"", "4242 postgres S 1", "4242 (postgres) S 1 2 3", "4242 (postgres) S 1 2 3 4 5 6 7 8 9 10 x 5"} {
+		if _, _, ok := parsePidStat(bad); ok {
+			t.Errorf("parsePidStat(%q) accepted", bad)
+		}
+	}
+	// This process reads itself.
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Skip("no /proc here")
+	}
+	if comm, _, ok := parsePidStat(string(b)); !ok || comm == "" {
+		t.Errorf("parsePidStat(/proc/self/stat) = %q, %v", comm, ok)
+	}
+}
+
+func TestCPUSince(t *testing.T) {
+	a := cpuTicks{latch: 100, db: 50, idle: 10, total: 1000}
+	b := cpuTicks{latch: 280, db: 60, idle: 30, total: 1200}
+	got := b.since(a)
+	if got.latch != 0.9 || got.db != 0.05 || got.idle != 0.1 {
+		t.Errorf("since = %+v, want latch 0.9, db 0.05, idle 0.1", got)
+	}
+	if c := cpuCell([]cpuShare{got, {latch: 0.5, db: 0, idle: 0.5}, {latch: 0.8, db: 0.1, idle: 0.05}}); c != "80% / 5% / 10%" {
+		t.Errorf("cpuCell = %q", c)
+	}
+	if cpuCell(nil) != "-" {
+		t.Error("cpuCell of no runs is not -")
 	}
 }
