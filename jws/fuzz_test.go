@@ -157,7 +157,7 @@ func refScanObject(b []byte) (map[string]json.RawMessage, bool) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	// Numbers as text: a number too large for float64 (1e1000) is valid
 	// JSON, and the scanner checks syntax only; what a claim's value
-	// means is for its accessor (jsonNumericDate) to refuse.
+	// means is for its accessor (numericDate: digits only) to refuse.
 	dec.UseNumber()
 	var walk func(depth int) bool
 	walk = func(depth int) bool {
