@@ -137,6 +137,27 @@ func passkeysOf(factors []*Factor) ([]*Factor, []passkey.Credential) {
 	return fs, cs
 }
 
+// accountPasskeys returns userID's active passkeys, as factors and as
+// ceremony credentials.
+func (s *Service) accountPasskeys(ctx context.Context, userID string) ([]*Factor, []passkey.Credential, error) {
+	factors, err := activeFactors(ctx, s.deps.Store, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	pks, creds := passkeysOf(factors)
+	return pks, creds, nil
+}
+
+// passkeyWithID is the passkey of pks whose credential ID is id, or nil.
+func passkeyWithID(pks []*Factor, id []byte) *Factor {
+	for _, f := range pks {
+		if bytes.Equal(f.CredentialID, id) {
+			return f
+		}
+	}
+	return nil
+}
+
 func credentialOf(f *Factor) passkey.Credential {
 	return passkey.Credential{
 		ID: f.CredentialID, PublicKey: f.SecretSealed, SignCount: uint32(max(f.LastStep, 0)),
@@ -211,11 +232,10 @@ func (s *Service) BeginPasskeyRegistration(ctx context.Context, p *Principal, pa
 	if err != nil {
 		return nil, err
 	}
-	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
+	_, creds, err := s.accountPasskeys(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	_, creds := passkeysOf(factors)
 	options, state, err := rp.BeginRegistration(passkey.User{Handle: userHandle(u), Name: u.Email, Credentials: creds})
 	if err != nil {
 		return nil, err
@@ -249,11 +269,10 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, p *Principal, c
 	if err != nil {
 		return nil, err
 	}
-	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
+	_, creds, err := s.accountPasskeys(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	_, creds := passkeysOf(factors)
 	c, err := rp.FinishRegistration(passkey.User{Handle: userHandle(u), Name: u.Email, Credentials: creds}, ch.State, credential)
 	if errors.Is(err, passkey.ErrRejected) {
 		return nil, Errorf(CodeInvalidRequest, "the passkey was refused: %s", strings.TrimPrefix(err.Error(), passkey.ErrRejected.Error()+": "))
@@ -448,11 +467,10 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, mfaToken string) (*Pass
 // passkeys signs; ch, given the ceremony's state, is stored. noPasskey is
 // the refusal when the account has none.
 func (s *Service) beginPasskeyAssertion(ctx context.Context, rp *passkey.RP, noPasskey string, ch *PasskeyChallenge) (*PasskeyCeremony, error) {
-	factors, err := activeFactors(ctx, s.deps.Store, ch.UserID)
+	_, creds, err := s.accountPasskeys(ctx, ch.UserID)
 	if err != nil {
 		return nil, err
 	}
-	_, creds := passkeysOf(factors)
 	if len(creds) == 0 {
 		return nil, Errorf(CodeInvalidRequest, "%s", noPasskey)
 	}
@@ -568,17 +586,11 @@ func (s *Service) passkeyLogin(ctx context.Context, challengeID string, credenti
 			return nil, errBadChallenge()
 		}
 	}
-	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
+	pks, _, err := s.accountPasskeys(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
-	pks, _ := passkeysOf(factors)
-	var f *Factor
-	for _, x := range pks {
-		if bytes.Equal(x.CredentialID, parsed.CredentialID) {
-			f = x
-		}
-	}
+	f := passkeyWithID(pks, parsed.CredentialID)
 	if f == nil {
 		s.emit(ctx, Event{Type: EventLoginFailed, UserID: u.ID, Details: map[string]string{"reason": "unknown_passkey"}})
 		return nil, errPasskeyRefused(errors.New("the account has no such passkey"))
@@ -718,17 +730,11 @@ func (s *Service) FinishPasskeyStepUp(ctx context.Context, p *Principal, challen
 	if err != nil {
 		return "", err
 	}
-	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
+	pks, _, err := s.accountPasskeys(ctx, u.ID)
 	if err != nil {
 		return "", err
 	}
-	pks, _ := passkeysOf(factors)
-	var f *Factor
-	for _, x := range pks {
-		if bytes.Equal(x.CredentialID, parsed.CredentialID) {
-			f = x
-		}
-	}
+	f := passkeyWithID(pks, parsed.CredentialID)
 	if f == nil {
 		return "", errPasskeyRefused(errors.New("the account has no such passkey"))
 	}
