@@ -374,11 +374,16 @@ func (s *Service) DeleteAccount(ctx context.Context, p *Principal, password, cod
 		if err := tx.DeleteUser(ctx, u.ID); err != nil {
 			return err
 		}
-		gone := Event{Type: ev.Type, UserID: u.ID, Details: map[string]string{"email": u.Email}}
+		// The webhook says whose address it was; the audit row, kept
+		// after the account, does not.
+		gone := Event{Type: ev.Type, UserID: u.ID, Details: map[string]string{"email": u.Email}, auditedElsewhere: true}
 		if err := s.publish(ctx, tx, nil, &gone); err != nil {
 			return err
 		}
 		ev.At, ev.queued, ev.deliveries = gone.At, gone.queued, gone.deliveries
+		if err := s.appendAudit(ctx, tx, &ev); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, MailAccountDeleted, u.Email, MailData{})
 	})
 	if err != nil {

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -136,15 +138,15 @@ func errBadCursor() error {
 // auditTimeout bounds the write of one audit event.
 const auditTimeout = 5 * time.Second
 
-// writeAudit appends e to the audit log. It is called by emit, after the
-// change the event reports was committed (login failures have no
-// transaction at all), in its own small transaction: one rule for every
-// event. A failure is logged and does not fail the caller's request; the
-// event's structured log line was written already.
-func (s *Service) writeAudit(ctx context.Context, e Event) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	a := &AuditEvent{
+// The audit log records an event in the transaction of the change it
+// reports: publish appends the row there (appendAudit), so that the change
+// and its row are committed together or not at all, in one commit. emit
+// writes the row of an event with no transaction of its own, such as a
+// failed login (writeAudit).
+
+// auditRow is e as the audit log stores it.
+func auditRow(e *Event) *AuditEvent {
+	return &AuditEvent{
 		Type:      e.Type,
 		UserID:    e.UserID,
 		SessionID: e.SessionID,
@@ -154,6 +156,42 @@ func (s *Service) writeAudit(ctx context.Context, e Event) {
 		Details:   auditDetails(e.Details),
 		CreatedAt: e.At,
 	}
+}
+
+// records reports whether a, the row written for an event, still says
+// what e says.
+func (a *AuditEvent) records(e Event) bool {
+	e.IP, e.UserAgent = a.IP, a.UserAgent // both from the request: the same
+	b := auditRow(&e)
+	return a.Type == b.Type && a.UserID == b.UserID && a.SessionID == b.SessionID && a.Actor == b.Actor &&
+		a.CreatedAt.Equal(b.CreatedAt) && maps.Equal(a.Details, b.Details)
+}
+
+// ErrAuditStale is logged when an event changed after publish wrote its
+// audit row: a bug, the row lacks the change.
+var ErrAuditStale = errors.New("audit: event changed after its row was written in the transaction")
+
+// appendAudit appends e's row to the audit log inside tx, the transaction
+// of the change e reports, and marks e as audited.
+func (s *Service) appendAudit(ctx context.Context, tx Tx, e *Event) error {
+	c := ClientFromContext(ctx)
+	e.IP, e.UserAgent = c.IP, c.UserAgent
+	a := auditRow(e)
+	if err := tx.AppendAudit(ctx, a); err != nil {
+		return err
+	}
+	e.audited = a
+	return nil
+}
+
+// writeAudit appends e to the audit log in a small transaction of its own,
+// for an event whose change had none (see above). A failure is logged and
+// does not fail the caller's request; the event's structured log line was
+// written already.
+func (s *Service) writeAudit(ctx context.Context, e Event) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	a := auditRow(&e)
 	err := s.deps.Store.Tx(ctx, func(tx Tx) error {
 		a.ID = 0
 		return tx.AppendAudit(ctx, a)

@@ -137,9 +137,10 @@ func rfc3339(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// publish queues, inside tx, the webhook events that the security events
-// evs raise (webhookTypesOf), so that they are committed with the change
-// or not at all (outbox pattern); the caller emits evs after the commit.
+// publish records, inside tx, the security events evs of the change tx
+// makes: their audit rows, and the webhook events they raise
+// (webhookTypesOf), so that both are committed with the change or not at
+// all (outbox pattern); the caller emits evs after the commit.
 // Each webhook type is queued once per call, with the data of the first
 // event raising it: a PATCH that changes the roles and disables the
 // account is one user.updated. u is the user as changed (nil when
@@ -171,6 +172,11 @@ func (s *Service) publishTypes(ctx context.Context, tx Tx, u *User, always []str
 	for _, e := range evs {
 		if e.At.IsZero() {
 			e.At = now
+		}
+		if !e.auditedElsewhere {
+			if err := s.appendAudit(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		e.queued = true
 		for _, typ := range webhookTypesOf[e.Type] {

@@ -158,14 +158,15 @@ func New(t testing.TB, cfg auth.Config, opts ...Option) *Fixture {
 }
 
 // lostWebhooks fails the test when the service emits an event whose
-// webhooks its transaction did not queue (auth.ErrWebhooksNotQueued); it
+// webhooks its transaction did not queue (auth.ErrWebhooksNotQueued) or
+// that changed after its audit row was written (auth.ErrAuditStale); it
 // drops every other record, as the default discard logger does.
 type lostWebhooks struct{ t testing.TB }
 
 func (h lostWebhooks) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
 
 func (h lostWebhooks) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == auth.ErrWebhooksNotQueued.Error() {
+	if r.Message == auth.ErrWebhooksNotQueued.Error() || r.Message == auth.ErrAuditStale.Error() {
 		var typ string
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "event" {
