@@ -83,9 +83,9 @@ type lookupCounter struct {
 	n int
 }
 
-func (l *lookupCounter) UserByEmail(ctx context.Context, norm string) (*auth.User, error) {
+func (l *lookupCounter) LoginUser(ctx context.Context, norm string) (*auth.User, bool, error) {
 	l.n++
-	return l.Store.UserByEmail(ctx, norm)
+	return l.Store.LoginUser(ctx, norm)
 }
 
 // A saturated hasher refuses a login before it looks the account up or

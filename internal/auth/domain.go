@@ -223,6 +223,11 @@ type Store interface {
 	// reports whether it did: of many concurrent callers exactly one gets
 	// true, and false changes nothing.
 	RotateRefreshToken(ctx context.Context, r Rotation) (bool, error)
+	// LoginUser reads the user whose normalised email is emailNorm, and
+	// whether they have any second factor (confirmed or pending), in one
+	// query outside any transaction: a login needs the factors themselves
+	// only when there are some. ErrNotFound when there is no such user.
+	LoginUser(ctx context.Context, emailNorm string) (u *User, anyFactor bool, err error)
 	Ping(ctx context.Context) error
 	Close() error
 }

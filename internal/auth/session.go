@@ -68,7 +68,7 @@ func (s *Service) checkLogin(ctx context.Context, email, password string) (*User
 	if err := s.admitHash(); err != nil {
 		return nil, nil, "", err
 	}
-	u, err := s.deps.Store.UserByEmail(ctx, norm)
+	u, anyFactor, err := s.deps.Store.LoginUser(ctx, norm)
 	if notFound(err) {
 		if err := s.deps.Hasher.VerifyDummy(ctx, password); err != nil && isBusy(err) {
 			return nil, nil, "", s.hashErr(err)
@@ -89,9 +89,11 @@ func (s *Service) checkLogin(ctx context.Context, email, password string) (*User
 	}
 	// With a second factor the throttle is cleared only once the code is
 	// right too: the password alone must not buy more guesses at it.
-	factors, err := activeFactors(ctx, s.deps.Store, u.ID)
-	if err != nil {
-		return nil, nil, "", err
+	var factors []*Factor
+	if anyFactor {
+		if factors, err = activeFactors(ctx, s.deps.Store, u.ID); err != nil {
+			return nil, nil, "", err
+		}
 	}
 	if len(factors) == 0 {
 		s.passwordSucceeded(ctx, norm)

@@ -515,8 +515,8 @@ func TestOAuthIntrospect(t *testing.T) {
 // does.
 type downStore struct{ *sqlstore.DB }
 
-func (downStore) UserByEmail(context.Context, string) (*auth.User, error) {
-	return nil, fmt.Errorf("test: %w", auth.ErrStoreDown)
+func (downStore) LoginUser(context.Context, string) (*auth.User, bool, error) {
+	return nil, false, fmt.Errorf("test: %w", auth.ErrStoreDown)
 }
 
 func mustJSON(v any) string {

@@ -178,6 +178,35 @@ func (db *DB) UserByEmail(ctx context.Context, emailNorm string) (*auth.User, er
 	return db.reader().UserByEmail(ctx, emailNorm)
 }
 
+// loginUserSQL is LoginUser's one query: the user, and whether a factor
+// row of theirs exists (on mfa_factors_user).
+var loginUserSQL = `SELECT ` + userCols + `, EXISTS (SELECT 1 FROM mfa_factors f WHERE f.user_id = users.id)
+	FROM users WHERE email_norm = $1`
+
+// LoginUser returns the user whose normalised email is emailNorm and
+// whether they have any second factor, or auth.ErrNotFound.
+func (db *DB) LoginUser(ctx context.Context, emailNorm string) (*auth.User, bool, error) {
+	const op = "login user"
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
+	st, err := db.stmt(ctx, loginUserSQL)
+	if err != nil {
+		return nil, false, db.mapErr(op, err)
+	}
+	var (
+		x         userRow
+		anyFactor bool
+	)
+	if err := st.QueryRowContext(ctx, emailNorm).Scan(append(x.dest(), &anyFactor)...); err != nil {
+		return nil, false, db.mapErr(op, err)
+	}
+	u, err := x.user()
+	if err != nil {
+		return nil, false, err
+	}
+	return u, anyFactor, nil
+}
+
 // SessionByID returns the session with id, or auth.ErrNotFound.
 func (db *DB) SessionByID(ctx context.Context, id string) (*auth.Session, error) {
 	ctx, cancel := db.opCtx(ctx)

@@ -97,6 +97,40 @@ func testFactors(t *testing.T, s auth.Store) {
 	}
 }
 
+// testLoginUser: a login's one read says whether the account has any
+// second factor, pending or confirmed, so that it reads the factors only
+// then.
+func testLoginUser(t *testing.T, s auth.Store) {
+	ctx := context.Background()
+	if _, _, err := s.LoginUser(ctx, "nobody@example.com"); !errors.Is(err, auth.ErrNotFound) {
+		t.Fatalf("LoginUser of an unknown address: %v, want ErrNotFound", err)
+	}
+	createUser(t, s, newUser("u1", "a@example.com"))
+	createUser(t, s, newUser("u2", "b@example.com"))
+	want, err := s.UserByEmail(ctx, "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(email, id string, wantAny bool) {
+		t.Helper()
+		u, anyFactor, err := s.LoginUser(ctx, email)
+		if err != nil || u.ID != id || anyFactor != wantAny {
+			t.Fatalf("LoginUser(%s) = %v, %v, %v; want %s, %v", email, u, anyFactor, err, id, wantAny)
+		}
+	}
+	check("a@example.com", "u1", false)
+	if u, _, _ := s.LoginUser(ctx, "a@example.com"); show(u) != show(want) {
+		t.Errorf("LoginUser's user:\ngot  %s\nwant %s (UserByEmail)", show(u), show(want))
+	}
+	tx(t, s, func(tx auth.Tx) error { return tx.CreateFactor(ctx, newTOTP("f1", "u1")) })
+	check("a@example.com", "u1", true) // pending
+	check("b@example.com", "u2", false)
+	tx(t, s, func(tx auth.Tx) (err error) { _, err = tx.ConfirmFactor(ctx, "f1", 10, t0); return })
+	check("a@example.com", "u1", true)
+	tx(t, s, func(tx auth.Tx) (err error) { _, err = tx.DeleteFactors(ctx, "u1", ""); return })
+	check("a@example.com", "u1", false)
+}
+
 func testRecoveryCodes(t *testing.T, s auth.Store) {
 	ctx := context.Background()
 	createUser(t, s, newUser("u1", "a@example.com"))

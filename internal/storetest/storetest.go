@@ -108,6 +108,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"AuditRollback", testAuditRollback},
 		// Second factors: mfa.go.
 		{"Factors", testFactors},
+		{"LoginUser", testLoginUser},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"MFAChallenge", testMFAChallenge},
 		{"ConcurrentAdvanceFactor", testConcurrentAdvanceFactor},
