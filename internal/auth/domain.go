@@ -116,18 +116,28 @@ type RefreshState struct {
 	User    *User
 }
 
-// Rotation is one rotation of a refresh token (Store.RotateRefreshToken).
-type Rotation struct {
-	// Hash is the hash of the token presented, of session SessionID and
-	// user UserID.
-	Hash      []byte
-	SessionID string
-	UserID    string
-	// At is when the token is used, its successor created and the session
-	// last used.
-	At time.Time
-	// SuccessorHash and SuccessorSealed are as in RefreshToken.
+// RefreshRotation is a refresh as Store.RotateRefreshTokenIfAllowed takes
+// it: the token presented, by which client, and what its rotation writes.
+type RefreshRotation struct {
+	Hash []byte // SHA-256 of the token presented
+	// At is now: when the token is used, its successor created and the
+	// session last used, and the time its session must be active at.
+	At                             time.Time
 	SuccessorHash, SuccessorSealed []byte
+	// Client is the client presenting the token; Idle is the sessions'
+	// idle lifetime (Config.SessionIdle, 0 for none).
+	Client OAuthClient
+	Idle   time.Duration
+}
+
+// Allows reports whether st, a token with its session and user, may rotate
+// under r: the token unused, its session active at r.At and usable by
+// r.Client, its user enabled. It is the service's own refusal rules
+// (refreshRefusal) plus the token being unused; a store that judges it in
+// SQL must never allow what Allows refuses, and may refuse more (the
+// service then judges the token again in a transaction).
+func (r RefreshRotation) Allows(st *RefreshState) bool {
+	return st.Token.UsedAt.IsZero() && st.Session.Active(r.At, r.Idle) && st.Session.UsableBy(r.Client) && !st.User.Disabled
 }
 
 // TokenKind names what a single-use emailed token is for.
@@ -214,15 +224,18 @@ type Store interface {
 	// its user in one query, outside any transaction; ErrNotFound when any
 	// of them is missing.
 	RefreshTokenState(ctx context.Context, hash []byte) (*RefreshState, error)
-	// RotateRefreshToken is a refresh rotation in one atomic and durable
-	// step outside any transaction (one statement where the database
-	// allows it): only if session r.SessionID is not revoked and its token
-	// r.Hash is unused, it marks the token used at r.At with its successor
-	// (as MarkRefreshTokenUsed), creates the successor token for the same
+	// RotateRefreshTokenIfAllowed is a refresh's common case in one atomic
+	// and durable step (one statement where the database allows it): it
+	// reads the token with r.Hash, its session and its user, and when
+	// r.Allows them it rotates the token: only if the token is still unused
+	// and the session not revoked (a logout that committed meanwhile wins),
+	// it marks the token used at r.At with its successor (as
+	// MarkRefreshTokenUsed), creates the successor token for the same
 	// session and user, and sets the session's last use to r.At. It
-	// reports whether it did: of many concurrent callers exactly one gets
-	// true, and false changes nothing.
-	RotateRefreshToken(ctx context.Context, r Rotation) (bool, error)
+	// returns what it read and whether it rotated: of many concurrent
+	// callers exactly one gets true, and false changes nothing.
+	// ErrNotFound when the token, its session or its user is missing.
+	RotateRefreshTokenIfAllowed(ctx context.Context, r RefreshRotation) (*RefreshState, bool, error)
 	// LoginUser reads the user whose normalised email is emailNorm, and
 	// whether they have any second factor (confirmed or pending), in one
 	// query outside any transaction: a login needs the factors themselves

@@ -157,16 +157,19 @@ func New(t testing.TB, cfg auth.Config, opts ...Option) *Fixture {
 	return &Fixture{Service: svc, DB: o.db, Clock: o.clock}
 }
 
-// lostWebhooks fails the test when the service emits an event whose
-// webhooks its transaction did not queue (auth.ErrWebhooksNotQueued) or
-// that changed after its audit row was written (auth.ErrAuditStale); it
-// drops every other record, as the default discard logger does.
+// lostWebhooks fails the test when the service logs one of its bugs: an
+// event whose webhooks its transaction did not queue
+// (auth.ErrWebhooksNotQueued), an event that changed after its audit row
+// was written (auth.ErrAuditStale), a rotation the store made and the
+// service refused (auth.ErrRotationRefused). It drops every other record,
+// as the default discard logger does.
 type lostWebhooks struct{ t testing.TB }
 
 func (h lostWebhooks) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
 
 func (h lostWebhooks) Handle(_ context.Context, r slog.Record) error {
-	if r.Message == auth.ErrWebhooksNotQueued.Error() || r.Message == auth.ErrAuditStale.Error() {
+	switch r.Message {
+	case auth.ErrWebhooksNotQueued.Error(), auth.ErrAuditStale.Error(), auth.ErrRotationRefused.Error():
 		var typ string
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "event" {

@@ -57,13 +57,8 @@ func BenchmarkRefreshTx(b *testing.B) {
 				return n, tok
 			}
 			rotate := func(tok []byte, next []byte) {
-				st, err := db.RefreshTokenState(ctx, tok)
-				if err != nil {
-					b.Fatal(err)
-				}
-				won, err := db.RotateRefreshToken(ctx, auth.Rotation{
-					Hash: tok, SessionID: st.Session.ID, UserID: st.User.ID, At: time.Now(),
-					SuccessorHash: next, SuccessorSealed: []byte("sealed successor"),
+				_, won, err := db.RotateRefreshTokenIfAllowed(ctx, auth.RefreshRotation{
+					Hash: tok, At: time.Now(), SuccessorHash: next, SuccessorSealed: []byte("sealed successor"),
 				})
 				if err != nil || !won {
 					b.Fatalf("rotate: %v %v", won, err)

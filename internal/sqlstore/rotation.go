@@ -10,13 +10,13 @@ import (
 
 // A refresh rotation is latch's most frequent write. As a generic
 // transaction it took eight round trips (BEGIN, three reads, three writes,
-// COMMIT); here it takes two store calls: one read of the token, session
-// and user joined, and one conditional write that decides the winner.
-// On PostgreSQL that write is one statement (a data-modifying CTE, its own
-// transaction, durable when it returns); on SQLite, which has no
-// data-modifying CTEs and runs in-process, it is three prepared statements
-// in a write transaction shared with the rotations waiting for the writer
-// (rotation_batch.go).
+// COMMIT). On PostgreSQL it is one statement (a data-modifying CTE, its
+// own transaction, durable when it returns) that reads the token, session
+// and user, judges them and, when they allow it, makes the conditional
+// write that decides the winner: RotateRefreshTokenIfAllowed. On SQLite,
+// which has no data-modifying CTEs and runs in-process, it is the read,
+// then three prepared statements in a write transaction shared with the
+// rotations waiting for the writer (rotation_batch.go).
 
 // refreshStateSQL reads a refresh token with its session and user.
 var refreshStateSQL = `SELECT ` + qualified("t", refreshTokenCols) + `, ` + qualified("s", sessionCols) + `, ` +
@@ -24,33 +24,51 @@ var refreshStateSQL = `SELECT ` + qualified("t", refreshTokenCols) + `, ` + qual
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = t.user_id
 	WHERE t.hash = $1`
 
-// rotateSQL is RotateRefreshToken as one PostgreSQL statement. s locks the
-// session row first, re-checking on its newest version that it is not
-// revoked (a logout or cut-off that committed meanwhile wins), so that
-// rotations of one session and its revocations are serialized; mark is the
-// conditional write that picks exactly one winner (a concurrent loser
-// re-checks used_at on the winner's version and matches nothing); succ and
-// touch follow mark only.
+// rotateIfAllowedSQL is RotateRefreshTokenIfAllowed as one PostgreSQL
+// statement. st is refreshStateSQL's read, with auth.RefreshRotation.Allows
+// written as its column "allowed". When allowed, s locks the session row,
+// re-checking on its newest version that it is not revoked (a logout or
+// cut-off that committed meanwhile wins), so that rotations of one session
+// and its revocations are serialized; mark is the conditional write that
+// picks exactly one winner (a concurrent loser re-checks used_at on the
+// winner's version and matches nothing); succ and touch follow mark only.
+// allowed is Allows term for term, on the store's microseconds (a
+// time on that grid is after t exactly when it is after t truncated to it):
+// the token unused; Session.Active (not revoked, ending after $5, and,
+// when $6 is not null, last used after $6, which is $5 less the idle
+// lifetime); Session.UsableBy ($7 the client's id, $8 whether it
+// authenticated as confidential); the user enabled. A null anywhere makes
+// it false, as the zero time does in Go. testRotateIfAllowedRules holds it
+// to Allows.
 //
-// $1 hash, $2 at, $3 successor hash, $4 successor sealed, $5 session id,
-// $6 user id.
-const rotateSQL = `WITH s AS (
-		SELECT id FROM sessions WHERE id = $5 AND revoked_at IS NULL FOR NO KEY UPDATE
+// $1 hash, $2 at, $3 successor hash, $4 successor sealed, $5 at (again, as
+// the time the session must be active at), $6 idle cut-off or null, $7
+// client id, $8 client confidential.
+var rotateIfAllowedSQL = `WITH st AS (
+		SELECT ` + qualified("t", refreshTokenCols) + `, ` + qualified("s", sessionCols) + `, ` + qualified("u", userCols) + `,
+		(t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > $5
+			AND ($6::BIGINT IS NULL OR s.last_used_at > $6)
+			AND (s.client_id = '' OR (s.client_id = $7 AND ($8 OR NOT s.client_confidential)))
+			AND NOT u.disabled) IS TRUE AS allowed
+		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = t.user_id
+		WHERE t.hash = $1
+	), s AS (
+		SELECT id FROM sessions WHERE id = (SELECT session_id FROM st WHERE allowed) AND revoked_at IS NULL
+		FOR NO KEY UPDATE
 	), mark AS (
 		UPDATE refresh_tokens SET used_at = $2, successor_hash = $3, successor_sealed = $4
-		WHERE hash = $1 AND session_id = $5 AND used_at IS NULL AND EXISTS (SELECT 1 FROM s)
-		RETURNING session_id
+		WHERE hash = $1 AND used_at IS NULL AND session_id IN (SELECT id FROM s)
+		RETURNING session_id, user_id
 	), succ AS (
 		INSERT INTO refresh_tokens (hash, session_id, user_id, created_at)
-		SELECT $3, session_id, $6, $2 FROM mark
+		SELECT $3, session_id, user_id, $2 FROM mark
 	), touch AS (
 		UPDATE sessions SET last_used_at = $2 WHERE id IN (SELECT session_id FROM mark)
 	)
-	SELECT count(*) FROM mark`
+	SELECT st.*, (SELECT count(*) FROM mark) FROM st`
 
-// The same in three statements, for SQLite's write transaction (one writer
-// at a time: nothing changes between them). The mark takes rotateSQL's $1
-// to $5.
+// The rotation in three statements, for SQLite's write transaction (one
+// writer at a time: nothing changes between them).
 const (
 	rotateMarkSQL = `UPDATE refresh_tokens SET used_at = $2, successor_hash = $3, successor_sealed = $4
 		WHERE hash = $1 AND session_id = $5 AND used_at IS NULL
@@ -94,37 +112,68 @@ func (db *DB) RefreshTokenState(ctx context.Context, hash []byte) (*auth.Refresh
 	return &auth.RefreshState{Token: t.token(), Session: s.session(), User: user}, nil
 }
 
-// RotateRefreshToken rotates a refresh token in one atomic, durable step
-// (see auth.Store): it reports whether it did, and false changed nothing.
-func (db *DB) RotateRefreshToken(ctx context.Context, r auth.Rotation) (bool, error) {
-	const op = "rotate refresh token"
+// RotateRefreshTokenIfAllowed reads the token with r.Hash, its session and
+// user, and rotates it when r.Allows them, in one atomic and durable step
+// (see auth.Store). On PostgreSQL that is one statement; a single-writer
+// flavour reads, judges with r.Allows itself and rotates through the
+// batch, whose write re-checks what may have changed since the read (the
+// token unused, the session not revoked).
+func (db *DB) RotateRefreshTokenIfAllowed(ctx context.Context, r auth.RefreshRotation) (*auth.RefreshState, bool, error) {
 	if db.flavor.singleWriter {
-		return db.rotateBatched(ctx, r)
+		st, err := db.RefreshTokenState(ctx, r.Hash)
+		if err != nil || !r.Allows(st) {
+			return st, false, err
+		}
+		won, err := db.rotateBatched(ctx, rotation{RefreshRotation: r, sessionID: st.Session.ID, userID: st.User.ID})
+		return st, won, err
 	}
-	args := []any{r.Hash, timeArg(r.At), bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), r.SessionID, r.UserID}
+	const op = "rotate refresh token"
+	var cutoff any // null: no idle lifetime
+	if r.Idle > 0 {
+		cutoff = timeArg(r.At.Add(-r.Idle))
+	}
+	at := timeArg(r.At)
+	args := []any{r.Hash, at, bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), at, cutoff, r.Client.ID, r.Client.Confidential}
 	ctx, cancel := db.opCtx(ctx)
 	defer cancel()
-	var won bool
+	var (
+		st  *auth.RefreshState
+		won bool
+	)
 	err := db.retryBusy(ctx, func() error {
-		st, err := db.stmt(ctx, rotateSQL)
+		stmt, err := db.stmt(ctx, rotateIfAllowedSQL)
 		if err != nil {
 			return db.mapErr(op, err)
 		}
-		var n int
-		if err := st.QueryRowContext(ctx, args...).Scan(&n); err != nil {
+		var (
+			t       refreshTokenRow
+			s       sessionRow
+			u       userRow
+			allowed bool
+			n       int
+		)
+		dest := append(append(append(t.dest(), s.dest()...), u.dest()...), &allowed, &n)
+		if err := stmt.QueryRowContext(ctx, args...).Scan(dest...); err != nil {
 			return db.mapErr(op, err)
 		}
-		won = n == 1
+		user, err := u.user()
+		if err != nil {
+			return err
+		}
+		st, won = &auth.RefreshState{Token: t.token(), Session: s.session(), User: user}, n == 1
 		return nil
 	})
 	db.noteWrite(err)
-	return won, err
+	if err != nil {
+		return nil, false, err
+	}
+	return st, won, nil
 }
 
 // rotateInTx runs rotations in one write transaction, three prepared
 // statements each, for single-writer flavours, and reports which of them
 // rotated. An error rolls them all back.
-func (db *DB) rotateInTx(ctx context.Context, rotations []auth.Rotation) ([]bool, error) {
+func (db *DB) rotateInTx(ctx context.Context, rotations []rotation) ([]bool, error) {
 	const op = "rotate refresh token"
 	// Prepared before the transaction takes its connection, so that
 	// preparing never waits for the pool while holding the write lock.
@@ -154,17 +203,17 @@ func (db *DB) rotateInTx(ctx context.Context, rotations []auth.Rotation) ([]bool
 		}
 		for i, r := range rotations {
 			at := timeArg(r.At)
-			n, err := run(txStmts[0], r.Hash, at, bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), r.SessionID)
+			n, err := run(txStmts[0], r.Hash, at, bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), r.sessionID)
 			if err != nil {
 				return err
 			}
 			if n == 0 {
 				continue
 			}
-			if _, err := run(txStmts[1], r.SuccessorHash, r.SessionID, r.UserID, at); err != nil {
+			if _, err := run(txStmts[1], r.SuccessorHash, r.sessionID, r.userID, at); err != nil {
 				return err
 			}
-			if _, err := run(txStmts[2], at, r.SessionID); err != nil {
+			if _, err := run(txStmts[2], at, r.sessionID); err != nil {
 				return err
 			}
 			won[i] = true

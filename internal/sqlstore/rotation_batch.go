@@ -33,8 +33,15 @@ type rotationQueue struct {
 	pending []*rotationRequest
 }
 
+// rotation is one rotation of a batch: the request, with the session and
+// user its token belongs to (read before it was queued).
+type rotation struct {
+	auth.RefreshRotation
+	sessionID, userID string
+}
+
 type rotationRequest struct {
-	r    auth.Rotation
+	r    rotation
 	won  bool
 	err  error
 	done chan struct{} // closed when won and err are set
@@ -44,7 +51,7 @@ type rotationRequest struct {
 // no other caller does, until r's batch committed or failed. While r is
 // still queued, the end of ctx withdraws it; once a batch has taken it,
 // the outcome is waited for (it is being written).
-func (db *DB) rotateBatched(ctx context.Context, r auth.Rotation) (bool, error) {
+func (db *DB) rotateBatched(ctx context.Context, r rotation) (bool, error) {
 	q := &db.rotations
 	req := &rotationRequest{r: r, done: make(chan struct{})}
 	q.mu.Lock()
@@ -91,7 +98,7 @@ func (db *DB) rotateBatched(ctx context.Context, r auth.Rotation) (bool, error) 
 func (db *DB) runRotationBatch(batch []*rotationRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), rotationBatchTimeout)
 	defer cancel()
-	rs := make([]auth.Rotation, len(batch))
+	rs := make([]rotation, len(batch))
 	for i, req := range batch {
 		rs[i] = req.r
 	}

@@ -35,7 +35,8 @@ func TestRotationBatchFailureIsTheFailingRotationsAlone(t *testing.T) {
 				succ = []byte("rts0") // taken: session 0's token
 			}
 			batch = append(batch, &rotationRequest{
-				r:    auth.Rotation{Hash: []byte("rt" + sid), SessionID: sid, UserID: "u1", At: now, SuccessorHash: succ, SuccessorSealed: []byte("x")},
+				r: rotation{RefreshRotation: auth.RefreshRotation{Hash: []byte("rt" + sid), At: now, SuccessorHash: succ, SuccessorSealed: []byte("x")},
+					sessionID: sid, userID: "u1"},
 				done: make(chan struct{}),
 			})
 		}
@@ -90,7 +91,7 @@ func TestRotationWithdrawnWhileQueued(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	res := make(chan error, 1)
 	go func() {
-		_, err := db.RotateRefreshToken(cctx, auth.Rotation{Hash: []byte("rt"), SessionID: "s1", UserID: "u1", At: now, SuccessorHash: []byte("next"), SuccessorSealed: []byte("x")})
+		_, _, err := db.RotateRefreshTokenIfAllowed(cctx, auth.RefreshRotation{Hash: []byte("rt"), At: now, SuccessorHash: []byte("next"), SuccessorSealed: []byte("x")})
 		res <- err
 	}()
 	for {

@@ -22,7 +22,7 @@
 // with errors.Is; the driver's error stays in the chain for the log.
 //
 // Conditional writes (RevokeSession, MarkRefreshTokenUsed,
-// RotateRefreshToken, ConsumeOneTimeToken) report false, not an error, when
+// RotateRefreshTokenIfAllowed, ConsumeOneTimeToken) report false, not an error, when
 // no row matched, a missing row included. Plain updates and deletes of a missing row
 // (UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent,
 // MailFailed) return auth.ErrNotFound.

@@ -21,13 +21,6 @@ func rotationFixture(t *testing.T, s auth.Store) *auth.RefreshToken {
 	return rt
 }
 
-func rotation(i int, at time.Time) auth.Rotation {
-	return auth.Rotation{
-		Hash: hash("rt"), SessionID: "s1", UserID: "u1", At: at,
-		SuccessorHash: hash(fmt.Sprint("next", i)), SuccessorSealed: []byte(fmt.Sprint("sealed", i)),
-	}
-}
-
 func testRefreshTokenState(t *testing.T, s auth.Store) {
 	ctx := context.Background()
 	rt := rotationFixture(t, s)
@@ -64,65 +57,6 @@ func rotationSnapshot(t *testing.T, s auth.Store, successors ...[]byte) string {
 	return out
 }
 
-func testRotateRefreshToken(t *testing.T, s auth.Store) {
-	ctx := context.Background()
-	rt := rotationFixture(t, s)
-	at := t0.Add(time.Minute)
-
-	// Refused rotations change nothing.
-	before := rotationSnapshot(t, s, hash("next0"))
-	for _, bad := range []struct {
-		name string
-		r    auth.Rotation
-	}{
-		{"missing token", func() auth.Rotation { r := rotation(0, at); r.Hash = hash("nothing"); return r }()},
-		{"other session", func() auth.Rotation { r := rotation(0, at); r.SessionID = "s2"; return r }()},
-	} {
-		ok, err := s.RotateRefreshToken(ctx, bad.r)
-		if err != nil || ok {
-			t.Errorf("RotateRefreshToken(%s) = %v, %v; want false, nil", bad.name, ok, err)
-		}
-	}
-	if after := rotationSnapshot(t, s, hash("next0")); after != before {
-		t.Errorf("refused rotations changed the store:\nbefore %s\nafter  %s", before, after)
-	}
-
-	ok, err := s.RotateRefreshToken(ctx, rotation(1, at))
-	if err != nil || !ok {
-		t.Fatalf("RotateRefreshToken = %v, %v; want true, nil", ok, err)
-	}
-	want := *rt
-	want.UsedAt, want.SuccessorHash, want.SuccessorSealed = at, hash("next1"), []byte("sealed1")
-	got, err := s.RefreshTokenByHash(ctx, hash("rt"))
-	if err != nil {
-		t.Fatalf("RefreshTokenByHash: %v", err)
-	}
-	if show(got) != show(&want) {
-		t.Errorf("rotated token:\ngot  %s\nwant %s", show(got), show(&want))
-	}
-	next, err := s.RefreshTokenByHash(ctx, hash("next1"))
-	if err != nil {
-		t.Fatalf("successor: %v", err)
-	}
-	wantNext := &auth.RefreshToken{Hash: hash("next1"), SessionID: "s1", UserID: "u1", CreatedAt: at}
-	if show(next) != show(wantNext) {
-		t.Errorf("successor:\ngot  %s\nwant %s", show(next), show(wantNext))
-	}
-	if sess := getSession(t, s, "s1"); !sess.LastUsedAt.Equal(at) {
-		t.Errorf("session last used %v, want %v", sess.LastUsedAt, at)
-	}
-
-	// A used token does not rotate again, and nothing changes.
-	before = rotationSnapshot(t, s, hash("next2"))
-	ok, err = s.RotateRefreshToken(ctx, rotation(2, at.Add(time.Minute)))
-	if err != nil || ok {
-		t.Errorf("second RotateRefreshToken = %v, %v; want false, nil", ok, err)
-	}
-	if after := rotationSnapshot(t, s, hash("next2")); after != before {
-		t.Errorf("second rotation changed the store:\nbefore %s\nafter  %s", before, after)
-	}
-}
-
 // A revoked session's unused token does not rotate, and nothing changes.
 func testRotateRevokedSession(t *testing.T, s auth.Store) {
 	ctx := context.Background()
@@ -131,17 +65,17 @@ func testRotateRevokedSession(t *testing.T, s auth.Store) {
 		_, err := tx.RevokeSession(ctx, "s1", t0.Add(time.Second))
 		return err
 	})
-	before := rotationSnapshot(t, s, hash("next1"))
-	ok, err := s.RotateRefreshToken(ctx, rotation(1, t0.Add(time.Minute)))
+	before := rotationSnapshot(t, s, hash("rt-next1"))
+	_, ok, err := s.RotateRefreshTokenIfAllowed(ctx, allowedRotation("rt", 1, t0.Add(time.Minute)))
 	if err != nil || ok {
-		t.Errorf("RotateRefreshToken(revoked session) = %v, %v; want false, nil", ok, err)
+		t.Errorf("RotateRefreshTokenIfAllowed(revoked session) = %v, %v; want false, nil", ok, err)
 	}
-	if after := rotationSnapshot(t, s, hash("next1")); after != before {
+	if after := rotationSnapshot(t, s, hash("rt-next1")); after != before {
 		t.Errorf("rotation of a revoked session changed the store:\nbefore %s\nafter  %s", before, after)
 	}
 }
 
-// Of concurrent rotations of one token (through RotateRefreshToken and
+// Of concurrent rotations of one token (through RotateRefreshTokenIfAllowed and
 // through MarkRefreshTokenUsed in a transaction) exactly one wins, and
 // only the winner's successor exists.
 func testConcurrentRotate(t *testing.T, s auth.Store) {
@@ -151,15 +85,15 @@ func testConcurrentRotate(t *testing.T, s auth.Store) {
 	results := race(func(i int) (r result) {
 		if i%3 == 2 {
 			r.err = s.Tx(ctx, func(tx auth.Tx) (err error) {
-				r.ok, err = tx.MarkRefreshTokenUsed(ctx, hash("rt"), at, hash(fmt.Sprint("next", i)), []byte(fmt.Sprint("sealed", i)))
+				r.ok, err = tx.MarkRefreshTokenUsed(ctx, hash("rt"), at, hash(fmt.Sprint("rt-next", i)), []byte(fmt.Sprint("sealed", i)))
 				return err
 			})
 			return r
 		}
-		r.ok, r.err = s.RotateRefreshToken(ctx, rotation(i, at))
+		_, r.ok, r.err = s.RotateRefreshTokenIfAllowed(ctx, allowedRotation("rt", i, at))
 		return r
 	})
-	countWinners(t, "RotateRefreshToken", results)
+	countWinners(t, "RotateRefreshTokenIfAllowed", results)
 	got, err := s.RefreshTokenByHash(ctx, hash("rt"))
 	if err != nil {
 		t.Fatalf("RefreshTokenByHash: %v", err)
@@ -168,7 +102,7 @@ func testConcurrentRotate(t *testing.T, s auth.Store) {
 		if r.ok && string(got.SuccessorSealed) != fmt.Sprint("sealed", i) {
 			t.Errorf("successor: got sealed %q, want the winner's %q", got.SuccessorSealed, fmt.Sprint("sealed", i))
 		}
-		_, err := s.RefreshTokenByHash(ctx, hash(fmt.Sprint("next", i)))
+		_, err := s.RefreshTokenByHash(ctx, hash(fmt.Sprint("rt-next", i)))
 		if r.ok && i%3 != 2 && err != nil {
 			t.Errorf("the winner's successor: %v", err)
 		}
@@ -196,7 +130,7 @@ func testRotateRacesRevoke(t *testing.T, s auth.Store) {
 		succ := hash(fmt.Sprint("next", round))
 		results := race(func(i int) (r result) {
 			if i == 0 {
-				r.ok, r.err = s.RotateRefreshToken(ctx, auth.Rotation{Hash: tok, SessionID: sid, UserID: "u1", At: t0.Add(time.Second), SuccessorHash: succ, SuccessorSealed: []byte("sealed")})
+				_, r.ok, r.err = s.RotateRefreshTokenIfAllowed(ctx, auth.RefreshRotation{Hash: tok, At: t0.Add(time.Second), SuccessorHash: succ, SuccessorSealed: []byte("sealed")})
 				return r
 			}
 			r.err = s.Tx(ctx, func(tx auth.Tx) error {
@@ -248,9 +182,8 @@ func testConcurrentRotateManySessions(t *testing.T, s auth.Store) {
 		if i == bad {
 			succ = hash("rt0")
 		}
-		r.ok, r.err = s.RotateRefreshToken(ctx, auth.Rotation{
-			Hash: hash(fmt.Sprint("rt", i)), SessionID: fmt.Sprint("s", i), UserID: "u1",
-			At: t0.Add(time.Second), SuccessorHash: succ, SuccessorSealed: []byte("sealed"),
+		_, r.ok, r.err = s.RotateRefreshTokenIfAllowed(ctx, auth.RefreshRotation{
+			Hash: hash(fmt.Sprint("rt", i)), At: t0.Add(time.Second), SuccessorHash: succ, SuccessorSealed: []byte("sealed"),
 		})
 		return r
 	})

@@ -15,7 +15,7 @@
 //   - nil and empty roles both come back empty;
 //   - a row referring to a missing user or session is refused with
 //     auth.ErrNotFound;
-//   - RevokeSession, MarkRefreshTokenUsed, RotateRefreshToken and
+//   - RevokeSession, MarkRefreshTokenUsed, RotateRefreshTokenIfAllowed and
 //     ConsumeOneTimeToken report false, without error, when no row matches
 //     (a missing row included);
 //   - UpdateUser, DeleteUser, TouchSession, UpdateSigningKey, MailSent and
@@ -77,7 +77,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.Store) {
 		{"ConcurrentMarkRefreshTokenUsed", testConcurrentMarkUsed},
 		// Refresh rotation outside a transaction: rotation.go.
 		{"RefreshTokenState", testRefreshTokenState},
-		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotateRefreshTokenIfAllowed", testRotateRefreshTokenIfAllowed},
+		{"RotateIfAllowedRules", testRotateIfAllowedRules},
 		{"RotateRevokedSession", testRotateRevokedSession},
 		{"ConcurrentRotate", testConcurrentRotate},
 		{"RotateRacesRevoke", testRotateRacesRevoke},
