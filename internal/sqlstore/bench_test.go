@@ -16,9 +16,9 @@ import (
 )
 
 // BenchmarkRefreshTx times the store work of one refresh rotation as
-// auth.Service.Refresh does it (read the token, its session and user in
-// one query; then mark the token used, insert its successor and touch the
-// session in one conditional write) on SQLite and on PostgreSQL, one
+// auth.Service.Refresh does it (RotateRefreshTokenIfAllowed: read the
+// token, its session and user, judge them, mark the token used, insert its
+// successor and touch the session) on SQLite and on PostgreSQL, one
 // rotation at a time and with parallel sessions (docs/benchmarks.md).
 func BenchmarkRefreshTx(b *testing.B) {
 	flavours := []struct {
