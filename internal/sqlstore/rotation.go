@@ -96,20 +96,31 @@ func (db *DB) RefreshTokenState(ctx context.Context, hash []byte) (*auth.Refresh
 	if err != nil {
 		return nil, db.mapErr(op, err)
 	}
-	var (
-		t refreshTokenRow
-		s sessionRow
-		u userRow
-	)
-	dest := append(append(t.dest(), s.dest()...), u.dest()...)
-	if err := st.QueryRowContext(ctx, hash).Scan(dest...); err != nil {
+	var x refreshStateRow
+	if err := st.QueryRowContext(ctx, hash).Scan(x.dest()...); err != nil {
 		return nil, db.mapErr(op, err)
 	}
-	user, err := u.user()
+	return x.state()
+}
+
+// refreshStateRow receives the columns of refreshStateSQL's select (a
+// token, its session, its user); state turns them into a RefreshState.
+type refreshStateRow struct {
+	t refreshTokenRow
+	s sessionRow
+	u userRow
+}
+
+func (x *refreshStateRow) dest() []any {
+	return append(append(x.t.dest(), x.s.dest()...), x.u.dest()...)
+}
+
+func (x *refreshStateRow) state() (*auth.RefreshState, error) {
+	user, err := x.u.user()
 	if err != nil {
 		return nil, err
 	}
-	return &auth.RefreshState{Token: t.token(), Session: s.session(), User: user}, nil
+	return &auth.RefreshState{Token: x.t.token(), Session: x.s.session(), User: user}, nil
 }
 
 // RotateRefreshTokenIfAllowed reads the token with r.Hash, its session and
@@ -146,22 +157,16 @@ func (db *DB) RotateRefreshTokenIfAllowed(ctx context.Context, r auth.RefreshRot
 			return db.mapErr(op, err)
 		}
 		var (
-			t       refreshTokenRow
-			s       sessionRow
-			u       userRow
+			x       refreshStateRow
 			allowed bool
 			n       int
 		)
-		dest := append(append(append(t.dest(), s.dest()...), u.dest()...), &allowed, &n)
-		if err := stmt.QueryRowContext(ctx, args...).Scan(dest...); err != nil {
+		if err := stmt.QueryRowContext(ctx, args...).Scan(append(x.dest(), &allowed, &n)...); err != nil {
 			return db.mapErr(op, err)
 		}
-		user, err := u.user()
-		if err != nil {
-			return err
-		}
-		st, won = &auth.RefreshState{Token: t.token(), Session: s.session(), User: user}, n == 1
-		return nil
+		won = n == 1
+		st, err = x.state()
+		return err
 	})
 	db.noteWrite(err)
 	if err != nil {
