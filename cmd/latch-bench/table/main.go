@@ -326,15 +326,7 @@ func (t *sitting) printTable(w io.Writer) {
 		fmt.Fprintf(w, "| %s (%s) | %s |\n", strings.TrimSuffix(c, "/s"), ceilingDetail(c), num(ceilings[c]))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprint(w, "| scenario | clients | ceiling |")
-	for _, st := range t.stores {
-		fmt.Fprintf(w, " latch %s: req/s (of ceiling), p99 |", st.name)
-	}
-	fmt.Fprint(w, "\n|---|---|---|")
-	for range t.stores {
-		fmt.Fprint(w, "---|")
-	}
-	fmt.Fprintln(w)
+	t.printHeader(w, []string{"scenario", "clients", "ceiling"}, "latch %s: req/s (of ceiling), p99")
 	for _, sc := range scenarios {
 		clients := flagValue(sc.args, "-c")
 		if sc.name == "overload" {
@@ -378,21 +370,23 @@ func (t *sitting) printTable(w io.Writer) {
 	t.printCPU(w)
 }
 
+// printHeader writes a Markdown table's header: the lead columns, then one
+// column per store, named by storeCol with the store's name.
+func (t *sitting) printHeader(w io.Writer, lead []string, storeCol string) {
+	cols := slices.Clone(lead)
+	for _, st := range t.stores {
+		cols = append(cols, fmt.Sprintf(storeCol, st.name))
+	}
+	fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+}
+
 // printCPU writes where the machine's CPU went during each scenario's
 // runs: what latch, the database server and nothing (idle) took of every
 // core while the load ran (not during latch-bench's setup). What is left
 // is the load client and the rest of the machine.
 func (t *sitting) printCPU(w io.Writer) {
 	fmt.Fprintln(w)
-	fmt.Fprint(w, "| CPU during the runs, share of all cores (median): latch / database server / idle |")
-	for _, st := range t.stores {
-		fmt.Fprintf(w, " %s |", st.name)
-	}
-	fmt.Fprint(w, "\n|---|")
-	for range t.stores {
-		fmt.Fprint(w, "---|")
-	}
-	fmt.Fprintln(w)
+	t.printHeader(w, []string{"CPU during the runs, share of all cores (median): latch / database server / idle"}, "%s")
 	for _, sc := range scenarios {
 		fmt.Fprintf(w, "| %s |", sc.name)
 		for i := range t.stores {
