@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 
 	"github.com/latchauth/latch/internal/auth"
@@ -13,10 +14,11 @@ import (
 // COMMIT). On PostgreSQL it is one statement (a data-modifying CTE, its
 // own transaction, durable when it returns) that reads the token, session
 // and user, judges them and, when they allow it, makes the conditional
-// write that decides the winner: RotateRefreshTokenIfAllowed. On SQLite,
-// which has no data-modifying CTEs and runs in-process, it is the read,
-// then three prepared statements in a write transaction shared with the
-// rotations waiting for the writer (rotation_batch.go).
+// write that decides the winner: RotateRefreshTokenIfAllowed. Rotations
+// that arrive together share that statement (rotation_batch.go). On
+// SQLite, which has no data-modifying CTEs and runs in-process, it is the
+// read, then three prepared statements in a write transaction shared with
+// the rotations waiting for the writer.
 
 // refreshStateSQL reads a refresh token with its session and user.
 var refreshStateSQL = `SELECT ` + qualified("t", refreshTokenCols) + `, ` + qualified("s", sessionCols) + `, ` +
@@ -24,48 +26,72 @@ var refreshStateSQL = `SELECT ` + qualified("t", refreshTokenCols) + `, ` + qual
 	FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = t.user_id
 	WHERE t.hash = $1`
 
-// rotateIfAllowedSQL is RotateRefreshTokenIfAllowed as one PostgreSQL
-// statement. st is refreshStateSQL's read, with auth.RefreshRotation.Allows
-// written as its column "allowed". When allowed, s locks the session row,
-// re-checking on its newest version that it is not revoked (a logout or
-// cut-off that committed meanwhile wins), so that rotations of one session
-// and its revocations are serialized; mark is the conditional write that
-// picks exactly one winner (a concurrent loser re-checks used_at on the
-// winner's version and matches nothing); succ and touch follow mark only.
-// allowed is Allows term for term, on the store's microseconds (a
-// time on that grid is after t exactly when it is after t truncated to it):
-// the token unused; Session.Active (not revoked, ending after $5, and,
-// when $6 is not null, last used after $6, which is $5 less the idle
-// lifetime); Session.UsableBy ($7 the client's id, $8 whether it
-// authenticated as confidential); the user enabled. A null anywhere makes
-// it false, as the zero time does in Go. testRotateIfAllowedRules holds it
-// to Allows.
+// rotateSQL is RotateRefreshTokenIfAllowed for a batch of rotations as
+// one PostgreSQL statement (a data-modifying CTE, its own transaction,
+// durable when it returns), given the batch as input, a query with one row
+// per rotation. Each row of i is one rotation; n is its place in the
+// batch. st is refreshStateSQL's read of each, with
+// auth.RefreshRotation.Allows written as its column "allowed". s locks the
+// sessions of the allowed rotations, in the order of their ids (so that
+// two batches never wait for each other in a cycle), re-checking on each
+// one's newest version that it is not revoked (a logout or cut-off that
+// committed meanwhile wins), so that rotations of one session and its
+// revocations are serialized. mark is the conditional write that picks
+// exactly one winner per token: among the batch's rotations of one token,
+// the first (DISTINCT ON), and against a concurrent statement, whichever
+// writes first (the other re-checks used_at on the winner's version and
+// matches nothing). succ and touch follow mark only.
 //
-// $1 hash, $2 at, $3 successor hash, $4 successor sealed, $5 at (again, as
-// the time the session must be active at), $6 idle cut-off or null, $7
-// client id, $8 client confidential.
-var rotateIfAllowedSQL = `WITH st AS (
-		SELECT ` + qualified("t", refreshTokenCols) + `, ` + qualified("s", sessionCols) + `, ` + qualified("u", userCols) + `,
-		(t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > $5
-			AND ($6::BIGINT IS NULL OR s.last_used_at > $6)
-			AND (s.client_id = '' OR (s.client_id = $7 AND ($8 OR NOT s.client_confidential)))
+// allowed is Allows term for term, on the store's microseconds (a time on
+// that grid is after t exactly when it is after t truncated to it): the
+// token unused; Session.Active (not revoked, ending after at and, when the
+// rotation has an idle lifetime, last used after cutoff, which is at less
+// that lifetime); Session.UsableBy (client_id the client's id,
+// confidential whether it authenticated as confidential); the user
+// enabled. A null anywhere makes it false, as the zero time does in Go.
+// testRotateIfAllowedRules holds it to Allows.
+func rotateSQL(input string) string {
+	return `WITH i AS (` + input + `), st AS (
+		SELECT i.n AS rotation_n, ` + qualified("t", refreshTokenCols) + `, ` + qualified("s", sessionCols) + `, ` + qualified("u", userCols) + `,
+		(t.used_at IS NULL AND s.revoked_at IS NULL AND s.expires_at > i.at
+			AND (NOT i.idle OR s.last_used_at > i.cutoff)
+			AND (s.client_id = '' OR (s.client_id = i.client_id AND (i.confidential OR NOT s.client_confidential)))
 			AND NOT u.disabled) IS TRUE AS allowed
-		FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = t.user_id
-		WHERE t.hash = $1
+		FROM i JOIN refresh_tokens t ON t.hash = i.hash JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = t.user_id
 	), s AS (
-		SELECT id FROM sessions WHERE id = (SELECT session_id FROM st WHERE allowed) AND revoked_at IS NULL
-		FOR NO KEY UPDATE
+		SELECT id FROM sessions WHERE id IN (SELECT session_id FROM st WHERE allowed) AND revoked_at IS NULL
+		ORDER BY id FOR NO KEY UPDATE
+	), w AS (
+		SELECT DISTINCT ON (i.hash) i.* FROM i JOIN st ON st.rotation_n = i.n
+		WHERE st.allowed AND st.session_id IN (SELECT id FROM s)
+		ORDER BY i.hash, i.n
 	), mark AS (
-		UPDATE refresh_tokens SET used_at = $2, successor_hash = $3, successor_sealed = $4
-		WHERE hash = $1 AND used_at IS NULL AND session_id IN (SELECT id FROM s)
-		RETURNING session_id, user_id
+		UPDATE refresh_tokens t SET used_at = w.at, successor_hash = w.succ_hash, successor_sealed = w.succ_sealed
+		FROM w WHERE t.hash = w.hash AND t.used_at IS NULL
+		RETURNING w.n, t.session_id, t.user_id, w.at, w.succ_hash
 	), succ AS (
 		INSERT INTO refresh_tokens (hash, session_id, user_id, created_at)
-		SELECT $3, session_id, user_id, $2 FROM mark
+		SELECT succ_hash, session_id, user_id, at FROM mark
 	), touch AS (
-		UPDATE sessions SET last_used_at = $2 WHERE id IN (SELECT session_id FROM mark)
+		UPDATE sessions SET last_used_at = m.at
+		FROM (SELECT session_id, max(at) AS at FROM mark GROUP BY session_id) m WHERE sessions.id = m.session_id
 	)
-	SELECT st.*, (SELECT count(*) FROM mark) FROM st`
+	SELECT st.*, EXISTS (SELECT 1 FROM mark WHERE mark.n = st.rotation_n) FROM st`
+}
+
+// The input of rotateSQL. $1 to $8 are a rotation's hash, at, successor
+// hash, successor sealed, idle cut-off (0 when none), whether there is an
+// idle cut-off, client id and client confidential: for rotateOneSQL the
+// values, for rotateSetSQL arrays of them, one element per rotation. A
+// lone rotation has a statement of its own so that PostgreSQL plans it
+// once (a generic plan) for a one-row input; for arrays it plans each
+// execution for the batch's size, which a batch amortises.
+var (
+	rotateOneSQL = rotateSQL(`SELECT $1::BYTEA AS hash, $2::BIGINT AS at, $3::BYTEA AS succ_hash, $4::BYTEA AS succ_sealed,
+		$5::BIGINT AS cutoff, $6::BOOLEAN AS idle, $7::TEXT AS client_id, $8::BOOLEAN AS confidential, 1::BIGINT AS n`)
+	rotateSetSQL = rotateSQL(`SELECT * FROM unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[], $4::BYTEA[], $5::BIGINT[], $6::BOOLEAN[], $7::TEXT[], $8::BOOLEAN[])
+		WITH ORDINALITY AS i(hash, at, succ_hash, succ_sealed, cutoff, idle, client_id, confidential, n)`)
+)
 
 // The rotation in three statements, for SQLite's write transaction (one
 // writer at a time: nothing changes between them).
@@ -125,54 +151,101 @@ func (x *refreshStateRow) state() (*auth.RefreshState, error) {
 
 // RotateRefreshTokenIfAllowed reads the token with r.Hash, its session and
 // user, and rotates it when r.Allows them, in one atomic and durable step
-// (see auth.Store). On PostgreSQL that is one statement; a single-writer
-// flavour reads, judges with r.Allows itself and rotates through the
-// batch, whose write re-checks what may have changed since the read (the
-// token unused, the session not revoked).
+// (see auth.Store). The rotations that arrive together run as one batch
+// (rotation_batch.go). On PostgreSQL a batch is one statement; a
+// single-writer flavour reads first, judges with r.Allows itself and
+// queues only what it allows, and its batch's writes re-check what may
+// have changed since the read (the token unused, the session not revoked).
 func (db *DB) RotateRefreshTokenIfAllowed(ctx context.Context, r auth.RefreshRotation) (*auth.RefreshState, bool, error) {
-	if db.flavor.singleWriter {
-		st, err := db.RefreshTokenState(ctx, r.Hash)
-		if err != nil || !r.Allows(st) {
-			return st, false, err
-		}
-		won, err := db.rotateBatched(ctx, rotation{RefreshRotation: r, sessionID: st.Session.ID, userID: st.User.ID})
-		return st, won, err
+	if !db.flavor.singleWriter {
+		return db.rotateBatched(ctx, rotation{RefreshRotation: r})
 	}
+	st, err := db.RefreshTokenState(ctx, r.Hash)
+	if err != nil || !r.Allows(st) {
+		return st, false, err
+	}
+	_, won, err := db.rotateBatched(ctx, rotation{RefreshRotation: r, sessionID: st.Session.ID, userID: st.User.ID})
+	return st, won, err
+}
+
+// rotateSet runs batch as rotateOneSQL or rotateSetSQL and answers each
+// request with the state it read and whether it won; a rotation whose
+// token, session or user is missing gets auth.ErrNotFound. An error of the
+// statement is returned, and no request is answered.
+func (db *DB) rotateSet(ctx context.Context, batch []*rotationRequest) error {
 	const op = "rotate refresh token"
-	var cutoff any // null: no idle lifetime
-	if r.Idle > 0 {
-		cutoff = timeArg(r.At.Add(-r.Idle))
+	n := len(batch)
+	var (
+		hashes, succs, sealed = make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		ats, cutoffs          = make([]int64, n), make([]int64, n)
+		idle, confidential    = make([]bool, n), make([]bool, n)
+		clients               = make([]string, n)
+	)
+	for i, req := range batch {
+		r := req.r
+		hashes[i], succs[i], ats[i] = r.Hash, r.SuccessorHash, r.At.UnixMicro()
+		if len(r.SuccessorSealed) > 0 {
+			sealed[i] = r.SuccessorSealed
+		}
+		if r.Idle > 0 {
+			idle[i], cutoffs[i] = true, r.At.Add(-r.Idle).UnixMicro()
+		}
+		clients[i], confidential[i] = r.Client.ID, r.Client.Confidential
 	}
-	at := timeArg(r.At)
-	args := []any{r.Hash, at, bytesArg(r.SuccessorHash), bytesArg(r.SuccessorSealed), at, cutoff, r.Client.ID, r.Client.Confidential}
+	query, args := rotateSetSQL, []any{hashes, ats, succs, sealed, cutoffs, idle, clients, confidential}
+	if n == 1 {
+		query, args = rotateOneSQL, []any{hashes[0], ats[0], succs[0], bytesArg(sealed[0]), cutoffs[0], idle[0], clients[0], confidential[0]}
+	}
 	ctx, cancel := db.opCtx(ctx)
 	defer cancel()
-	var (
+	type result struct {
 		st  *auth.RefreshState
 		won bool
-	)
+	}
+	results := make([]result, n)
 	err := db.retryBusy(ctx, func() error {
-		stmt, err := db.stmt(ctx, rotateIfAllowedSQL)
+		clear(results)
+		stmt, err := db.stmt(ctx, query)
 		if err != nil {
 			return db.mapErr(op, err)
 		}
-		var (
-			x       refreshStateRow
-			allowed bool
-			n       int
-		)
-		if err := stmt.QueryRowContext(ctx, args...).Scan(append(x.dest(), &allowed, &n)...); err != nil {
+		rows, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
 			return db.mapErr(op, err)
 		}
-		won = n == 1
-		st, err = x.state()
-		return err
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				x       refreshStateRow
+				k       int
+				allowed bool
+				won     bool
+			)
+			if err := rows.Scan(append(append([]any{&k}, x.dest()...), &allowed, &won)...); err != nil {
+				return db.mapErr(op, err)
+			}
+			if k < 1 || k > n {
+				return fmt.Errorf("sqlstore: %s: row for rotation %d of %d", op, k, n)
+			}
+			st, err := x.state()
+			if err != nil {
+				return err
+			}
+			results[k-1] = result{st, won}
+		}
+		return db.mapErr(op, rows.Err())
 	})
 	db.noteWrite(err)
 	if err != nil {
-		return nil, false, err
+		return err
 	}
-	return st, won, nil
+	for i, req := range batch {
+		req.st, req.won = results[i].st, results[i].won
+		if req.st == nil {
+			req.err = db.mapErr(op, sql.ErrNoRows)
+		}
+	}
+	return nil
 }
 
 // rotateInTx runs rotations in one write transaction, three prepared

@@ -9,16 +9,28 @@ import (
 	"github.com/latchauth/latch/internal/auth"
 )
 
-// Group commit for single-writer flavours. SQLite commits one transaction
-// at a time, and a commit writes every page the transaction changed to the
+// Group commit for refresh rotations. Rotations that arrive while a batch
+// is being written wait, and the next batch runs them all at once; each
+// caller gets its answer only after its batch committed.
+//
+// On SQLite a batch is one transaction. SQLite commits one transaction at
+// a time, and a commit writes every page the transaction changed to the
 // WAL: a rotation changes five or six pages (the token's row, the
 // successor's row and its three index entries, the session), most of them
-// the same pages as the rotations waiting behind it. So rotations that
-// arrive while a batch is being written wait, and the next batch runs them
-// all in one transaction: one commit, each shared page written once. Each
-// caller gets its answer only after its batch committed.
+// the same pages as the rotations waiting behind it. One commit writes
+// each shared page once.
+//
+// On PostgreSQL a batch is one statement (rotateSetSQL). Most of the
+// database's time for a lone rotation is what every statement and every
+// commit costs whatever it does (executor start-up, the plan, the round
+// trip, the commit record and the WAL flush); a batch pays it once. The
+// price: while a batch waits for a session row that a revocation holds,
+// the rotations queued behind it wait too (a revocation is one short
+// transaction; the statement timeout bounds the worst case). One batch
+// at a time per process measured as fast as two, so there is one.
 
-// maxRotationBatch bounds a batch, and so the time the write lock is held.
+// maxRotationBatch bounds a batch, and so the time it holds SQLite's write
+// lock or PostgreSQL's row locks.
 const maxRotationBatch = 64
 
 // rotationBatchTimeout bounds one batch. A batch serves many requests, so
@@ -33,8 +45,9 @@ type rotationQueue struct {
 	pending []*rotationRequest
 }
 
-// rotation is one rotation of a batch: the request, with the session and
-// user its token belongs to (read before it was queued).
+// rotation is one rotation of a batch: the request and, on single-writer
+// flavours, the session and user its token belongs to (read before it was
+// queued).
 type rotation struct {
 	auth.RefreshRotation
 	sessionID, userID string
@@ -42,16 +55,17 @@ type rotation struct {
 
 type rotationRequest struct {
 	r    rotation
+	st   *auth.RefreshState // what the batch read (PostgreSQL only)
 	won  bool
 	err  error
-	done chan struct{} // closed when won and err are set
+	done chan struct{} // closed when st, won and err are set
 }
 
 // rotateBatched queues r for the next batch, and runs batches itself while
 // no other caller does, until r's batch committed or failed. While r is
 // still queued, the end of ctx withdraws it; once a batch has taken it,
 // the outcome is waited for (it is being written).
-func (db *DB) rotateBatched(ctx context.Context, r rotation) (bool, error) {
+func (db *DB) rotateBatched(ctx context.Context, r rotation) (*auth.RefreshState, bool, error) {
 	q := &db.rotations
 	req := &rotationRequest{r: r, done: make(chan struct{})}
 	q.mu.Lock()
@@ -60,12 +74,12 @@ func (db *DB) rotateBatched(ctx context.Context, r rotation) (bool, error) {
 	for {
 		select {
 		case <-req.done:
-			return req.won, req.err
+			return req.st, req.won, req.err
 		default:
 		}
 		select {
 		case <-req.done:
-			return req.won, req.err
+			return req.st, req.won, req.err
 		case q.leader <- struct{}{}:
 			q.mu.Lock()
 			n := min(len(q.pending), maxRotationBatch)
@@ -84,37 +98,51 @@ func (db *DB) rotateBatched(ctx context.Context, r rotation) (bool, error) {
 			}
 			q.mu.Unlock()
 			if i >= 0 {
-				return false, db.mapErr("rotate refresh token", ctx.Err())
+				return nil, false, db.mapErr("rotate refresh token", ctx.Err())
 			}
 			<-req.done
-			return req.won, req.err
+			return req.st, req.won, req.err
 		}
 	}
 }
 
-// runRotationBatch runs batch in one transaction and answers each request.
-// When that transaction fails and it held more than one rotation, each is
-// tried again alone, so that one rotation's failure is not the others'.
+// runRotationBatch runs batch and answers each request. When the batch
+// fails and it held more than one rotation, each is tried again alone, so
+// that one rotation's failure is not the others'.
 func (db *DB) runRotationBatch(batch []*rotationRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), rotationBatchTimeout)
 	defer cancel()
+	if err := db.rotateMany(ctx, batch); err != nil {
+		for i, req := range batch {
+			if len(batch) == 1 {
+				req.err = err
+			} else if err := db.rotateMany(ctx, batch[i:i+1]); err != nil {
+				req.err = err
+			}
+		}
+	}
+	for _, req := range batch {
+		close(req.done)
+	}
+}
+
+// rotateMany runs batch in one transaction, and answers each of its
+// requests when that committed: as one statement on PostgreSQL, as
+// rotateInTx on single-writer flavours.
+func (db *DB) rotateMany(ctx context.Context, batch []*rotationRequest) error {
+	if !db.flavor.singleWriter {
+		return db.rotateSet(ctx, batch)
+	}
 	rs := make([]rotation, len(batch))
 	for i, req := range batch {
 		rs[i] = req.r
 	}
 	won, err := db.rotateInTx(ctx, rs)
-	for i, req := range batch {
-		switch {
-		case err == nil:
-			req.won = won[i]
-		case len(batch) == 1:
-			req.err = err
-		default:
-			var one []bool
-			if one, req.err = db.rotateInTx(ctx, rs[i:i+1]); req.err == nil {
-				req.won = one[0]
-			}
-		}
-		close(req.done)
+	if err != nil {
+		return err
 	}
+	for i, req := range batch {
+		req.won = won[i]
+	}
+	return nil
 }

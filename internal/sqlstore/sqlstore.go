@@ -67,8 +67,8 @@ type DB struct {
 	queries sync.Map // query as written -> query for the flavour
 	stmts   sync.Map // query as written -> *sql.Stmt (see stmt)
 
-	// rotations, for a single-writer flavour, groups concurrent refresh
-	// rotations into one transaction (rotation_batch.go).
+	// rotations groups concurrent refresh rotations into one transaction
+	// (rotation_batch.go).
 	rotations rotationQueue
 	claimSQL  string
 
@@ -133,9 +133,9 @@ func open(ctx context.Context, rawURL string, o options) (*DB, error) {
 		sqldb.SetMaxIdleConns(maxConns)
 	}
 	db := &DB{db: sqldb, flavor: fl, now: time.Now}
+	db.rotations.leader = make(chan struct{}, 1)
 	if fl.singleWriter {
 		db.wlock = make(chan struct{}, 1)
-		db.rotations.leader = make(chan struct{}, 1)
 	}
 	db.claimSQL = strings.ReplaceAll(claimMailSQL, "/*skip locked*/", fl.skipLocked)
 	pctx, cancel := db.opCtx(ctx)
