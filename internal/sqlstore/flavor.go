@@ -52,6 +52,9 @@ type flavor struct {
 	lockMigrations string
 	// classify sorts a driver error.
 	classify func(err error) errClass
+	// rotationBatches is how many batches of refresh rotations run at
+	// once (rotation_batch.go).
+	rotationBatches int
 
 	// PostgreSQL.
 
@@ -79,6 +82,8 @@ var flavorSQLite = &flavor{
 	rebind:       rebindNumbered,
 	singleWriter: true,
 	classify:     classifySQLite,
+	// One writer: a second batch would only wait for the first.
+	rotationBatches: 1,
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

@@ -82,14 +82,18 @@ func rotateSQL(input string) string {
 // The input of rotateSQL. $1 to $8 are a rotation's hash, at, successor
 // hash, successor sealed, idle cut-off (0 when none), whether there is an
 // idle cut-off, client id and client confidential: for rotateOneSQL the
-// values, for rotateSetSQL arrays of them, one element per rotation. A
-// lone rotation has a statement of its own so that PostgreSQL plans it
-// once (a generic plan) for a one-row input; for arrays it plans each
-// execution for the batch's size, which a batch amortises.
+// values, for rotateSetSQL arrays of them, one element per rotation.
+// PostgreSQL plans a prepared statement once (a generic plan) unless
+// planning it for each execution's values looks cheaper: for arrays given
+// as such it estimates each batch's size and always does, which costs
+// more than a small batch's execution. Each array is read through a
+// subquery, so that every batch is estimated alike and the plan is made
+// once. A lone rotation has its statement, planned for one row.
 var (
 	rotateOneSQL = rotateSQL(`SELECT $1::BYTEA AS hash, $2::BIGINT AS at, $3::BYTEA AS succ_hash, $4::BYTEA AS succ_sealed,
 		$5::BIGINT AS cutoff, $6::BOOLEAN AS idle, $7::TEXT AS client_id, $8::BOOLEAN AS confidential, 1::BIGINT AS n`)
-	rotateSetSQL = rotateSQL(`SELECT * FROM unnest($1::BYTEA[], $2::BIGINT[], $3::BYTEA[], $4::BYTEA[], $5::BIGINT[], $6::BOOLEAN[], $7::TEXT[], $8::BOOLEAN[])
+	rotateSetSQL = rotateSQL(`SELECT * FROM unnest((SELECT $1::BYTEA[]), (SELECT $2::BIGINT[]), (SELECT $3::BYTEA[]),
+			(SELECT $4::BYTEA[]), (SELECT $5::BIGINT[]), (SELECT $6::BOOLEAN[]), (SELECT $7::TEXT[]), (SELECT $8::BOOLEAN[]))
 		WITH ORDINALITY AS i(hash, at, succ_hash, succ_sealed, cutoff, idle, client_id, confidential, n)`)
 )
 

@@ -262,3 +262,34 @@ func TestPostgresRotationBatchJudgesEachRotation(t *testing.T) {
 		}
 	}
 }
+
+// On PostgreSQL a rotation does not wait for a batch in progress to end:
+// a second batch runs beside it (its commit's wait for the disk is not
+// the next batch's).
+func TestPostgresRotationBesideABatchInProgress(t *testing.T) {
+	db := openTestPostgres(t)
+	ctx := context.Background()
+	now := time.Now()
+	err := db.Tx(ctx, func(tx auth.Tx) error {
+		if err := tx.CreateUser(ctx, &auth.User{ID: "u1", Email: "a@example.com", EmailNorm: "a@example.com", CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.CreateSession(ctx, &auth.Session{ID: "s1", UserID: "u1", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		return tx.CreateRefreshToken(ctx, &auth.RefreshToken{Hash: []byte("rt"), SessionID: "s1", UserID: "u1", CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.rotations.leader <- struct{}{} // a batch in progress
+	defer func() { <-db.rotations.leader }()
+	// Bounded, so that a rotation queued behind the batch fails the test
+	// instead of hanging it.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, won, err := db.RotateRefreshTokenIfAllowed(ctx, auth.RefreshRotation{Hash: []byte("rt"), At: now, SuccessorHash: []byte("next"), SuccessorSealed: []byte("x")})
+	if err != nil || !won {
+		t.Fatalf("rotation beside a batch in progress: %v, %v; want it to win", won, err)
+	}
+}

@@ -133,7 +133,7 @@ func open(ctx context.Context, rawURL string, o options) (*DB, error) {
 		sqldb.SetMaxIdleConns(maxConns)
 	}
 	db := &DB{db: sqldb, flavor: fl, now: time.Now}
-	db.rotations.leader = make(chan struct{}, 1)
+	db.rotations.leader = make(chan struct{}, fl.rotationBatches)
 	if fl.singleWriter {
 		db.wlock = make(chan struct{}, 1)
 	}
