@@ -68,7 +68,13 @@ func TestRebindNumbered(t *testing.T) {
 
 func openTest(t *testing.T, path string, o options) *DB {
 	t.Helper()
-	db, err := open(context.Background(), "sqlite:"+path, o)
+	return openTestURL(t, "sqlite:"+path, o)
+}
+
+// openTestURL opens and migrates the database at url, closed when t ends.
+func openTestURL(t *testing.T, url string, o options) *DB {
+	t.Helper()
+	db, err := open(context.Background(), url, o)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

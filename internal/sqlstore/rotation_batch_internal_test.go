@@ -26,15 +26,26 @@ func openFlavours(t *testing.T) map[string]func(t *testing.T) *DB {
 
 func openTestPostgres(t *testing.T) *DB {
 	t.Helper()
-	db, err := open(context.Background(), svctest.PostgresURL(t), options{})
+	return openTestURL(t, svctest.PostgresURL(t), options{})
+}
+
+// seedToken creates user u1, its session s1 and the session's refresh
+// token "rt", all at now.
+func seedToken(t *testing.T, db *DB, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	err := db.Tx(ctx, func(tx auth.Tx) error {
+		if err := tx.CreateUser(ctx, &auth.User{ID: "u1", Email: "a@example.com", EmailNorm: "a@example.com", CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.CreateSession(ctx, &auth.Session{ID: "s1", UserID: "u1", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			return err
+		}
+		return tx.CreateRefreshToken(ctx, &auth.RefreshToken{Hash: []byte("rt"), SessionID: "s1", UserID: "u1", CreatedAt: now})
+	})
 	if err != nil {
-		t.Fatalf("open: %v", err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	return db
 }
 
 // A batch whose transaction fails is tried again one rotation at a time:
@@ -105,18 +116,7 @@ func TestRotationWithdrawnWhileQueued(t *testing.T) {
 	db := openTest(t, filepath.Join(t.TempDir(), "latch.db"), options{busyTimeout: defaultBusyTimeout})
 	ctx := context.Background()
 	now := time.Now()
-	err := db.Tx(ctx, func(tx auth.Tx) error {
-		if err := tx.CreateUser(ctx, &auth.User{ID: "u1", Email: "a@example.com", EmailNorm: "a@example.com", CreatedAt: now}); err != nil {
-			return err
-		}
-		if err := tx.CreateSession(ctx, &auth.Session{ID: "s1", UserID: "u1", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			return err
-		}
-		return tx.CreateRefreshToken(ctx, &auth.RefreshToken{Hash: []byte("rt"), SessionID: "s1", UserID: "u1", CreatedAt: now})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedToken(t, db, now)
 	// Another caller runs a batch: this one can only queue.
 	db.rotations.leader <- struct{}{}
 	cctx, cancel := context.WithCancel(ctx)
@@ -270,18 +270,7 @@ func TestPostgresRotationBesideABatchInProgress(t *testing.T) {
 	db := openTestPostgres(t)
 	ctx := context.Background()
 	now := time.Now()
-	err := db.Tx(ctx, func(tx auth.Tx) error {
-		if err := tx.CreateUser(ctx, &auth.User{ID: "u1", Email: "a@example.com", EmailNorm: "a@example.com", CreatedAt: now}); err != nil {
-			return err
-		}
-		if err := tx.CreateSession(ctx, &auth.Session{ID: "s1", UserID: "u1", CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-			return err
-		}
-		return tx.CreateRefreshToken(ctx, &auth.RefreshToken{Hash: []byte("rt"), SessionID: "s1", UserID: "u1", CreatedAt: now})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedToken(t, db, now)
 	db.rotations.leader <- struct{}{} // a batch in progress
 	defer func() { <-db.rotations.leader }()
 	// Bounded, so that a rotation queued behind the batch fails the test
