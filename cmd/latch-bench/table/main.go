@@ -14,6 +14,9 @@
 // that it drops at the end, and stops everything it started before it
 // exits. Load goes to loopback only; the PostgreSQL URL must name a
 // loopback host too. With -runs N every cell is the median of N runs.
+// The rows bound by argon2id also give each run's ratio to the argon2id
+// ceiling measured around it ("around"): on a shared machine the ceiling
+// moves within a sitting.
 package main
 
 import (
@@ -214,6 +217,7 @@ type sitting struct {
 
 	ceilingRuns map[string][]float64
 	results     []map[string][]*report  // [store][scenario], one report per run
+	around      []map[string][]float64  // [store][scenario]: the argon2id ceiling around each run
 	cpu         []map[string][]cpuShare // [store][scenario], one share per run
 	rss         [][3]int64              // [store]: idle, max under load, after the load; KiB
 	idleAnon    []int64                 // [store]: anonymous memory of the idle RSS; KiB
@@ -244,12 +248,14 @@ func (t *sitting) measureCeilings() {
 // against it.
 func (t *sitting) runStores(ctx context.Context, dir string) error {
 	t.results = make([]map[string][]*report, len(t.stores))
+	t.around = make([]map[string][]float64, len(t.stores))
 	t.cpu = make([]map[string][]cpuShare, len(t.stores))
 	t.rss = make([][3]int64, len(t.stores))
 	t.idleAnon = make([]int64, len(t.stores))
 	t.ready = make([][]time.Duration, len(t.stores))
 	for i, st := range t.stores {
 		t.results[i] = map[string][]*report{}
+		t.around[i] = map[string][]float64{}
 		t.cpu[i] = map[string][]cpuShare{}
 		t.measureCeilings()
 		t.say("starting latch on %s", st.name)
@@ -288,6 +294,13 @@ func (t *sitting) runScenarios(ctx context.Context, srv *server, i int) error {
 	for _, sc := range scenarios {
 		for r := 0; r < t.opts.runs; r++ {
 			t.say("%s: %s (run %d of %d)", t.stores[i].name, sc.name, r+1, t.opts.runs)
+			// A run bound by argon2id is also compared with the ceiling
+			// measured just before and just after it, which follows the
+			// machine's drift within the sitting (latch idles meanwhile).
+			var ceilBefore float64
+			if sc.ceiling == ceilArgon2 {
+				ceilBefore = argon2Rate(t.opts.ceiling)
+			}
 			stop := srv.sampleRSS(&t.rss[i][1])
 			// The CPU split covers the measured load, not the setup
 			// before it (latch-bench's users, created one at a time).
@@ -306,6 +319,9 @@ func (t *sitting) runScenarios(ctx context.Context, srv *server, i int) error {
 				return fmt.Errorf("%s: %w", sc.name, err)
 			}
 			t.results[i][sc.name] = append(t.results[i][sc.name], rep)
+			if sc.ceiling == ceilArgon2 {
+				t.around[i][sc.name] = append(t.around[i][sc.name], (ceilBefore+argon2Rate(t.opts.ceiling))/2)
+			}
 		}
 	}
 	return nil
@@ -339,7 +355,7 @@ func (t *sitting) printTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |", sc.name, clients, ceil)
 		for i := range t.stores {
-			fmt.Fprintf(w, " %s |", cell(sc, t.results[i][sc.name], ceilings[sc.ceiling]))
+			fmt.Fprintf(w, " %s |", cell(sc, t.results[i][sc.name], ceilings[sc.ceiling], t.around[i][sc.name]))
 		}
 		fmt.Fprintln(w)
 	}
@@ -367,6 +383,7 @@ func (t *sitting) printTable(w io.Writer) {
 		fmt.Fprintf(w, " %s |", msStr(median(v)))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\n\"around\": the median over the runs of each run's rate against the argon2id ceiling measured just before and just after it (%v each), the machine's speed in that minute.\n", t.opts.ceiling)
 	t.printCPU(w)
 }
 
@@ -412,8 +429,10 @@ func ceilingDetail(c string) string {
 
 // cell formats one scenario's runs on one store: medians of throughput and
 // p99, the ratio to the ceiling, errors; for the overload row the admitted
-// and refused logins.
-func cell(sc scenario, reps []*report, ceiling float64) string {
+// and refused logins. around, when it holds a ceiling per run (measured
+// just before and after it), adds the median of each run's ratio to its
+// own ceiling.
+func cell(sc scenario, reps []*report, ceiling float64, around []float64) string {
 	if len(reps) == 0 {
 		return "-"
 	}
@@ -429,13 +448,15 @@ func cell(sc scenario, reps []*report, ceiling float64) string {
 		errs += r.Total.Errors - r.Total.Refused
 	}
 	if sc.name == "overload" {
-		admitted := med(func(r *report) float64 {
+		admittedOf := func(r *report) float64 {
 			return r.Total.Throughput * float64(r.Total.Requests-r.Total.Errors) / float64(max(r.Total.Requests, 1))
-		})
-		s := fmt.Sprintf("unloaded %s/s p99 %s; overloaded: admitted %s/s (%.0f%%) p99 %s (%.1fx the unloaded)",
+		}
+		admitted := med(admittedOf)
+		s := fmt.Sprintf("unloaded %s/s p99 %s; overloaded: admitted %s/s (%.0f%%%s) p99 %s (%.1fx the unloaded)",
 			num(med(func(r *report) float64 { return r.Baseline.Throughput })),
 			msStr(med(func(r *report) float64 { return r.Baseline.P99 })),
-			num(admitted), 100*admitted/max(ceiling, 1e-9), msStr(med(func(r *report) float64 { return r.Total.P99 })),
+			num(admitted), 100*admitted/max(ceiling, 1e-9), aroundRatio(reps, around, admittedOf),
+			msStr(med(func(r *report) float64 { return r.Total.P99 })),
 			med(func(r *report) float64 { return r.AdmittedP99Ratio }))
 		if refused := med(func(r *report) float64 { return float64(r.Total.Refused) }); refused > 0 {
 			s += fmt.Sprintf(", refused %s (p99 %s, Retry-After on %s)", count(refused),
@@ -452,7 +473,7 @@ func cell(sc scenario, reps []*report, ceiling float64) string {
 	tput := med(func(r *report) float64 { return r.Total.Throughput })
 	s := num(tput) + "/s"
 	if ceiling > 0 {
-		s += fmt.Sprintf(" (%.0f%%)", 100*tput/ceiling)
+		s += fmt.Sprintf(" (%.0f%%%s)", 100*tput/ceiling, aroundRatio(reps, around, func(r *report) float64 { return r.Total.Throughput }))
 	}
 	s += ", p99 " + msStr(med(func(r *report) float64 { return r.Total.P99 }))
 	if errs > 0 {
@@ -462,6 +483,19 @@ func cell(sc scenario, reps []*report, ceiling float64) string {
 		s += fmt.Sprintf(", %s refused", count(ref))
 	}
 	return s
+}
+
+// aroundRatio is ", around N%": the median over runs of rate(run) against
+// the ceiling measured around that run; "" unless around has one per run.
+func aroundRatio(reps []*report, around []float64, rate func(*report) float64) string {
+	if len(around) == 0 || len(around) != len(reps) {
+		return ""
+	}
+	v := make([]float64, len(reps))
+	for i, r := range reps {
+		v[i] = rate(r) / max(around[i], 1e-9)
+	}
+	return fmt.Sprintf(", around %.0f%%", 100*median(v))
 }
 
 func flagValue(args []string, name string) string {

@@ -27,12 +27,23 @@ func TestTableOnSQLite(t *testing.T) {
 		"| scenario | clients | ceiling | latch SQLite: req/s (of ceiling), p99 |",
 		"| login | 4 |", "| refresh | 32 |", "| me | 32 |", "| signup | 4 |", "| forgot | 4 |", "| mixed | 8 |",
 		"| overload | 8 then 16 |", "unloaded", "admitted", "| RSS idle / max under load / 4s after |",
+		"\"around\": the median over the runs",
 		"| of the idle RSS, anonymous memory (heap, stacks, runtime) | | | ",
 		"| ready on the existing database (start to /readyz 200), median of 3 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+	// Each argon2id-bound row also has its ratio to the ceiling measured
+	// around its runs; the others do not.
+	for _, row := range []string{"login", "signup", "overload"} {
+		if !regexp.MustCompile(`\| ` + row + ` \|[^\n]*\(\d+%, around \d+%\)`).MatchString(out) {
+			t.Errorf("the %s row lacks its ratio to the ceiling around its runs:\n%s", row, out)
+		}
+	}
+	if regexp.MustCompile(`\| (refresh|me) \|[^\n]*around`).MatchString(out) {
+		t.Errorf("a row not bound by argon2id has a ratio to the argon2id ceiling:\n%s", out)
 	}
 	// Where the CPU went: latch worked during the logins (shares of every
 	// core, so at most 100% each).
@@ -86,11 +97,18 @@ func TestCell(t *testing.T) {
 	}
 	sc := scenario{name: "login"}
 	// The median of three runs, the ratio to the ceiling, errors summed.
-	got := cell(sc, []*report{r(50, 30, 0), r(70, 10, 1), r(60, 20, 0)}, 80)
+	reps := []*report{r(50, 30, 0), r(70, 10, 1), r(60, 20, 0)}
+	got := cell(sc, reps, 80, nil)
 	if want := "60.0/s (75%), p99 20.0 ms, 1 errors"; got != want {
 		t.Errorf("cell = %q, want %q", got, want)
 	}
-	if got := cell(sc, nil, 80); got != "-" {
+	// With a ceiling measured around each run: the median of the runs'
+	// own ratios (50/100, 70/70, 60/75).
+	got = cell(sc, reps, 80, []float64{100, 70, 75})
+	if want := "60.0/s (75%, around 80%), p99 20.0 ms, 1 errors"; got != want {
+		t.Errorf("cell with around = %q, want %q", got, want)
+	}
+	if got := cell(sc, nil, 80, nil); got != "-" {
 		t.Errorf("cell(no runs) = %q, want -", got)
 	}
 }
