@@ -63,7 +63,8 @@ type rotationRequest struct {
 }
 
 // rotateBatched queues r for the next batch, and runs batches itself while
-// no other caller does, until r's batch committed or failed. While r is
+// a batch slot (flavor.rotationBatches) is free, until r's batch committed
+// or failed. While r is
 // still queued, the end of ctx withdraws it; once a batch has taken it,
 // the outcome is waited for (it is being written).
 func (db *DB) rotateBatched(ctx context.Context, r rotation) (*auth.RefreshState, bool, error) {

@@ -292,13 +292,15 @@ func (t *sitting) runStores(ctx context.Context, dir string) error {
 // latch of store i.
 func (t *sitting) runScenarios(ctx context.Context, srv *server, i int) error {
 	for _, sc := range scenarios {
+		// A run bound by argon2id is also compared with the ceiling
+		// measured just before and just after it, which follows the
+		// machine's drift within the sitting (latch idles meanwhile). One
+		// run's "after" is the next run's "before": nothing runs between.
+		var ceilAfter float64
 		for r := 0; r < t.opts.runs; r++ {
 			t.say("%s: %s (run %d of %d)", t.stores[i].name, sc.name, r+1, t.opts.runs)
-			// A run bound by argon2id is also compared with the ceiling
-			// measured just before and just after it, which follows the
-			// machine's drift within the sitting (latch idles meanwhile).
-			var ceilBefore float64
-			if sc.ceiling == ceilArgon2 {
+			ceilBefore := ceilAfter
+			if sc.ceiling == ceilArgon2 && r == 0 {
 				ceilBefore = argon2Rate(t.opts.ceiling)
 			}
 			stop := srv.sampleRSS(&t.rss[i][1])
@@ -320,7 +322,8 @@ func (t *sitting) runScenarios(ctx context.Context, srv *server, i int) error {
 			}
 			t.results[i][sc.name] = append(t.results[i][sc.name], rep)
 			if sc.ceiling == ceilArgon2 {
-				t.around[i][sc.name] = append(t.around[i][sc.name], (ceilBefore+argon2Rate(t.opts.ceiling))/2)
+				ceilAfter = argon2Rate(t.opts.ceiling)
+				t.around[i][sc.name] = append(t.around[i][sc.name], (ceilBefore+ceilAfter)/2)
 			}
 		}
 	}
